@@ -1,0 +1,122 @@
+/*
+ * Configuration: nfq-trigger.ini parsed with inih into one immutable struct,
+ * validated as a whole. Every error is reported as "file:line: message" and
+ * all of them are reported, not just the first.
+ */
+#ifndef NFQT_CONFIG_H
+#define NFQT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_NAME_MAX		32	/* trigger names: [A-Za-z0-9_-], fits nft set names */
+#define CONFIG_TABLE_MAX	32
+#define CONFIG_KNOCK_FRAMES_MAX	16
+#define CONFIG_OPEN_MAX		8
+#define CONFIG_TRIGGERS_MAX	64
+/*
+ * Longest line, in bytes without its line end: what Debian's libinih can take
+ * in its 200-byte buffer with "\r\n\0". Longer lines are an error, never split.
+ */
+#define CONFIG_LINE_MAX		197
+/* Longest duration (3650d): keeps "now + duration" arithmetic far from overflow. */
+#define CONFIG_DURATION_MAX_MS	(3650ULL * 24 * 3600 * 1000)
+/* hook_timeout: a day is plenty, and it fits the hook layer's 32-bit ms. */
+#define CONFIG_HOOK_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
+/* Bounds of [engine] numbers. */
+#define CONFIG_COPY_RANGE_MIN	64
+#define CONFIG_COPY_RANGE_MAX	65535
+#define CONFIG_MAX_SOURCES_MAX	(1U << 24)
+
+/* A transport port on a protocol: "tcp:22". */
+struct config_port {
+	uint8_t proto;			/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;
+};
+
+/*
+ * One frame of a knock sequence, "proto:port[:flags]". A TCP packet matches
+ * when (tcp_flags & flags_mask) == flags_value; masks cover the six classic
+ * flags f s r p a u only (ECN bits are ignored). UDP frames have mask 0.
+ */
+struct config_knock_frame {
+	struct config_port port;
+	uint8_t flags_mask;
+	uint8_t flags_value;
+	char text[24];			/* as written in the file, for messages */
+};
+
+/* An exec hook: argv split from the config line (no shell ever). */
+struct config_hook {
+	char **argv;			/* NULL-terminated; NULL when not configured */
+	int argc;
+	char *line;			/* as written, for messages */
+};
+
+struct config_knock {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;			/* line of the [knock NAME] header */
+	struct config_knock_frame frames[CONFIG_KNOCK_FRAMES_MAX];
+	int nframes;
+	uint64_t window_ms;		/* runs from the first frame */
+	struct config_port open[CONFIG_OPEN_MAX];
+	int nopen;
+	uint64_t allow_timeout_ms;	/* lifetime of an allow-set element */
+	bool reset_on_wrong;		/* a wrong frame on a knock port resets progress */
+	struct config_hook exec;	/* run on success */
+	struct config_hook exec_stop;	/* run exec_stop_delay after exec */
+	uint64_t exec_stop_delay_ms;
+};
+
+struct config_engine {
+	uint16_t queue_first;		/* NFQUEUE numbers queue_first..queue_last */
+	uint16_t queue_last;
+	int nflog_group;		/* -1: none */
+	bool fail_open;			/* NFQA_CFG_F_FAIL_OPEN: accept when the queue is full */
+	bool queue_bypass;		/* rule flag: accept when no engine listens */
+	uint32_t queue_maxlen;		/* kernel queue length */
+	uint32_t copy_range;		/* bytes of each packet copied to us: headers only */
+	char table[CONFIG_TABLE_MAX + 1]; /* inet table the engine owns */
+	bool manage_rules;		/* no: only create and fill sets, leave chains alone */
+	uint32_t max_sources;		/* memory bound for tracked sources */
+	uint64_t hook_timeout_ms;	/* a hook still running after this is killed */
+};
+
+struct config {
+	char *path;
+	struct config_engine engine;
+	struct config_knock *knocks;
+	int nknocks;
+};
+
+/*
+ * Load and validate a file. On any error, prints every one of them to errs
+ * (NULL: discard) as "path:line: message", stores their count in *nerrors
+ * and returns NULL. Checks that the file is not writable by anyone but its
+ * root owner (it names commands that run as root) unless check_owner is false.
+ */
+struct config *config_load(const char *path, bool check_owner, FILE *errs, int *nerrors);
+
+/* The same from a string (tests, fuzzing); name is used in messages. */
+struct config *config_load_string(const char *name, const char *text, FILE *errs, int *nerrors);
+
+void config_free(struct config *cfg);
+
+/* What -C prints: the engine settings and every trigger as understood. */
+void config_print(const struct config *cfg, FILE *out);
+
+/* "10s", "5m", "1h", "250ms", "2d" into milliseconds; a bare number is an error. */
+int config_parse_duration(const char *text, uint64_t *ms);
+
+/* "tcp:22" / "udp:7000". */
+int config_parse_port(const char *text, struct config_port *out);
+
+/* "1500ms" style for printing durations back. */
+const char *config_duration_str(uint64_t ms, char *buf, size_t buflen);
+
+/* A frame in canonical form, "tcp:9000:fa" / "udp:7000", for messages and -C. */
+const char *config_frame_str(const struct config_knock_frame *f, char *buf,
+    size_t buflen);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * NFQUEUE source: one bound queue read through libmnl and libnetfilter_queue's
+ * nlmsg API. Every packet read gets exactly one verdict; verdicts produced in
+ * one read pass go back to the kernel in one send.
+ */
+#ifndef NFQT_NFQ_H
+#define NFQT_NFQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nfq_source;
+
+/* A queued packet as the kernel described it. */
+struct nfq_packet {
+	uint32_t id;
+	uint16_t hw_protocol;		/* ETH_P_IP / ETH_P_IPV6, host order */
+	uint8_t hook;			/* NF_INET_* hook it was queued from */
+	const uint8_t *payload;		/* network header onwards, copy range bytes at most */
+	size_t payload_len;
+	uint32_t orig_len;		/* packet length before the copy range cut it */
+	uint32_t indev, outdev;		/* ifindex, 0 when absent */
+	uint32_t mark;
+};
+
+/* Returns the verdict (NF_ACCEPT, NF_DROP) for one packet. */
+typedef int (*nfq_packet_fn)(void *arg, uint16_t queue, const struct nfq_packet *p);
+
+struct nfq_options {
+	uint16_t queue;
+	uint32_t maxlen;		/* kernel queue length */
+	uint32_t copy_range;		/* bytes copied per packet: headers only */
+	bool fail_open;			/* NFQA_CFG_F_FAIL_OPEN */
+};
+
+struct nfq_counters {
+	uint64_t packets;		/* packet messages read */
+	uint64_t accepted;
+	uint64_t dropped;
+	uint64_t bad_messages;		/* packet messages without id or payload */
+	uint64_t enobufs;		/* socket overruns: the kernel lost messages to us */
+	uint64_t verdict_errors;	/* the kernel refused a verdict */
+};
+
+/* Bind the queue (start-up: logs and returns NULL on failure). */
+struct nfq_source *nfq_source_open(const struct nfq_options *opt, nfq_packet_fn fn, void *arg);
+void nfq_source_close(struct nfq_source *s);
+int nfq_source_fd(const struct nfq_source *s);
+uint16_t nfq_source_queue(const struct nfq_source *s);
+
+/*
+ * Read what is pending (up to a budget, so one busy queue cannot starve the
+ * loop), verdict every packet, send the verdicts. Returns packets handled,
+ * or -1 on a socket error other than an overrun.
+ */
+int nfq_source_receive(struct nfq_source *s);
+
+const struct nfq_counters *nfq_source_counters(const struct nfq_source *s);
+
+#endif

@@ -1,0 +1,79 @@
+# Shared by the integration tests (sourced). Each test runs in a network
+# namespace of its own: netns_enter re-executes the script under unshare -n,
+# so nothing here ever touches the host's firewall or interfaces.
+#
+# A test prints "ok NAME" or "not ok NAME" per case; tests/run counts them.
+
+top=${top:-$(cd "$(dirname "$0")/../.." && pwd)}
+O=${O:-build}
+NFQT=${NFQT:-$top/$O/nfq-trigger}
+UDP="python3 $top/tests/tools/udp.py"
+
+netns_enter() {
+	if [ -z "${NFQT_IN_NETNS:-}" ]; then
+		NFQT_IN_NETNS=1 exec unshare -n sh "$0" "$@"
+	fi
+	ip link set lo up
+	work=$(mktemp -d /tmp/nfqt-test.XXXXXX)
+	trap 'stop_engine; rm -rf "$work"' EXIT
+}
+
+ok() { echo "ok $*"; }
+not_ok() { echo "not ok $*"; }
+
+# check NAME COMMAND...: ok when the command succeeds.
+check() {
+	name=$1; shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# expect_eq NAME WANT GOT
+expect_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (want '$2', got '$3')"; fi
+}
+
+# write_config NAME <<EOF ... : a config file in the test's directory.
+write_config() {
+	cat >"$work/$1"
+	chmod 600 "$work/$1"
+	echo "$work/$1"
+}
+
+# start_engine CONFIG [ARGS...]: run the engine in the background, wait until
+# it says it is running (5 s at most). Its log is $work/engine.log.
+start_engine() {
+	"$NFQT" -c "$@" >"$work/engine.log" 2>&1 &
+	engine_pid=$!
+	for _ in $(seq 50); do
+		grep -q 'running$' "$work/engine.log" 2>/dev/null && return 0
+		kill -0 "$engine_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "engine did not start:"; cat "$work/engine.log"
+	return 1
+}
+
+stop_engine() {
+	[ -n "${engine_pid:-}" ] || return 0
+	kill -TERM "$engine_pid" 2>/dev/null
+	wait "$engine_pid" 2>/dev/null
+	engine_status=$?
+	engine_pid=
+}
+
+# engine_log_wait PATTERN [SECONDS]: wait until the log has a line matching PATTERN.
+engine_log_wait() {
+	for _ in $(seq $((${2:-5} * 10))); do
+		grep -q -- "$1" "$work/engine.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# udp_roundtrip ADDR PORT COUNT: how many of COUNT datagrams arrived.
+udp_roundtrip() {
+	$UDP roundtrip "$1" "$2" "$3"
+}
+
+# quiet COMMAND...: run it with its output discarded (for check).
+quiet() { "$@" >/dev/null 2>&1; }
