@@ -1,0 +1,120 @@
+/*
+ * Exec hooks as the engine sees them (docs/hooks.md): the configured argv
+ * with %IP%-style placeholders substituted inside each word (never a shell,
+ * never a new word), sent to the spawner (spawner.h), which runs it and
+ * reports. Nothing here blocks: results come back through a callback from
+ * hook_readable().
+ *
+ * Hooks of one owner (any pointer: a trigger, a tracked source) run one at
+ * a time, in the order they were asked for; a request identical to the
+ * owner's last pending one (same event, same words after substitution) is
+ * coalesced into it. At most SPAWN_RUNNING_MAX hooks are out at the
+ * spawner; the others wait here, at most HOOK_JOBS_MAX in all and
+ * HOOK_OWNER_JOBS_MAX per owner.
+ */
+#ifndef NFQT_HOOK_H
+#define NFQT_HOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HOOK_JOBS_MAX		128	/* hooks queued or running, all owners */
+#define HOOK_OWNER_JOBS_MAX	8	/* hooks queued or running for one owner */
+
+struct config_hook;
+struct loop;
+struct spawn;
+struct hooks;
+
+/* What a hook runs for: %EVENT% and NFQT_EVENT. */
+enum hook_event {
+	HOOK_EV_START,		/* "start": activity begins */
+	HOOK_EV_STOP,		/* "stop": activity ended */
+	HOOK_EV_OPEN,		/* "open": a knock opened the service */
+	HOOK_EV_CLOSE,		/* "close": exec_stop after a knock */
+	HOOK_EV_COUNT,		/* "count": a count trigger fired */
+};
+
+enum hook_status {
+	HOOK_OK,		/* exited with status 0 */
+	HOOK_FAILED,		/* exited with status code (not 0) */
+	HOOK_SIGNALED,		/* died of signal code, not sent by us */
+	HOOK_TIMEOUT,		/* ran past its timeout and was killed */
+	HOOK_SPAWN_FAILED,	/* never ran: code is the errno (EBUSY: too many running) */
+	HOOK_LOST,		/* the spawner went away: outcome unknown */
+};
+
+struct hook_result {
+	enum hook_status status;
+	int code;		/* exit status, signal or errno, as status says */
+	pid_t pid;		/* 0 when it never started */
+	uint64_t elapsed_ms;	/* from sending the request to the report */
+};
+
+typedef void (*hook_done_fn)(void *arg, void *owner, enum hook_event event,
+    const struct hook_result *r);
+
+struct hook_request {
+	void *owner;		/* serialization key; not dereferenced */
+	const char *name;	/* trigger name: %NAME%, and logs */
+	enum hook_event event;
+	const struct config_hook *hook;
+	uint32_t timeout_ms;	/* killed after this (SIGTERM, SIGKILL 1 s later) */
+	uint8_t family;		/* AF_INET or AF_INET6 for %IP%; 0: no address */
+	uint8_t addr[16];	/* network byte order; IPv4 in the first 4 bytes */
+	uint8_t proto;		/* %PROTO%; 0: none */
+	uint16_t port;		/* %PORT%; 0: none */
+	hook_done_fn done;	/* may be NULL */
+	void *arg;
+};
+
+/*
+ * Hooks through the spawner sp (borrowed: spawn_close() it after
+ * hook_close()). With a loop, hook_open() registers hook_readable() on
+ * spawn_fd(sp) itself and removes it when the spawner goes; with NULL the
+ * caller polls hook_fd() and calls hook_readable(). NULL on ENOMEM.
+ */
+struct hooks *hook_open(struct spawn *sp, struct loop *l);
+
+/* Forget every job without calling back; hooks already running go on. */
+void hook_close(struct hooks *h);
+
+/* The descriptor to watch for replies; -1 once the spawner has gone. */
+int hook_fd(const struct hooks *h);
+
+/* Read the spawner's replies and call back finished hooks (loop_fd_fn). */
+void hook_readable(void *h);
+
+/*
+ * Run req->hook for req->owner. Returns 0 when it is sent or queued (the
+ * callback reports it), 1 when it was coalesced into an identical pending
+ * request of the owner (whose callback reports it; none for this call),
+ * -1 when refused, logged, no callback: E2BIG over a spawn_proto.h limit
+ * after substitution, EBUSY queues full, EINVAL no command, ENOTCONN the
+ * spawner is gone, ENOMEM.
+ */
+int hook_run(struct hooks *h, const struct hook_request *req);
+
+/*
+ * The owner is going away: its queued hooks are dropped, its running one
+ * finishes without a callback. Call before freeing the owner.
+ */
+void hook_cancel_owner(struct hooks *h, const void *owner);
+
+/* Hooks queued or running, all owners. */
+int hook_pending(const struct hooks *h);
+
+/* "start", "stop", ... */
+const char *hook_event_name(enum hook_event ev);
+
+/*
+ * Substitute placeholders of one word into out: %IP% %NAME% %EVENT%
+ * %PROTO% %PORT% %FAMILY% and %% for %; anything else, a lone % or an
+ * unknown %FOO%, stays as written. A value that req does not have is
+ * empty. Returns the length, or -1 with errno E2BIG when out is too small.
+ */
+ssize_t hook_expand_word(const char *word, const struct hook_request *req, char *out,
+    size_t outlen);
+
+#endif
