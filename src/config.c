@@ -630,7 +630,7 @@ engine_max_sources(struct parse *p, const char *v)
 {
 	uint64_t n;
 
-	if (set_uint(p, v, 1, CONFIG_MAX_SOURCES_MAX, &n))
+	if (set_uint(p, v, CONFIG_MAX_SOURCES_MIN, CONFIG_MAX_SOURCES_MAX, &n))
 		p->engine->max_sources = (uint32_t)n;
 }
 

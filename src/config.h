@@ -27,6 +27,7 @@
 /* Bounds of [engine] numbers. */
 #define CONFIG_COPY_RANGE_MIN	64
 #define CONFIG_COPY_RANGE_MAX	65535
+#define CONFIG_MAX_SOURCES_MIN	4	/* both tracker tiers need room */
 #define CONFIG_MAX_SOURCES_MAX	(1U << 24)
 
 /* A transport port on a protocol: "tcp:22". */

@@ -225,7 +225,10 @@ test_queue_maxlen_and_max_sources_bounds(void **state)
 	expect_errors("[engine]\nqueue_maxlen = 0\nmax_sources = 16777217\n", 2,
 	    "t.ini:2: engine: queue_maxlen: '0' is not a number from 1 to "
 	    "4294967295\n"
-	    "t.ini:3: engine: max_sources: '16777217' is not a number from 1 "
+	    "t.ini:3: engine: max_sources: '16777217' is not a number from 4 "
+	    "to 16777216\n");
+	expect_errors("[engine]\nmax_sources = 3\n", 1,
+	    "t.ini:2: engine: max_sources: '3' is not a number from 4 "
 	    "to 16777216\n");
 	expect_errors("[engine]\nqueue_maxlen = 99999999999999999999999\n", 1,
 	    "t.ini:2: engine: queue_maxlen: '99999999999999999999999' is not "
