@@ -43,7 +43,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 
 .PHONY: all check check-unit check-integration check-fuzz demo asan fuzz \
-        install uninstall clean deps
+        install uninstall clean deps unit-bins tools bench asan-bins
 
 all: $(O)/nfq-trigger
 
@@ -60,24 +60,39 @@ $(O)/tests/%: tests/unit/%.c tests/unit/unit.h $(O)/libnfqt.a | $(O)/tests
 	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(O)/libnfqt.a \
 	    $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(O)/obj $(O)/tests:
+# Test drivers (tests/tools/*.c) and benchmarks (bench/*.c) link the library too.
+$(O)/tools/%: tests/tools/%.c $(O)/libnfqt.a | $(O)/tools
+	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libnfqt.a $(LDLIBS)
+
+$(O)/bench/%: bench/%.c $(O)/libnfqt.a | $(O)/bench
+	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libnfqt.a $(LDLIBS)
+
+TOOLS     := $(patsubst tests/tools/%.c,$(O)/tools/%,$(wildcard tests/tools/*.c))
+
+$(O)/obj $(O)/tests $(O)/tools $(O)/bench:
 	mkdir -p $@
 
 # The whole suite; tests/run prints "N passed, N failed" and fails on any failure.
 # Unit tests run plain and under ASan+UBSan; the integration tests drive the
 # sanitized engine, so a memory error on a real netlink path fails them.
 check:
-	$(MAKE) WERROR=1 all unit-bins
+	$(MAKE) WERROR=1 all unit-bins tools
 	$(MAKE) O=build-asan WERROR=1 asan-bins
 	UNIT_DIRS="$(O)/tests build-asan/tests" NFQT=$(CURDIR)/build-asan/nfq-trigger \
 	    O=$(O) tests/run
 
 unit-bins: $(UNIT_BIN)
 
+tools: $(TOOLS)
+
+# Benchmarks print ratios against a baseline measured in the same run.
+bench: all $(O)/bench/set_update
+	O=$(O) bench/set-update
+
 check-unit: unit-bins
 	O=$(O) tests/run unit
 
-check-integration: all
+check-integration: all tools
 	O=$(O) tests/run integration
 
 # Sanitizer build of the engine and the unit tests (ASan + UBSan).

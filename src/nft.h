@@ -1,0 +1,167 @@
+/*
+ * nftables through libnftnl over one libmnl socket: the engine-owned table
+ * (sets with timeouts, divert and guard chains generated from the config),
+ * and batched element updates. Never runs the nft binary.
+ *
+ * Layer naming: nft_* calls that touch the kernel say so in their comment;
+ * element calls only append to the pending batch until nft_batch_flush().
+ *
+ * Layout of table inet <engine.table> (docs/nftables.md):
+ *   set   <trigger>_allow4, <trigger>_allow6   flags timeout, size max_sources
+ *   chain guard_in   hook input   priority filter - 10   drop to open ports
+ *   chain guard_fwd  hook forward priority filter - 10   from non-members
+ *   chain divert     hook input   priority filter - 5    knock frames to NFQUEUE
+ */
+#ifndef NFQT_NFT_H
+#define NFQT_NFT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct nft;
+
+struct nft_counters {
+	uint64_t batches_sent;		/* element batches sent (a resend counts again) */
+	uint64_t batches_aborted;	/* the kernel refused a message: resent without it */
+	uint64_t elems_added;		/* committed adds (a refresh counts too) */
+	uint64_t elems_deleted;		/* committed deletes, ENOENT included */
+	uint64_t elems_failed;		/* rejected by the kernel, logged with reason */
+	uint64_t set_full;		/* ENFILE / ENOSPC / E2BIG on add (also in elems_failed) */
+	uint64_t table_recreated;	/* the table vanished under us and was rebuilt */
+	uint64_t resyncs;		/* run-time reconciliations (ENOENT, monitor) */
+	uint64_t monitor_overruns;	/* ENOBUFS on the monitor socket */
+};
+
+/*
+ * Open the socket and probe the kernel (kernel): whether it has the native
+ * queue expression, and whether re-adding an element refreshes its timeout
+ * (Linux 6.12+; older kernels get a delete + add). Logs and returns NULL on
+ * failure (start-up).
+ */
+struct nft *nft_open(void);
+/* Flushes what is pending (kernel); the table stays (Decision 1). */
+void nft_close(struct nft *n);
+bool nft_native_queue(const struct nft *n);
+bool nft_elem_refresh(const struct nft *n);
+
+/* Tests only: take the other code path than the probes chose. */
+void nft_features_force(struct nft *n, bool native_queue, bool elem_refresh);
+
+/*
+ * Create or reconcile the engine's table to the config's shape in one batch
+ * (kernel): sets that still exist keep their elements; with manage_rules =
+ * no only sets are created. Pending elements are flushed first. The shape
+ * is copied: cfg need not outlive the call. Returns 0 or -1 with the reason
+ * logged (parts that the kernel accepted are in place).
+ */
+int nft_table_sync(struct nft *n, const struct config *cfg);
+
+/*
+ * Delete a table (kernel); an absent table is not an error. Deleting the
+ * synced table also forgets its shape, so nothing recreates it.
+ */
+int nft_table_delete(struct nft *n, const char *table);
+
+/*
+ * Append "add addr to trigger's allow set with a timeout" to the pending
+ * batch (memory only; when NFT_PENDING_MAX are pending it flushes first).
+ * family is AF_INET or AF_INET6, addr in network order. Adding an element
+ * that is in the set already refreshes its timeout. timeout_ms 0: none.
+ */
+int nft_allow_add(struct nft *n, const char *trigger, int family,
+    const uint8_t *addr, uint64_t timeout_ms);
+
+/* The same for a delete; an element that is not there counts as deleted. */
+int nft_allow_del(struct nft *n, const char *trigger, int family,
+    const uint8_t *addr);
+
+int nft_batch_pending(const struct nft *n);
+
+/*
+ * Send the pending batch, read every ack, log each refused element with the
+ * kernel's reason and resend the rest (kernel). A missing table or set is
+ * recreated from the synced shape and the batch resent. Returns the number
+ * of elements refused, or -1 when the socket failed.
+ */
+int nft_batch_flush(struct nft *n);
+
+/*
+ * A socket subscribed to nftables events: poll it for reading and call
+ * nft_monitor_handle(), which rebuilds the table (kernel) when another
+ * process deleted it, or one of its sets, chains or rules. Returns 0, or -1
+ * when a needed rebuild failed (logged).
+ */
+int nft_monitor_fd(const struct nft *n);
+int nft_monitor_handle(struct nft *n);
+
+const struct nft_counters *nft_counters(const struct nft *n);
+
+/*
+ * The shape of the table, derived from the config, and the libnftnl objects
+ * that make it (src/nft_rules.c; memory only, used by nft.c and the tests).
+ */
+#define NFT_PENDING_MAX		4096	/* elements waiting for a flush */
+#define NFT_SET_NAME_MAX	(CONFIG_NAME_MAX + 7)	/* "<trigger>_allow4" */
+#define NFT_SET_ALLOW4		"_allow4"
+#define NFT_SET_ALLOW6		"_allow6"
+#define NFT_CHAIN_GUARD_IN	"guard_in"
+#define NFT_CHAIN_GUARD_FWD	"guard_fwd"
+#define NFT_CHAIN_DIVERT	"divert"
+#define NFT_PRIO_GUARD		(-10)	/* filter - 10: before the host's filter chains */
+#define NFT_PRIO_DIVERT		(-5)	/* after our guards */
+#define NFT_DIVERT_MAX		(CONFIG_TRIGGERS_MAX * CONFIG_KNOCK_FRAMES_MAX)
+
+struct nft_plan_trigger {
+	char name[CONFIG_NAME_MAX + 1];
+	char set4[NFT_SET_NAME_MAX + 1];
+	char set6[NFT_SET_NAME_MAX + 1];
+	struct config_port open[CONFIG_OPEN_MAX];
+	int nopen;
+};
+
+struct nft_plan {
+	char table[CONFIG_TABLE_MAX + 1];
+	bool manage_rules;
+	uint16_t queue_first;
+	uint16_t queue_last;
+	bool queue_bypass;
+	uint32_t set_size;		/* 0: unbounded */
+	struct nft_plan_trigger triggers[CONFIG_TRIGGERS_MAX];
+	int ntriggers;
+	struct config_port divert[NFT_DIVERT_MAX];	/* distinct knock frame ports */
+	int ndivert;
+};
+
+/* Returns 0, or -1 with the reason logged (a name that does not fit). */
+int nft_plan_build(struct nft_plan *p, const struct config *cfg);
+const struct nft_plan_trigger *nft_plan_trigger(const struct nft_plan *p,
+    const char *name);
+
+struct nftnl_table;
+struct nftnl_chain;
+struct nftnl_set;
+struct nftnl_rule;
+struct nftnl_expr;
+
+/* Each returns NULL when out of memory. */
+struct nftnl_table *nft_table_new(const char *table);
+struct nftnl_chain *nft_chain_new(const char *table, const char *chain,
+    uint32_t hook, int32_t prio);
+/* id: unique within the batch (the kernel requires one; we refer by name). */
+struct nftnl_set *nft_set_new(const char *table, const char *name, int family,
+    uint32_t size, uint32_t id);
+struct nftnl_rule *nft_rule_guard(const struct nft_plan *p, const char *chain,
+    const struct nft_plan_trigger *t, const struct config_port *port,
+    int family);
+struct nftnl_rule *nft_rule_divert(const struct nft_plan *p,
+    const struct config_port *port, bool native_queue);
+
+/* queue num first[-last] [bypass]: native expression or xtables NFQUEUE v3. */
+struct nftnl_expr *nft_expr_queue(uint16_t first, uint16_t last, bool bypass,
+    bool native);
+/* log group N (NFLOG), for passive triggers. */
+struct nftnl_expr *nft_expr_log_group(uint16_t group);
+
+#endif

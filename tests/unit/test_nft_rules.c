@@ -1,0 +1,253 @@
+/*
+ * The table's shape and the rules built from a config (src/nft_rules.c):
+ * memory only, so the expressions the kernel will get are checked here
+ * as libnftnl prints them, without root.
+ */
+#include "unit.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+
+#include "nft.h"
+
+struct fixture {
+	struct config cfg;
+	struct config_knock knocks[3];
+	struct nft_plan plan;
+	char text[4096];
+};
+
+static struct fixture fx;
+
+static void
+knock(struct config_knock *k, const char *name, uint16_t first_port,
+    uint16_t open_port)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->frames[0].port = (struct config_port){ IPPROTO_UDP, first_port };
+	k->frames[1].port = (struct config_port){ IPPROTO_TCP, 8000 };
+	k->nframes = 2;
+	k->open[0] = (struct config_port){ IPPROTO_TCP, open_port };
+	k->nopen = 1;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&fx, 0, sizeof(fx));
+	snprintf(fx.cfg.engine.table, sizeof(fx.cfg.engine.table), "nfq_trigger");
+	fx.cfg.engine.queue_bypass = true;
+	fx.cfg.engine.manage_rules = true;
+	fx.cfg.engine.max_sources = 100;
+	knock(&fx.knocks[0], "ssh", 7000, 22);
+	knock(&fx.knocks[1], "web", 7001, 443);
+	fx.cfg.knocks = fx.knocks;
+	fx.cfg.nknocks = 2;
+	return 0;
+}
+
+static const char *
+rule_text(struct nftnl_rule *r)
+{
+	assert_non_null(r);
+	nftnl_rule_snprintf(fx.text, sizeof(fx.text), r, NFTNL_OUTPUT_DEFAULT, 0);
+	nftnl_rule_free(r);
+	return fx.text;
+}
+
+static void
+test_nft_plan_names_allow_sets_after_trigger(void **state)
+{
+	(void)state;
+	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(fx.plan.ntriggers, 2);
+	assert_string_equal(fx.plan.triggers[0].set4, "ssh_allow4");
+	assert_string_equal(fx.plan.triggers[0].set6, "ssh_allow6");
+	assert_string_equal(fx.plan.triggers[1].set4, "web_allow4");
+	assert_non_null(nft_plan_trigger(&fx.plan, "web"));
+	assert_null(nft_plan_trigger(&fx.plan, "nope"));
+}
+
+static void
+test_nft_plan_diverts_a_shared_knock_port_once(void **state)
+{
+	(void)state;
+	/* Both knocks use tcp:8000: three distinct ports, not four. */
+	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(fx.plan.ndivert, 3);
+	assert_int_equal(fx.plan.divert[0].port, 7000);
+	assert_int_equal(fx.plan.divert[1].port, 8000);
+	assert_int_equal(fx.plan.divert[2].port, 7001);
+}
+
+static void
+test_nft_plan_refuses_backwards_queue_range(void **state)
+{
+	(void)state;
+	fx.cfg.engine.queue_first = 3;
+	fx.cfg.engine.queue_last = 1;
+	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), -1);
+}
+
+static void
+test_nft_guard_ipv4_drops_new_from_non_members(void **state)
+{
+	const char *t;
+
+	(void)state;
+	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
+	t = rule_text(nft_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
+	    &fx.plan.triggers[0], &fx.plan.triggers[0].open[0], AF_INET));
+	assert_non_null(strstr(t, "inet nfq_trigger guard_in"));
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000002 ]"));	/* ipv4 */
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000006 ]"));	/* tcp */
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00001600 ]"));	/* port 22 */
+	/* ct state & (established | related) == 0: new, invalid, untracked */
+	assert_non_null(strstr(t, "( reg 1 & 0x00000006 ) ^ 0x00000000"));
+	assert_non_null(strstr(t, "@ network header + 12 => reg 1"));
+	assert_non_null(strstr(t, "[ lookup reg 1 set ssh_allow4 0x1 ]"));
+	assert_non_null(strstr(t, "[ immediate reg 0 drop ]"));
+}
+
+static void
+test_nft_guard_ipv6_looks_up_the_ipv6_set(void **state)
+{
+	const char *t;
+
+	(void)state;
+	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
+	t = rule_text(nft_rule_guard(&fx.plan, NFT_CHAIN_GUARD_FWD,
+	    &fx.plan.triggers[1], &fx.plan.triggers[1].open[0], AF_INET6));
+	assert_non_null(strstr(t, "guard_fwd"));
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000000a ]"));	/* ipv6 */
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000bb01 ]"));	/* 443 */
+	assert_non_null(strstr(t, "16b @ network header + 8 => reg 1"));
+	assert_non_null(strstr(t, "set web_allow6 0x1"));
+}
+
+static void
+test_nft_divert_native_queue_balances_range_with_bypass(void **state)
+{
+	const char *t;
+
+	(void)state;
+	fx.cfg.engine.queue_first = 2;
+	fx.cfg.engine.queue_last = 5;
+	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
+	t = rule_text(nft_rule_divert(&fx.plan, &fx.plan.divert[0], true));
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000011 ]"));	/* udp */
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000581b ]"));	/* 7000 */
+	assert_non_null(strstr(t, "[ queue num 2-5 bypass ]"));
+}
+
+static int
+find_target(struct nftnl_expr *e, void *data)
+{
+	const struct xt_NFQ_info_v3 **info = data;
+	uint32_t len;
+
+	if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "target") == 0) {
+		*info = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &len);
+		assert_int_equal(len, sizeof(**info));
+		assert_string_equal(nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME), "NFQUEUE");
+		assert_int_equal(nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV), 3);
+	}
+	return 0;
+}
+
+static void
+test_nft_divert_compat_is_nfqueue_v3_target(void **state)
+{
+	const struct xt_NFQ_info_v3 *info = NULL;
+	struct nftnl_rule *r;
+
+	(void)state;
+	fx.cfg.engine.queue_first = 4;
+	fx.cfg.engine.queue_last = 6;
+	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
+	r = nft_rule_divert(&fx.plan, &fx.plan.divert[1], false);
+	assert_non_null(r);
+	nftnl_expr_foreach(r, find_target, &info);
+	assert_non_null(info);
+	assert_int_equal(info->queuenum, 4);
+	assert_int_equal(info->queues_total, 3);
+	assert_int_equal(info->flags, NFQ_FLAG_BYPASS);
+	nftnl_rule_free(r);
+}
+
+static void
+test_nft_divert_without_bypass_has_no_bypass_flag(void **state)
+{
+	const struct xt_NFQ_info_v3 *info = NULL;
+	struct nftnl_rule *r;
+	const char *t;
+
+	(void)state;
+	fx.cfg.engine.queue_bypass = false;
+	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
+	t = rule_text(nft_rule_divert(&fx.plan, &fx.plan.divert[0], true));
+	assert_non_null(strstr(t, "[ queue num 0 ]"));
+	r = nft_rule_divert(&fx.plan, &fx.plan.divert[0], false);
+	nftnl_expr_foreach(r, find_target, &info);
+	assert_non_null(info);
+	assert_int_equal(info->flags, 0);
+	assert_int_equal(info->queues_total, 1);
+	nftnl_rule_free(r);
+}
+
+static void
+test_nft_set_has_timeouts_and_the_sources_bound(void **state)
+{
+	struct nftnl_set *s;
+
+	(void)state;
+	s = nft_set_new("nfq_trigger", "ssh_allow6", AF_INET6, 100, 7);
+	assert_non_null(s);
+	assert_int_equal(nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN), 16);
+	assert_int_equal(nftnl_set_get_u32(s, NFTNL_SET_FLAGS), NFT_SET_TIMEOUT);
+	assert_int_equal(nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE), 100);
+	assert_int_equal(nftnl_set_get_u32(s, NFTNL_SET_ID), 7);
+	nftnl_set_free(s);
+}
+
+static void
+test_nft_log_group_expression(void **state)
+{
+	struct nftnl_expr *e;
+
+	(void)state;
+	e = nft_expr_log_group(5);
+	assert_non_null(e);
+	assert_string_equal(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "log");
+	assert_int_equal(nftnl_expr_get_u16(e, NFTNL_EXPR_LOG_GROUP), 5);
+	nftnl_expr_free(e);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_nft_plan_names_allow_sets_after_trigger, setup),
+		cmocka_unit_test_setup(test_nft_plan_diverts_a_shared_knock_port_once, setup),
+		cmocka_unit_test_setup(test_nft_plan_refuses_backwards_queue_range, setup),
+		cmocka_unit_test_setup(test_nft_guard_ipv4_drops_new_from_non_members, setup),
+		cmocka_unit_test_setup(test_nft_guard_ipv6_looks_up_the_ipv6_set, setup),
+		cmocka_unit_test_setup(test_nft_divert_native_queue_balances_range_with_bypass, setup),
+		cmocka_unit_test_setup(test_nft_divert_compat_is_nfqueue_v3_target, setup),
+		cmocka_unit_test_setup(test_nft_divert_without_bypass_has_no_bypass_flag, setup),
+		cmocka_unit_test_setup(test_nft_set_has_timeouts_and_the_sources_bound, setup),
+		cmocka_unit_test_setup(test_nft_log_group_expression, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
