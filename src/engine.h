@@ -1,21 +1,26 @@
 /*
- * The engine: binds the configured queues and log groups, runs each packet
- * through the parser and the triggers, returns verdicts, reloads on SIGHUP
- * and stops cleanly on SIGTERM/SIGINT. Owns all trigger state.
+ * The engine: binds the configured queues and log groups, programs the
+ * nftables table, runs each packet through the parser and the triggers,
+ * returns verdicts, acts (allow sets, hooks), reloads on SIGHUP and stops
+ * cleanly on SIGTERM/SIGINT. Owns all trigger state (Decision 7).
  */
 #ifndef NFQT_ENGINE_H
 #define NFQT_ENGINE_H
 
 struct config;
 struct engine;
+struct spawn;
 
-/* Start-up: bind everything the config names; NULL (logged) on failure. */
-struct engine *engine_open(struct config *cfg);
+/*
+ * Start-up: program the table, bind everything the config names, and take
+ * ownership of cfg. Hooks go to the spawner sp. NULL (logged) on failure.
+ */
+struct engine *engine_open(struct config *cfg, struct spawn *sp);
 
 /* Run the event loop until SIGTERM or SIGINT. Returns the exit status. */
 int engine_run(struct engine *e);
 
-/* Log counters, release sockets; netfilter state owned by the kernel stays. */
+/* Log counters, release sockets; the nftables table stays (Decision 1). */
 void engine_close(struct engine *e);
 
 #endif

@@ -13,6 +13,8 @@
 #include "config.h"
 #include "engine.h"
 #include "log.h"
+#include "nft.h"
+#include "spawner.h"
 
 #define INSTALLED_CONFIG NFQT_SYSCONFDIR "/nfq-trigger/nfq-trigger.ini"
 #define LOCAL_CONFIG "nfq-trigger.ini"
@@ -23,6 +25,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: nfq-trigger [-dv] [-c FILE]\n"
 	    "       nfq-trigger -C FILE\n"
+	    "       nfq-trigger [-c FILE] remove-table\n"
 	    "\n"
 	    "Firewall triggers from NFQUEUE and NFLOG: port knocks, activity hooks,\n"
 	    "packet counts; programs nftables sets through libnftnl.\n"
@@ -35,6 +38,9 @@ usage(FILE *out)
 	    "  -v, --verbose      more log output (twice: every packet)\n"
 	    "  -h, --help         this text\n"
 	    "  -V, --version      version\n"
+	    "\n"
+	    "The engine's nftables table (allow sets, guards, divert rules) stays when\n"
+	    "it exits, so guarded services stay closed; remove-table deletes it.\n"
 	    "\n"
 	    "Signals: SIGHUP reloads the configuration (a file with errors is refused\n"
 	    "and the running one kept), SIGUSR1 logs counters, SIGTERM/SIGINT stop.\n"
@@ -58,6 +64,28 @@ check_config(const char *path)
 	return 0;
 }
 
+/* Decision 1: the table outlives the engine; only this command removes it. */
+static int
+remove_table(const char *path)
+{
+	struct config *cfg;
+	struct nft *n;
+	int nerrors = 0, rc;
+
+	cfg = config_load(path, true, stderr, &nerrors);
+	if (cfg == NULL)
+		fatalx("%s: %d error%s", path, nerrors, nerrors == 1 ? "" : "s");
+	n = nft_open();
+	if (n == NULL)
+		fatalx("nftables: cannot open a netlink socket (root or CAP_NET_ADMIN?)");
+	rc = nft_table_delete(n, cfg->engine.table);
+	if (rc == 0)
+		log_info("table inet %s removed", cfg->engine.table);
+	nft_close(n);
+	config_free(cfg);
+	return rc == 0 ? 0 : 1;
+}
+
 /* The daemon never reads the working directory: its config names root commands. */
 static const char *
 default_config_path(bool daemonize)
@@ -79,9 +107,10 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
+	const char *path = NULL, *command = NULL;
 	struct config *cfg;
 	struct engine *e;
+	struct spawn *sp;
 	bool daemonize = false;
 	int ch, verbose = 0, nerrors = 0, status;
 
@@ -109,29 +138,40 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "nfq-trigger: unexpected argument '%s'\n", argv[optind]);
+	if (optind < argc)
+		command = argv[optind++];
+	if (optind < argc || (command != NULL && strcmp(command, "remove-table") != 0)) {
+		fprintf(stderr, "nfq-trigger: unexpected argument '%s'\n",
+		    optind < argc ? argv[optind] : command);
 		usage(stderr);
 		return 2;
 	}
 	log_init(0, verbose);
 	if (path == NULL)
 		path = default_config_path(daemonize);
+	if (command != NULL)
+		return remove_table(path);
 	cfg = config_load(path, true, stderr, &nerrors);
 	if (cfg == NULL)
 		fatalx("%s: %d error%s, not starting", path, nerrors, nerrors == 1 ? "" : "s");
 	log_info("nfq-trigger %s starting with %s", NFQT_VERSION, path);
 
-	e = engine_open(cfg);
+	/* Before anything else: the spawner is a copy of this process. */
+	sp = spawn_start();
+	if (sp == NULL)
+		fatalx("cannot start the hook spawner");
+	e = engine_open(cfg, sp);
 	if (e == NULL)
 		fatalx("start-up failed");
 	if (daemonize) {
 		if (daemon(0, 0) < 0)
 			fatal("daemon");
 		log_init(1, verbose);
+		spawn_set_log(sp, 1, verbose);
 	}
 	log_info("running");
 	status = engine_run(e);
 	engine_close(e);
+	spawn_close(sp);
 	return status;
 }
