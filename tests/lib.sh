@@ -15,7 +15,7 @@ netns_enter() {
 	fi
 	ip link set lo up
 	work=$(mktemp -d /tmp/nfqt-test.XXXXXX)
-	trap 'stop_engine; rm -rf "$work"' EXIT
+	trap 'kill ${servers:-} 2>/dev/null; stop_engine; rm -rf "$work"' EXIT
 }
 
 ok() { echo "ok $*"; }
@@ -77,3 +77,27 @@ udp_roundtrip() {
 
 # quiet COMMAND...: run it with its output discarded (for check).
 quiet() { "$@" >/dev/null 2>&1; }
+
+TCP="python3 $top/tests/tools/tcp.py"
+
+# tcp_server ADDR PORT: accept connections in the background until the test ends.
+tcp_server() {
+	$TCP serve "$1" "$2" 120 &
+	servers="${servers:-} $!"
+	sleep 0.3
+}
+
+# tcp_probe ADDR PORT [SRC]: "open" or "closed".
+tcp_probe() { $TCP probe "$@"; }
+
+# allow_members SET: the addresses in the engine table's set, one line.
+allow_members() {
+	nft -j list set inet "${table:-nfq_trigger}" "$1" 2>/dev/null |
+	    python3 -c 'import json,sys
+d=json.load(sys.stdin)
+out=[]
+for o in d["nftables"]:
+    for e in o.get("set",{}).get("elem",[]):
+        out.append(str(e["elem"]["val"]) if isinstance(e,dict) and "elem" in e else str(e))
+print(" ".join(out))'
+}
