@@ -6,7 +6,7 @@ set -u
 engine=$(realpath "${1:-build/nfq-trigger}")
 config=$(realpath "${2:-nfq-trigger.ini}")
 top=$(cd "$(dirname "$0")/.." && pwd)
-UDP="python3 $top/tests/tools/udp.py"
+TCP="python3 $top/tests/tools/tcp.py"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "demo: needs root for a network namespace (try: sudo make demo)" >&2
@@ -21,40 +21,64 @@ else bold= dim= off=; fi
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
 run() { printf '%s$ %s%s\n' "$dim" "$*" "$off"; "$@"; }
 work=$(mktemp -d /tmp/nfqt-demo.XXXXXX)
-engine_pid=
-cleanup() { [ -n "$engine_pid" ] && kill "$engine_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+engine_pid= server=
+cleanup() {
+	[ -n "$engine_pid" ] && kill "$engine_pid" 2>/dev/null
+	[ -n "$server" ] && kill "$server" 2>/dev/null
+	wait 2>/dev/null; rm -rf "$work"
+}
 trap cleanup EXIT
 ip link set lo up
+ip addr add 127.0.0.2/8 dev lo
 
-# The queue the shipped config binds, so the demo follows the file.
-queue=$(sed -n 's/^[[:space:]]*queue[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$config" | head -1)
-queue=${queue:-0}
+say "1. Check the configuration: nfq-trigger -C prints what it understood"
+run "$engine" -C "$config" | tee "$work/check" || exit 1
+knock=$(grep -m1 '^knock ' "$work/check")
+if [ -z "$knock" ]; then
+	echo "demo: $config has no [knock] trigger to show"; exit 1
+fi
+name=$(echo "$knock" | sed 's/^knock \([^:]*\):.*/\1/')
+frames=$(echo "$knock" | sed 's/^knock [^:]*: \(.*\) within .*/\1/; s/ -> / /g')
+open=$(echo "$knock" | sed 's/.* opens \([a-z]*:[0-9]*\).*/\1/')
+port=${open#*:}
 
-say "1. Check the configuration ($config)"
-run "$engine" -C "$config" || exit 1
-
-say "2. A throwaway network namespace with one NFQUEUE rule: UDP to port 9000 goes to queue $queue"
-echo "This kernel may lack nft's native queue expression; the xtables compat"
-echo "target works everywhere, with --queue-bypass so a dead engine never blocks."
-run iptables-nft -A INPUT -p udp --dport 9000 -j NFQUEUE --queue-num "$queue" --queue-bypass
-run nft list chain ip filter INPUT
-
-say "3. Start the engine (foreground, -vv: one log line per packet)"
+say "2. Start the engine in a throwaway network namespace (-vv: a line per packet)"
 cp "$config" "$work/nfq-trigger.ini"; chmod 600 "$work/nfq-trigger.ini"
 "$engine" -vv -c "$work/nfq-trigger.ini" >"$work/engine.log" 2>&1 &
 engine_pid=$!
 for _ in $(seq 50); do grep -q 'running$' "$work/engine.log" && break; sleep 0.1; done
 sed 's/^/    /' "$work/engine.log"
+echo "It built its own nftables table through libnftnl (no nft binary ran):"
+run nft list table inet nfq_trigger 2>/dev/null
 
-say "4. Send 5 datagrams to 127.0.0.1:9000: each is queued, parsed and accepted"
-echo "the receiver got $($UDP roundtrip 127.0.0.1 9000 5) of 5"
-grep 'queue .*: udp' "$work/engine.log" | sed 's/^/    /'
+say "3. A service on port $port: closed to everyone who has not knocked"
+$TCP serve 127.0.0.1 "$port" 120 & server=$!
+sleep 0.3
+echo "connect to 127.0.0.1:$port -> $($TCP probe 127.0.0.1 "$port")"
 
-say "5. Stop the engine (SIGTERM): it reports what it verdicted"
+say "4. Knock: $frames"
+for f in $frames; do
+	proto=${f%%:*}; rest=${f#*:}; fport=${rest%%:*}; flags=
+	[ "$rest" != "$fport" ] && flags=${rest#*:}
+	opts=$(echo "$flags" | sed 's/f/-F /g; s/s/-S /g; s/r/-R /g; s/p/-P /g; s/a/-A /g; s/u/-U /g;
+	    s/x/-F -S -R -P -A -U /g; s/n//g; s/i/-S /g')
+	[ "$proto" = tcp ] && [ -z "$flags" ] && opts=-S
+	[ "$proto" = udp ] && opts=-2
+	echo "    sending $f"
+	# hping3 waits for replies that dropped frames never get: cut it short.
+	timeout 0.3 hping3 -q -c 1 -p "$fport" $opts 127.0.0.1 >/dev/null 2>&1
+done
+sleep 0.3
+grep -E 'knock frame|completed' "$work/engine.log" | sed 's/^/    /'
+echo "connect to 127.0.0.1:$port -> $($TCP probe 127.0.0.1 "$port")"
+echo "from 127.0.0.2, which did not knock -> $($TCP probe 127.0.0.1 "$port" 127.0.0.2)"
+run nft list set inet nfq_trigger "${name}_allow4"
+
+say "5. Stop the engine: its table stays, so the door does not open for anyone"
 kill -TERM "$engine_pid"; wait "$engine_pid"; engine_pid=
-grep -E 'packets|stopping' "$work/engine.log" | sed 's/^/    /'
+grep -E 'packets|opened|batches' "$work/engine.log" | sed 's/^/    /'
+echo "the knocker, 127.0.0.1 -> $($TCP probe 127.0.0.1 "$port")"
+echo "127.0.0.2 -> $($TCP probe 127.0.0.1 "$port" 127.0.0.2)"
+echo "The allow entry expires by itself; 'nfq-trigger remove-table' deletes the table."
 
-say "6. With no engine listening, --queue-bypass lets traffic through (fail-open)"
-echo "the receiver got $($UDP roundtrip 127.0.0.1 9000 5) of 5"
-
-say "Done: the namespace and its rules are gone with this process."
+say "Done: the namespace, its table and its rules are gone with this process."
