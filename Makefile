@@ -86,8 +86,9 @@ unit-bins: $(UNIT_BIN)
 tools: $(TOOLS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
-bench: all $(O)/bench/set_update
+bench: all $(O)/bench/set_update $(O)/bench/knock_latency
 	O=$(O) bench/set-update
+	O=$(O) bench/knock-latency
 
 check-unit: unit-bins
 	O=$(O) tests/run unit
