@@ -101,3 +101,12 @@ for o in d["nftables"]:
         out.append(str(e["elem"]["val"]) if isinstance(e,dict) and "elem" in e else str(e))
 print(" ".join(out))'
 }
+
+# need_nft_ctl: CTL is the nftables test driver (tests/tools/nft_ctl.c).
+need_nft_ctl() {
+	CTL=${NFT_CTL:-$top/$O/tools/nft_ctl}
+	if [ ! -x "$CTL" ]; then
+		not_ok "nft_ctl_built (make $O/tools/nft_ctl)"
+		exit 1
+	fi
+}

@@ -4,11 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 
-CTL=${NFT_CTL:-$top/$O/tools/nft_ctl}
-if [ ! -x "$CTL" ]; then
-	not_ok "nft_ctl_built (make $O/tools/nft_ctl)"
-	exit 1
-fi
+need_nft_ctl
 T="inet nfq_trigger"
 
 cfg=$(write_config ssh.ini <<'INI'
