@@ -16,6 +16,8 @@ netns_enter() {
 	ip link set lo up
 	work=$(mktemp -d /tmp/nfqt-test.XXXXXX)
 	trap 'kill ${servers:-} 2>/dev/null; stop_engine; rm -rf "$work"' EXIT
+	# A test killed by timeout or a closed pipe still stops its engine.
+	trap 'exit 1' INT TERM HUP PIPE
 }
 
 ok() { echo "ok $*"; }
