@@ -13,6 +13,7 @@ VERSION   := 0.1.0
 O         ?= build
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
+BINDIR    ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 MANDIR    ?= $(PREFIX)/share/man
 
@@ -35,9 +36,11 @@ NFQT_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -iquote src \
              -DNFQT_VERSION='"$(VERSION)"' -DNFQT_SYSCONFDIR='"$(SYSCONFDIR)"'
 LDLIBS    += $(PKG_LIBS)
 
-# Every src/*.c but main.c goes into one library that the engine, the unit
-# tests and the fuzz targets link against; new modules need no Makefile edit.
-LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*.c))
+# Every src/*.c but the two programs' mains goes into one library that the
+# engine, the client, the unit tests and the fuzz targets link against; new
+# modules need no Makefile edit.
+MAIN_SRC  := src/main.c src/nfq-knock.c
+LIB_SRC   := $(filter-out $(MAIN_SRC),$(wildcard src/*.c))
 LIB_OBJ   := $(LIB_SRC:src/%.c=$(O)/obj/%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
@@ -45,7 +48,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 .PHONY: all check check-unit check-integration check-fuzz demo asan fuzz \
         install uninstall clean deps unit-bins tools bench asan-bins
 
-all: $(O)/nfq-trigger
+all: $(O)/nfq-trigger $(O)/nfq-knock
 
 $(O)/obj/%.o: src/%.c $(wildcard src/*.h) | $(O)/obj
 	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) -c -o $@ $<
@@ -54,6 +57,9 @@ $(O)/libnfqt.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(O)/nfq-trigger: $(O)/obj/main.o $(O)/libnfqt.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/nfq-knock: $(O)/obj/nfq-knock.o $(O)/libnfqt.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/%: tests/unit/%.c tests/unit/unit.h $(O)/libnfqt.a | $(O)/tests
@@ -79,7 +85,7 @@ check:
 	$(MAKE) WERROR=1 all unit-bins tools
 	$(MAKE) O=build-asan WERROR=1 asan-bins
 	UNIT_DIRS="$(O)/tests build-asan/tests" NFQT=$(CURDIR)/build-asan/nfq-trigger \
-	    O=$(O) tests/run
+	    NFQK=$(CURDIR)/build-asan/nfq-knock O=$(O) tests/run
 
 unit-bins: $(UNIT_BIN)
 
@@ -104,7 +110,7 @@ asan:
 
 asan-bins:
 	$(MAKE) O=$(O) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
-	    $(O)/nfq-trigger unit-bins
+	    $(O)/nfq-trigger $(O)/nfq-knock unit-bins
 
 # libFuzzer targets: fuzz/fuzz_*.c, built with clang, ASan and UBSan.
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
@@ -128,13 +134,16 @@ deps:
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/nfq-trigger
 	install -m 0755 $(O)/nfq-trigger $(DESTDIR)$(SBINDIR)/nfq-trigger
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(O)/nfq-knock $(DESTDIR)$(BINDIR)/nfq-knock
 	test -e $(DESTDIR)$(SYSCONFDIR)/nfq-trigger/nfq-trigger.ini || \
 	    install -m 0600 nfq-trigger.ini $(DESTDIR)$(SYSCONFDIR)/nfq-trigger/nfq-trigger.ini
-	install -d $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 docs/nfq-trigger.ini.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 docs/nfq-knock.1 $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/nfq-trigger
+	rm -f $(DESTDIR)$(SBINDIR)/nfq-trigger $(DESTDIR)$(BINDIR)/nfq-knock
 
 clean:
 	rm -rf build build-asan build-fuzz

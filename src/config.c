@@ -22,22 +22,28 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <sodium.h>
 
 #include "argv.h"
 #include "config.h"
+#include "keyfile.h"
+
+_Static_assert(CONFIG_KEY_LEN == KEYFILE_KEY_LEN, "a key is a key file's key");
 
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes; a bigger config is a mistake */
 #define ERRORS_STORED_MAX	1000		/* more are counted, not printed */
 #define SHOW_MAX		40		/* bytes of the user's text quoted back */
 #define SHOW_BUF		(SHOW_MAX * 4 + 8)
 #define WHY_MAX			128
-#define KEYS_MAX		16
+#define KEYS_MAX		24
 #define TCP_FLAGS_SIX		0x3f		/* FIN SYN RST PSH ACK URG */
 
 /* tportknockd's letters; letter i is bit i of the TCP flags byte. */
 static const char tcp_flag_letters[] = "fsrpau";
 
-enum section { SECTION_NONE, SECTION_ENGINE, SECTION_KNOCK, SECTION_SKIP };
+enum section {
+	SECTION_NONE, SECTION_ENGINE, SECTION_KNOCK, SECTION_ACTIVITY, SECTION_SKIP
+};
 
 struct cfg_error {
 	int line;			/* 0: about the file as a whole */
@@ -56,6 +62,7 @@ struct key {
 struct parse {
 	const char *name;		/* file name in messages */
 	const char *text;		/* what the reader hands to inih */
+	bool check_owner;		/* of key files too */
 	size_t len;
 	size_t pos;
 	int lineno;
@@ -81,6 +88,8 @@ struct parse {
 	struct config_knock *knock;
 	struct config_engine scratch_engine; /* sections that are errors */
 	struct config_knock scratch_knock;  /* still get their keys checked */
+	struct config_activity *activity;
+	struct config_activity scratch_activity;
 };
 
 static void perr(struct parse *, int, const char *, ...)
@@ -392,6 +401,23 @@ frame_parse(const char *tok, struct config_knock_frame *f, char *why)
 	return true;
 }
 
+int
+config_parse_frame(const char *text, struct config_knock_frame *out,
+    char *why, size_t whylen)
+{
+	char buf[WHY_MAX];
+
+	if (strlen(text) >= sizeof(out->text)) {
+		snprintf(why, whylen, "too long for a frame");
+		return -1;
+	}
+	if (!frame_parse(text, out, buf)) {
+		snprintf(why, whylen, "%s", buf);
+		return -1;
+	}
+	return 0;
+}
+
 const char *
 config_frame_str(const struct config_knock_frame *f, char *buf, size_t buflen)
 {
@@ -415,6 +441,50 @@ config_frame_str(const struct config_knock_frame *f, char *buf, size_t buflen)
 	flags[n] = '\0';
 	snprintf(buf, buflen, "tcp:%u:%s", f->port.port, flags);
 	return buf;
+}
+
+int
+config_knock_divert(const struct config_knock *k,
+    struct config_port_range *out, int max)
+{
+	const struct config_port *fp;
+	int i, j, n = 0;
+
+	if (k->derive != CONFIG_DERIVE_NONE) {
+		if (max < 1)
+			return 0;
+		out[0] = k->ports;
+		return 1;
+	}
+	for (i = 0; i < k->nframes && i < CONFIG_KNOCK_FRAMES_MAX && n < max;
+	    i++) {
+		fp = &k->frames[i].port;
+		for (j = 0; j < n; j++)
+			if (out[j].proto == fp->proto && out[j].lo == fp->port)
+				break;
+		if (j < n)
+			continue;
+		out[n].proto = fp->proto;
+		out[n].lo = out[n].hi = fp->port;
+		n++;
+	}
+	return n;
+}
+
+bool
+config_knock_has_port(const struct config_knock *k, uint8_t proto,
+    uint16_t port)
+{
+	int i;
+
+	if (k->derive != CONFIG_DERIVE_NONE)
+		return k->ports.proto == proto && port >= k->ports.lo &&
+		    port <= k->ports.hi;
+	for (i = 0; i < k->nframes && i < CONFIG_KNOCK_FRAMES_MAX; i++)
+		if (k->frames[i].port.proto == proto &&
+		    k->frames[i].port.port == port)
+			return true;
+	return false;
 }
 
 /* NULL, or why s is not a name of 1..max bytes from [A-Za-z0-9_] (+ '-'). */
@@ -676,8 +746,11 @@ _Static_assert(sizeof(engine_keys) / sizeof(engine_keys[0]) <= KEYS_MAX,
 
 enum knock_key {
 	K_SEQUENCE, K_WINDOW, K_OPEN, K_ALLOW_TIMEOUT, K_RESET_ON_WRONG,
-	K_EXEC, K_EXEC_STOP, K_EXEC_STOP_DELAY
+	K_EXEC, K_EXEC_STOP, K_EXEC_STOP_DELAY,
+	K_KEY, K_DERIVE, K_STEP, K_FRAMES, K_PORTS, K_PROTO, K_LOOKAHEAD, K_STATE
 };
+
+#define DERIVED_FRAMES_DEFAULT	4
 
 static void
 knock_defaults(struct config_knock *k)
@@ -686,6 +759,12 @@ knock_defaults(struct config_knock *k)
 	k->window_ms = 10 * 1000;
 	k->allow_timeout_ms = 30 * 1000;
 	k->reset_on_wrong = true;
+	/* Below 32768, where Linux picks its own ephemeral ports. */
+	k->ports.proto = IPPROTO_UDP;
+	k->ports.lo = 20000;
+	k->ports.hi = 29999;
+	k->step_ms = 30 * 1000;
+	k->lookahead = 5;
 }
 
 /* Calls fn on every blank-separated word of v; returns how many. */
@@ -817,6 +896,119 @@ knock_exec_stop_delay(struct parse *p, const char *v)
 	    &p->knock->exec_stop_delay_ms);
 }
 
+/* An absolute path for key and state: the daemon's directory is "/". */
+static bool
+set_path(struct parse *p, const char *v, char *out)
+{
+	char sb[SHOW_BUF];
+
+	if (v[0] != '/') {
+		verr(p, "'%s' is not an absolute path", show(v, sb, sizeof(sb)));
+		return false;
+	}
+	snprintf(out, CONFIG_PATH_MAX, "%s", v);
+	return true;
+}
+
+static void
+knock_key(struct parse *p, const char *v)
+{
+	char why[KEYFILE_WHY_MAX];
+
+	if (!set_path(p, v, p->knock->key_path))
+		return;
+	if (keyfile_read(v, p->check_owner, KEYFILE_ROOT_ONLY, p->knock->key,
+	    why, sizeof(why)) == -1)
+		verr(p, "%s", why);
+}
+
+static void
+knock_derive(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "time") == 0)
+		p->knock->derive = CONFIG_DERIVE_TIME;
+	else if (strcmp(v, "counter") == 0)
+		p->knock->derive = CONFIG_DERIVE_COUNTER;
+	else
+		verr(p, "'%s' is not time or counter", show(v, sb, sizeof(sb)));
+}
+
+static void
+knock_step(struct parse *p, const char *v)
+{
+	uint64_t ms = 0;
+
+	set_duration(p, v, 1, CONFIG_STEP_MAX_MS, &ms);
+	if (ms == 0)
+		return;
+	if (ms % 1000 != 0)
+		verr(p, "must be whole seconds (the engine counts steps "
+		    "from time(2))");
+	else
+		p->knock->step_ms = ms;
+}
+
+static void
+knock_frames(struct parse *p, const char *v)
+{
+	uint64_t n;
+
+	if (set_uint(p, v, 2, CONFIG_KNOCK_FRAMES_MAX, &n))
+		p->knock->nframes = (int)n;
+}
+
+static void
+knock_ports(struct parse *p, const char *v)
+{
+	const char *dash = strchr(v, '-');
+	char sb[SHOW_BUF];
+	uint16_t lo, hi;
+
+	if (dash == NULL || !u16_parse(v, (size_t)(dash - v), &lo) ||
+	    !u16_parse(dash + 1, strlen(dash + 1), &hi) || lo == 0) {
+		verr(p, "'%s' is not a port range such as 20000-29999",
+		    show(v, sb, sizeof(sb)));
+		return;
+	}
+	if (lo >= hi) {
+		verr(p, "'%s' must go from a lower port to a higher one",
+		    show(v, sb, sizeof(sb)));
+		return;
+	}
+	p->knock->ports.lo = lo;
+	p->knock->ports.hi = hi;
+}
+
+static void
+knock_proto(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "udp") == 0)
+		p->knock->ports.proto = IPPROTO_UDP;
+	else if (strcmp(v, "tcp") == 0)
+		p->knock->ports.proto = IPPROTO_TCP;
+	else
+		verr(p, "'%s' is not udp or tcp", show(v, sb, sizeof(sb)));
+}
+
+static void
+knock_lookahead(struct parse *p, const char *v)
+{
+	uint64_t n;
+
+	if (set_uint(p, v, 1, CONFIG_LOOKAHEAD_MAX, &n))
+		p->knock->lookahead = (uint32_t)n;
+}
+
+static void
+knock_state(struct parse *p, const char *v)
+{
+	set_path(p, v, p->knock->state_path);
+}
+
 static const struct key knock_keys[] = {
 	[K_SEQUENCE] = { "sequence", knock_sequence, true },
 	[K_WINDOW] = { "window", knock_window, false },
@@ -826,18 +1018,167 @@ static const struct key knock_keys[] = {
 	[K_EXEC] = { "exec", knock_exec, false },
 	[K_EXEC_STOP] = { "exec_stop", knock_exec_stop, false },
 	[K_EXEC_STOP_DELAY] = { "exec_stop_delay", knock_exec_stop_delay, false },
+	[K_KEY] = { "key", knock_key, false },
+	[K_DERIVE] = { "derive", knock_derive, false },
+	[K_STEP] = { "step", knock_step, false },
+	[K_FRAMES] = { "frames", knock_frames, false },
+	[K_PORTS] = { "ports", knock_ports, false },
+	[K_PROTO] = { "proto", knock_proto, false },
+	[K_LOOKAHEAD] = { "lookahead", knock_lookahead, false },
+	[K_STATE] = { "state", knock_state, false },
 	{ NULL, NULL, false }
 };
 _Static_assert(sizeof(knock_keys) / sizeof(knock_keys[0]) <= KEYS_MAX,
     "seen_line[] too small for [knock]");
 
-/* The knock's keys together: hooks that need each other, ports twice. */
+static const char *
+proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : "udp";
+}
+
+/* How many sequences k's range and frames give, capped at cap. */
+static uint64_t
+derived_sequences(const struct config_knock *k, uint64_t cap)
+{
+	uint64_t span = (uint64_t)k->ports.hi - k->ports.lo + 1, n = 1;
+	int i;
+
+	for (i = 0; i < k->nframes && n < cap; i++)
+		n = n > cap / span ? cap : n * span;
+	return n;
+}
+
+/* Keys that only mean something with derive, or with one kind of it. */
+static void
+knock_check_derive_keys(struct parse *p)
+{
+	static const struct {
+		enum knock_key key;
+		enum config_derive only;	/* NONE: either kind */
+	} keys[] = {
+		{ K_STEP, CONFIG_DERIVE_TIME }, { K_FRAMES, CONFIG_DERIVE_NONE },
+		{ K_PORTS, CONFIG_DERIVE_NONE }, { K_PROTO, CONFIG_DERIVE_NONE },
+		{ K_LOOKAHEAD, CONFIG_DERIVE_COUNTER },
+		{ K_STATE, CONFIG_DERIVE_COUNTER },
+	};
+	enum config_derive d = p->knock->derive;
+	const int *seen = p->seen_line;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!seen[keys[i].key] || (d != CONFIG_DERIVE_NONE &&
+		    (keys[i].only == CONFIG_DERIVE_NONE || keys[i].only == d)))
+			continue;
+		perr(p, seen[keys[i].key], "%s: %s only applies with derive = %s",
+		    p->ctx, knock_keys[keys[i].key].name,
+		    keys[i].only == CONFIG_DERIVE_TIME ? "time" :
+		    keys[i].only == CONFIG_DERIVE_COUNTER ? "counter" :
+		    "time or counter");
+	}
+}
+
+/* A derived sequence: key, derive and the keys that shape it, together. */
+static void
+knock_check_derived(struct parse *p)
+{
+	struct config_knock *k = p->knock;
+	const int *seen = p->seen_line;
+	int line;
+
+	if (seen[K_DERIVE] && !seen[K_KEY])
+		perr(p, seen[K_DERIVE], "%s: derive needs key (the file of the "
+		    "secret the sequence is derived from)", p->ctx);
+	if (seen[K_KEY] && !seen[K_DERIVE])
+		perr(p, seen[K_KEY], "%s: key needs derive = time or derive = "
+		    "counter", p->ctx);
+	if (seen[K_SEQUENCE] && (seen[K_KEY] || seen[K_DERIVE]))
+		perr(p, seen[K_SEQUENCE], "%s: sequence: not with key and derive "
+		    "(the sequence is derived from the key)", p->ctx);
+	/* A bad derive value is its own error: no guess at what was meant. */
+	if (!seen[K_DERIVE] || k->derive != CONFIG_DERIVE_NONE)
+		knock_check_derive_keys(p);
+	if (k->derive == CONFIG_DERIVE_COUNTER && !seen[K_STATE])
+		perr(p, seen[K_DERIVE], "%s: derive = counter needs state (the "
+		    "file where the engine keeps the next counter)", p->ctx);
+	if (k->derive == CONFIG_DERIVE_NONE)
+		return;
+	if (!seen[K_FRAMES])
+		k->nframes = DERIVED_FRAMES_DEFAULT;
+	if (k->nframes >= 2 && derived_sequences(k,
+	    CONFIG_DERIVED_MIN_SEQUENCES) < CONFIG_DERIVED_MIN_SEQUENCES) {
+		line = seen[K_PORTS] ? seen[K_PORTS] : seen[K_FRAMES] ?
+		    seen[K_FRAMES] : seen[K_DERIVE];
+		perr(p, line, "%s: ports %u-%u and frames = %d give %" PRIu64
+		    " sequences, too few to resist guessing: widen ports or add "
+		    "frames (at least %llu sequences)", p->ctx, k->ports.lo,
+		    k->ports.hi, k->nframes, derived_sequences(k, UINT64_MAX),
+		    CONFIG_DERIVED_MIN_SEQUENCES);
+	}
+}
+
+/* A port this section opens that also carries knock frames: its own, or b's. */
+static void
+knock_check_open(struct parse *p, const struct config_knock *b)
+{
+	const struct config_knock *k = p->knock;
+	const struct config_port *o;
+	char what[CONFIG_NAME_MAX + 64];
+	int i;
+
+	for (i = 0; i < k->nopen; i++) {
+		o = &k->open[i];
+		if (!config_knock_has_port(b, o->proto, o->port))
+			continue;
+		if (b != k)
+			snprintf(what, sizeof(what), "a knock port of [knock %s] "
+			    "(line %d)", b->name, b->line);
+		else if (k->derive == CONFIG_DERIVE_NONE)
+			snprintf(what, sizeof(what), "also a knock frame");
+		else
+			snprintf(what, sizeof(what), "in the knock's ports "
+			    "%s:%u-%u", proto_name(k->ports.proto), k->ports.lo,
+			    k->ports.hi);
+		perr(p, p->seen_line[K_OPEN], "%s: open: %s:%u is %s", p->ctx,
+		    proto_name(o->proto), o->port, what);
+	}
+}
+
+/* Ports this section knocks on that an earlier trigger opens. */
+static void
+knock_check_frames_of_others(struct parse *p)
+{
+	const struct config_knock *k = p->knock, *a;
+	const int *seen = p->seen_line;
+	int i, j, line;
+
+	line = seen[K_SEQUENCE] ? seen[K_SEQUENCE] : seen[K_PORTS] ?
+	    seen[K_PORTS] : p->section_line;
+	for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++) {
+		a = &p->cfg->knocks[i];
+		for (j = 0; j < a->nopen; j++)
+			if (config_knock_has_port(k, a->open[j].proto,
+			    a->open[j].port)) {
+				perr(p, line, "%s: knocks on %s:%u, which [knock "
+				    "%s] (line %d) opens", p->ctx,
+				    proto_name(a->open[j].proto), a->open[j].port,
+				    a->name, a->line);
+				break;
+			}
+	}
+}
+
+/*
+ * The knock's keys together: hooks that need each other, derived keys,
+ * and ports that would be both knocked on and opened: the divert rule of the
+ * knock would swallow the service's packets.
+ */
 static void
 knock_check(struct parse *p)
 {
 	const struct config_knock *k = p->knock;
 	const int *seen = p->seen_line;
-	int i, j;
+	int i;
 
 	if (seen[K_EXEC_STOP] && !seen[K_EXEC])
 		perr(p, seen[K_EXEC_STOP], "%s: exec_stop needs exec", p->ctx);
@@ -847,33 +1188,211 @@ knock_check(struct parse *p)
 	if (seen[K_EXEC_STOP_DELAY] && !seen[K_EXEC_STOP])
 		perr(p, seen[K_EXEC_STOP_DELAY], "%s: exec_stop_delay without "
 		    "exec_stop", p->ctx);
-	for (i = 0; i < k->nopen; i++)
-		for (j = 0; j < k->nframes; j++)
-			if (k->open[i].proto == k->frames[j].port.proto &&
-			    k->open[i].port == k->frames[j].port.port) {
-				perr(p, seen[K_OPEN], "%s: open: %s:%u is also a "
-				    "knock frame", p->ctx, k->open[i].proto ==
-				    IPPROTO_TCP ? "tcp" : "udp", k->open[i].port);
-				break;
-			}
+	knock_check_derived(p);
+	knock_check_open(p, k);
+	if (k == &p->scratch_knock)
+		return;
+	for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++)
+		knock_check_open(p, &p->cfg->knocks[i]);
+	knock_check_frames_of_others(p);
+}
+
+/* --- [activity NAME] -------------------------------------------------- */
+
+enum activity_key {
+	A_MATCH, A_SOURCE, A_TTL, A_START, A_STOP, A_HOLD_PACKETS, A_HOLD_BYTES,
+	A_START_FAILURE, A_RETRY_AFTER
+};
+
+static void
+activity_defaults(struct config_activity *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->source = CONFIG_SOURCE_QUEUE;
+	a->ttl_ms = 600 * 1000;		/* tuninetd's default */
+	a->hold_packets = 64;
+	a->hold_bytes = 256 * 1024;
+	a->start_failure_accept = false;	/* fail closed: nothing goes around the tunnel */
+	a->retry_after_ms = 10 * 1000;
+}
+
+static void
+activity_match(struct parse *p, const char *v)
+{
+	char why[MATCH_WHY_MAX];
+
+	if (match_parse(v, &p->activity->match, why, sizeof(why)) == -1)
+		verr(p, "%s", why);
+}
+
+static void
+activity_source(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "queue") == 0)
+		p->activity->source = CONFIG_SOURCE_QUEUE;
+	else if (strcmp(v, "nflog") == 0)
+		p->activity->source = CONFIG_SOURCE_NFLOG;
+	else
+		verr(p, "'%s' is not queue or nflog", show(v, sb, sizeof(sb)));
+}
+
+static void
+activity_ttl(struct parse *p, const char *v)
+{
+	uint64_t ms = 0;
+
+	set_duration(p, v, 1, CONFIG_DURATION_MAX_MS, &ms);
+	if (ms != 0 && ms < CONFIG_TTL_MIN_MS)
+		verr(p, "must be at least 2s (live flows are sampled once a second)");
+	else if (ms != 0)
+		p->activity->ttl_ms = ms;
+}
+
+static void
+activity_start(struct parse *p, const char *v)
+{
+	set_hook(p, v, &p->activity->start);
+}
+
+static void
+activity_stop(struct parse *p, const char *v)
+{
+	set_hook(p, v, &p->activity->stop);
+}
+
+static void
+activity_hold_packets(struct parse *p, const char *v)
+{
+	uint64_t n;
+
+	if (set_uint(p, v, 0, CONFIG_HOLD_PACKETS_MAX, &n))
+		p->activity->hold_packets = (uint32_t)n;
+}
+
+static void
+activity_hold_bytes(struct parse *p, const char *v)
+{
+	uint64_t n;
+
+	if (set_uint(p, v, 0, CONFIG_HOLD_BYTES_MAX, &n))
+		p->activity->hold_bytes = (uint32_t)n;
+}
+
+static void
+activity_start_failure(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "accept") == 0)
+		p->activity->start_failure_accept = true;
+	else if (strcmp(v, "drop") == 0)
+		p->activity->start_failure_accept = false;
+	else
+		verr(p, "'%s' is not accept or drop", show(v, sb, sizeof(sb)));
+}
+
+static void
+activity_retry_after(struct parse *p, const char *v)
+{
+	set_duration(p, v, 0, CONFIG_DURATION_MAX_MS, &p->activity->retry_after_ms);
+}
+
+static const struct key activity_keys[] = {
+	[A_MATCH] = { "match", activity_match, true },
+	[A_SOURCE] = { "source", activity_source, false },
+	[A_TTL] = { "ttl", activity_ttl, false },
+	[A_START] = { "start", activity_start, true },
+	[A_STOP] = { "stop", activity_stop, false },
+	[A_HOLD_PACKETS] = { "hold_packets", activity_hold_packets, false },
+	[A_HOLD_BYTES] = { "hold_bytes", activity_hold_bytes, false },
+	[A_START_FAILURE] = { "start_failure", activity_start_failure, false },
+	[A_RETRY_AFTER] = { "retry_after", activity_retry_after, false },
+	{ NULL, NULL, false }
+};
+_Static_assert(sizeof(activity_keys) / sizeof(activity_keys[0]) <= KEYS_MAX,
+    "seen_line[] too small for [activity]");
+
+/*
+ * The section's keys together. The trigger diverts in prerouting (Decision
+ * 4: a held packet must be routed after start), where no output interface
+ * is known yet; and NFLOG packets are never held.
+ */
+static void
+activity_check(struct parse *p)
+{
+	static const enum activity_key queue_only[] = {
+		A_HOLD_PACKETS, A_HOLD_BYTES, A_START_FAILURE
+	};
+	const struct config_activity *a = p->activity;
+	size_t i;
+
+	if (p->seen_line[A_MATCH] && match_uses_ifs(&a->match, MATCH_OIF))
+		perr(p, p->seen_line[A_MATCH], "%s: match: oif: an activity "
+		    "trigger sees packets in prerouting, before routing has "
+		    "chosen an output interface", p->ctx);
+	if (a->source != CONFIG_SOURCE_NFLOG)
+		return;
+	for (i = 0; i < sizeof(queue_only) / sizeof(queue_only[0]); i++)
+		if (p->seen_line[queue_only[i]])
+			perr(p, p->seen_line[queue_only[i]], "%s: %s only applies "
+			    "with source = queue (NFLOG packets are not held)",
+			    p->ctx, activity_keys[queue_only[i]].name);
+}
+
+/* What an activity trigger needs from [engine], wherever that section is. */
+static void
+activities_check_engine(struct parse *p)
+{
+	const struct config_engine *e = &p->cfg->engine;
+	const struct config_activity *a;
+	int i;
+
+	for (i = 0; i < p->cfg->nactivities; i++) {
+		a = &p->cfg->activities[i];
+		if (a->source == CONFIG_SOURCE_NFLOG && e->nflog_group < 0)
+			perr(p, a->line, "activity %s: source = nflog needs "
+			    "nflog_group in [engine]", a->name);
+		if (a->source == CONFIG_SOURCE_QUEUE &&
+		    a->hold_packets >= e->queue_maxlen)
+			perr(p, a->line, "activity %s: hold_packets = %u leaves no "
+			    "room in the kernel queue (queue_maxlen = %u)", a->name,
+			    a->hold_packets, e->queue_maxlen);
+	}
 }
 
 /* --- sections --------------------------------------------------------- */
+
+/* A knock with key or derive has no sequence to list. */
+static bool
+derived_needs_no(const struct parse *p, int key)
+{
+	return p->section == SECTION_KNOCK && key == K_SEQUENCE &&
+	    (p->seen_line[K_KEY] || p->seen_line[K_DERIVE]);
+}
 
 static void
 section_end(struct parse *p)
 {
 	int i;
 
-	if (p->section == SECTION_ENGINE || p->section == SECTION_KNOCK)
+	if (p->section == SECTION_ENGINE || p->section == SECTION_KNOCK ||
+	    p->section == SECTION_ACTIVITY)
 		for (i = 0; p->keys[i].name != NULL; i++)
-			if (p->keys[i].required && !p->seen_line[i])
+			if (p->keys[i].required && !p->seen_line[i] &&
+			    !derived_needs_no(p, i))
 				perr(p, p->section_line, "%s: missing required "
 				    "key '%s'", p->ctx, p->keys[i].name);
 	if (p->section == SECTION_KNOCK)
 		knock_check(p);
+	if (p->section == SECTION_ACTIVITY)
+		activity_check(p);
+	hook_clear(&p->scratch_activity.start);
+	hook_clear(&p->scratch_activity.stop);
 	hook_clear(&p->scratch_knock.exec);
 	hook_clear(&p->scratch_knock.exec_stop);
+	sodium_memzero(p->scratch_knock.key, sizeof(p->scratch_knock.key));
 	p->section = SECTION_NONE;
 }
 
@@ -896,9 +1415,12 @@ engine_begin(struct parse *p, const char *name)
 	p->engine = &p->cfg->engine;
 }
 
-/* NULL, or why NAME cannot become a new trigger. */
+/*
+ * NULL, or why NAME cannot become a new trigger: names are unique across
+ * every kind, since they name the trigger's nftables objects.
+ */
 static const char *
-knock_name_problem(struct parse *p, const char *name, char *why)
+trigger_name_problem(struct parse *p, const char *name, char *why)
 {
 	const char *bad;
 	char buf[WHY_MAX];
@@ -914,7 +1436,13 @@ knock_name_problem(struct parse *p, const char *name, char *why)
 			    "at line %d)", p->cfg->knocks[i].line);
 			return why;
 		}
-	if (p->cfg->nknocks >= CONFIG_TRIGGERS_MAX) {
+	for (i = 0; i < p->cfg->nactivities; i++)
+		if (strcmp(p->cfg->activities[i].name, name) == 0) {
+			snprintf(why, WHY_MAX, "duplicate trigger name (first "
+			    "at line %d)", p->cfg->activities[i].line);
+			return why;
+		}
+	if (p->cfg->nknocks + p->cfg->nactivities >= CONFIG_TRIGGERS_MAX) {
 		snprintf(why, WHY_MAX, "more than %d triggers",
 		    CONFIG_TRIGGERS_MAX);
 		return why;
@@ -937,7 +1465,7 @@ knock_begin(struct parse *p, const char *name)
 	if (name == NULL) {
 		perr(p, p->lineno, "[knock] needs a name: [knock NAME]");
 		snprintf(p->ctx, sizeof(p->ctx), "knock");
-	} else if ((bad = knock_name_problem(p, name, why)) != NULL)
+	} else if ((bad = trigger_name_problem(p, name, why)) != NULL)
 		perr(p, p->lineno, "%s: %s", p->ctx, bad);
 	else if ((nk = realloc(p->cfg->knocks, (size_t)(p->cfg->nknocks + 1) *
 	    sizeof(*nk))) == NULL)
@@ -950,6 +1478,36 @@ knock_begin(struct parse *p, const char *name)
 	p->knock->line = p->lineno;
 	if (name != NULL && bad == NULL)
 		snprintf(p->knock->name, sizeof(p->knock->name), "%s", name);
+}
+
+static void
+activity_begin(struct parse *p, const char *name)
+{
+	struct config_activity *na;
+	char why[WHY_MAX], sb[SHOW_BUF];
+	const char *bad = NULL;
+
+	p->section = SECTION_ACTIVITY;
+	p->keys = activity_keys;
+	p->activity = &p->scratch_activity;
+	snprintf(p->ctx, sizeof(p->ctx), "activity %s",
+	    name ? show(name, sb, sizeof(sb)) : "");
+	if (name == NULL) {
+		perr(p, p->lineno, "[activity] needs a name: [activity NAME]");
+		snprintf(p->ctx, sizeof(p->ctx), "activity");
+	} else if ((bad = trigger_name_problem(p, name, why)) != NULL)
+		perr(p, p->lineno, "%s: %s", p->ctx, bad);
+	else if ((na = realloc(p->cfg->activities,
+	    (size_t)(p->cfg->nactivities + 1) * sizeof(*na))) == NULL)
+		p->oom = true;
+	else {
+		p->cfg->activities = na;
+		p->activity = &na[p->cfg->nactivities++];
+	}
+	activity_defaults(p->activity);
+	p->activity->line = p->lineno;
+	if (name != NULL && bad == NULL)
+		snprintf(p->activity->name, sizeof(p->activity->name), "%s", name);
 }
 
 /* Splits the inside of [...] into at most three blank-separated words. */
@@ -1004,9 +1562,11 @@ section_begin(struct parse *p, const char *line)
 		engine_begin(p, n == 2 ? w[1] : NULL);
 	else if (strcmp(w[0], "knock") == 0)
 		knock_begin(p, n == 2 ? w[1] : NULL);
+	else if (strcmp(w[0], "activity") == 0)
+		activity_begin(p, n == 2 ? w[1] : NULL);
 	else
-		perr(p, p->lineno, "unknown section '%s': expected [engine] or "
-		    "[knock NAME]", show(line, sb, sizeof(sb)));
+		perr(p, p->lineno, "unknown section '%s': expected [engine], "
+		    "[knock NAME] or [activity NAME]", show(line, sb, sizeof(sb)));
 }
 
 /* --- inih's reader and handler ---------------------------------------- */
@@ -1197,6 +1757,7 @@ parse_text(struct parse *p, const char *text, size_t len)
 	p->len = len;
 	rc = ini_parse_stream(ini_read, p, ini_handler_cb, p);
 	section_end(p);
+	activities_check_engine(p);
 	if (rc == -2)
 		p->oom = true;
 	else if (rc > 0 && !error_at(p, rc))	/* ours should catch all */
@@ -1322,6 +1883,7 @@ config_load(const char *path, bool check_owner, FILE *errs, int *nerrors)
 			*nerrors = 1;
 		return NULL;
 	}
+	p.check_owner = check_owner;
 	if ((text = file_read(&p, check_owner, &len)) != NULL) {
 		nul_check(&p, text, len);
 		parse_text(&p, text, strnlen(text, len));
@@ -1359,8 +1921,14 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nknocks; i++) {
 		hook_clear(&cfg->knocks[i].exec);
 		hook_clear(&cfg->knocks[i].exec_stop);
+		sodium_memzero(cfg->knocks[i].key, sizeof(cfg->knocks[i].key));
 	}
 	free(cfg->knocks);
+	for (i = 0; i < cfg->nactivities; i++) {
+		hook_clear(&cfg->activities[i].start);
+		hook_clear(&cfg->activities[i].stop);
+	}
+	free(cfg->activities);
 	free(cfg->path);
 	free(cfg);
 }
@@ -1438,7 +2006,12 @@ knock_print(const struct config_knock *k, FILE *out)
 	int i;
 
 	fprintf(out, "knock %s:", k->name);
-	for (i = 0; i < k->nframes; i++)
+	if (k->derive != CONFIG_DERIVE_NONE)
+		fprintf(out, " %d frames in %s:%u-%u derived from the %s",
+		    k->nframes, k->ports.proto == IPPROTO_TCP ? "tcp" : "udp",
+		    k->ports.lo, k->ports.hi, k->derive == CONFIG_DERIVE_TIME ?
+		    "time" : "counter");
+	for (i = 0; k->derive == CONFIG_DERIVE_NONE && i < k->nframes; i++)
 		fprintf(out, "%s%s", i ? " -> " : " ",
 		    config_frame_str(&k->frames[i], buf, sizeof(buf)));
 	fprintf(out, " within %s opens",
@@ -1448,6 +2021,14 @@ knock_print(const struct config_knock *k, FILE *out)
 		    "tcp" : "udp", k->open[i].port);
 	fprintf(out, " for %s\n",
 	    config_duration_str(k->allow_timeout_ms, buf, sizeof(buf)));
+	if (k->derive != CONFIG_DERIVE_NONE)
+		fprintf(out, "  %-15s %s\n", "key", k->key_path);
+	if (k->derive == CONFIG_DERIVE_TIME)
+		fprintf(out, "  %-15s %s\n", "step",
+		    config_duration_str(k->step_ms, buf, sizeof(buf)));
+	if (k->derive == CONFIG_DERIVE_COUNTER)
+		fprintf(out, "  %-15s %u\n  %-15s %s\n", "lookahead",
+		    k->lookahead, "state", k->state_path);
 	fprintf(out, "  %-15s %s\n", "reset_on_wrong",
 	    k->reset_on_wrong ? "yes" : "no");
 	hook_print("exec", &k->exec, out);
@@ -1455,6 +2036,27 @@ knock_print(const struct config_knock *k, FILE *out)
 	if (k->exec_stop.argv != NULL)
 		fprintf(out, "  %-15s %s\n", "exec_stop_delay",
 		    config_duration_str(k->exec_stop_delay_ms, buf, sizeof(buf)));
+}
+
+static void
+activity_print(const struct config_activity *a, FILE *out)
+{
+	char buf[32], m[512];
+
+	fprintf(out, "activity %s: %s through %s, stop after %s idle\n", a->name,
+	    match_str(&a->match, m, sizeof(m)),
+	    a->source == CONFIG_SOURCE_QUEUE ? "the queue" : "the nflog group",
+	    config_duration_str(a->ttl_ms, buf, sizeof(buf)));
+	hook_print("start", &a->start, out);
+	hook_print("stop", &a->stop, out);
+	if (a->source == CONFIG_SOURCE_QUEUE) {
+		fprintf(out, "  %-15s %u\n", "hold_packets", a->hold_packets);
+		fprintf(out, "  %-15s %u\n", "hold_bytes", a->hold_bytes);
+		fprintf(out, "  %-15s %s\n", "start_failure",
+		    a->start_failure_accept ? "accept" : "drop");
+	}
+	fprintf(out, "  %-15s %s\n", "retry_after",
+	    config_duration_str(a->retry_after_ms, buf, sizeof(buf)));
 }
 
 void
@@ -1465,4 +2067,6 @@ config_print(const struct config *cfg, FILE *out)
 	engine_print(&cfg->engine, out);
 	for (i = 0; i < cfg->nknocks; i++)
 		knock_print(&cfg->knocks[i], out);
+	for (i = 0; i < cfg->nactivities; i++)
+		activity_print(&cfg->activities[i], out);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "match.h"
+
 #define CONFIG_NAME_MAX		32	/* trigger names: [A-Za-z0-9_-], fits nft set names */
 #define CONFIG_TABLE_MAX	32
 #define CONFIG_KNOCK_FRAMES_MAX	16
@@ -29,11 +31,25 @@
 #define CONFIG_COPY_RANGE_MAX	65535
 #define CONFIG_MAX_SOURCES_MIN	4	/* both tracker tiers need room */
 #define CONFIG_MAX_SOURCES_MAX	(1U << 24)
+/* Derived knocks (derive = time | counter): see docs/knock.md. */
+#define CONFIG_KEY_LEN		32	/* KEYFILE_KEY_LEN */
+#define CONFIG_PATH_MAX		(CONFIG_LINE_MAX + 1)
+#define CONFIG_LOOKAHEAD_MAX	32	/* counters in play: one bit each */
+#define CONFIG_STEP_MAX_MS	(24ULL * 3600 * 1000)
+/* Fewest different sequences (range size ^ frames) a derived knock may have. */
+#define CONFIG_DERIVED_MIN_SEQUENCES 1000000000ULL
 
 /* A transport port on a protocol: "tcp:22". */
 struct config_port {
 	uint8_t proto;			/* IPPROTO_TCP or IPPROTO_UDP */
 	uint16_t port;
+};
+
+/* Destination ports lo..hi (lo <= hi) on one protocol. */
+struct config_port_range {
+	uint8_t proto;			/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t lo;
+	uint16_t hi;
 };
 
 /*
@@ -55,11 +71,25 @@ struct config_hook {
 	char *line;			/* as written, for messages */
 };
 
+enum config_derive {
+	CONFIG_DERIVE_NONE = 0,		/* the sequence is listed in the file */
+	CONFIG_DERIVE_TIME,		/* from the key and the current time step */
+	CONFIG_DERIVE_COUNTER,		/* from the key and a counter: each once */
+};
+
 struct config_knock {
 	char name[CONFIG_NAME_MAX + 1];
 	int line;			/* line of the [knock NAME] header */
-	struct config_knock_frame frames[CONFIG_KNOCK_FRAMES_MAX];
-	int nframes;
+	struct config_knock_frame frames[CONFIG_KNOCK_FRAMES_MAX]; /* listed only */
+	int nframes;			/* listed, or derived per sequence */
+	enum config_derive derive;
+	/* Derived sequences only (derive != CONFIG_DERIVE_NONE): */
+	uint8_t key[CONFIG_KEY_LEN];	/* the secret, read from key_path */
+	char key_path[CONFIG_PATH_MAX];
+	struct config_port_range ports;	/* where the derived frames fall */
+	uint64_t step_ms;		/* time: step length, whole seconds */
+	uint32_t lookahead;		/* counter: counters accepted from the next */
+	char state_path[CONFIG_PATH_MAX]; /* counter: the engine's next counter */
 	uint64_t window_ms;		/* runs from the first frame */
 	struct config_port open[CONFIG_OPEN_MAX];
 	int nopen;
@@ -84,11 +114,37 @@ struct config_engine {
 	uint64_t hook_timeout_ms;	/* a hook still running after this is killed */
 };
 
+/* [activity NAME]: hooks on traffic appearing and going idle (docs/activity.md). */
+#define CONFIG_HOLD_PACKETS_MAX	4096
+#define CONFIG_HOLD_BYTES_MAX	(64U * 1024 * 1024)
+#define CONFIG_TTL_MIN_MS	2000	/* flows are sampled once a second */
+
+enum config_source {
+	CONFIG_SOURCE_QUEUE = 0,	/* NFQUEUE: inline, packets held while start runs */
+	CONFIG_SOURCE_NFLOG,		/* NFLOG: passive, nothing held */
+};
+
+struct config_activity {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;			/* line of the [activity NAME] header */
+	struct match match;
+	enum config_source source;
+	uint64_t ttl_ms;		/* idle this long: stop */
+	struct config_hook start;
+	struct config_hook stop;	/* argv NULL: none */
+	uint32_t hold_packets;		/* held at most while start runs (queue) */
+	uint32_t hold_bytes;
+	bool start_failure_accept;	/* verdict of held packets when start fails */
+	uint64_t retry_after_ms;	/* after a failed start, no new one before this */
+};
+
 struct config {
 	char *path;
 	struct config_engine engine;
 	struct config_knock *knocks;
 	int nknocks;
+	struct config_activity *activities;
+	int nactivities;
 };
 
 /*
@@ -96,12 +152,18 @@ struct config {
  * (NULL: discard) as "path:line: message", stores their count in *nerrors
  * and returns NULL. Checks that the file is not writable by anyone but its
  * root owner (it names commands that run as root) unless check_owner is false.
+ * Key files named by `key` are read here too; with check_owner they must
+ * belong to root and grant nothing to group and others.
  */
 struct config *config_load(const char *path, bool check_owner, FILE *errs, int *nerrors);
 
-/* The same from a string (tests, fuzzing); name is used in messages. */
+/*
+ * The same from a string (tests, fuzzing); name is used in messages. Key
+ * files are read without the ownership checks.
+ */
 struct config *config_load_string(const char *name, const char *text, FILE *errs, int *nerrors);
 
+/* Frees cfg and wipes the keys it holds. */
 void config_free(struct config *cfg);
 
 /* What -C prints: the engine settings and every trigger as understood. */
@@ -113,8 +175,29 @@ int config_parse_duration(const char *text, uint64_t *ms);
 /* "tcp:22" / "udp:7000". */
 int config_parse_port(const char *text, struct config_port *out);
 
+/*
+ * A knock frame as a sequence lists it, "udp:7000" / "tcp:9000:fa" (a tcp
+ * frame without flags is exactly SYN). 0, or -1 with the reason in why
+ * (at least 128 bytes).
+ */
+int config_parse_frame(const char *text, struct config_knock_frame *out,
+    char *why, size_t whylen);
+
 /* "1500ms" style for printing durations back. */
 const char *config_duration_str(uint64_t ms, char *buf, size_t buflen);
+
+/*
+ * The ports that carry k's frames, for the rules that divert them: a listed
+ * sequence gives each distinct proto:port once (lo == hi), in order of first
+ * use; a derived one its range. Returns how many were stored (at most
+ * CONFIG_KNOCK_FRAMES_MAX, and at most max).
+ */
+int config_knock_divert(const struct config_knock *k,
+    struct config_port_range *out, int max);
+
+/* Whether a packet to proto:port is one of k's knock frames (or may be). */
+bool config_knock_has_port(const struct config_knock *k, uint8_t proto,
+    uint16_t port);
 
 /* A frame in canonical form, "tcp:9000:fa" / "udp:7000", for messages and -C. */
 const char *config_frame_str(const struct config_knock_frame *f, char *buf,

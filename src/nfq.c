@@ -136,6 +136,10 @@ nfq_dispatch(const struct nlmsghdr *nlh, void *arg)
 	}
 	nfq_packet_from_attrs(attr, &p);
 	verdict = s->fn(s->arg, s->opt.queue, &p);
+	if (verdict == NFQ_HOLD) {
+		s->counters.held++;
+		return 0;
+	}
 	nfq_verdict_add(s, p.id, verdict);
 	return 0;
 }
@@ -256,6 +260,19 @@ nfq_source_receive(struct nfq_source *s)
 	}
 	nfq_flush_verdicts(s);
 	return handled;
+}
+
+void
+nfq_source_verdict(struct nfq_source *s, uint32_t id, int verdict)
+{
+	s->counters.held_verdicts++;
+	nfq_verdict_add(s, id, verdict);
+}
+
+int
+nfq_source_flush(struct nfq_source *s)
+{
+	return nfq_flush_verdicts(s);
 }
 
 const struct nfq_counters *

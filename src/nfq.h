@@ -1,7 +1,11 @@
 /*
  * NFQUEUE source: one bound queue read through libmnl and libnetfilter_queue's
  * nlmsg API. Every packet read gets exactly one verdict; verdicts produced in
- * one read pass go back to the kernel in one send.
+ * one read pass go back to the kernel in one send. A packet the callback
+ * holds (NFQ_HOLD) gets its verdict later through nfq_source_verdict(); the
+ * kernel keeps it until then. Verdicts are always single NFQNL_MSG_VERDICT
+ * messages, never a batch verdict: a batch covers every id up to its own,
+ * held ones included (DESIGN.md, Decision 4).
  */
 #ifndef NFQT_NFQ_H
 #define NFQT_NFQ_H
@@ -24,7 +28,10 @@ struct nfq_packet {
 	uint32_t mark;
 };
 
-/* Returns the verdict (NF_ACCEPT, NF_DROP) for one packet. */
+/* Returned by the callback: no verdict now; nfq_source_verdict() gives it later. */
+#define NFQ_HOLD	(-1)
+
+/* Returns the verdict (NF_ACCEPT, NF_DROP) for one packet, or NFQ_HOLD. */
 typedef int (*nfq_packet_fn)(void *arg, uint16_t queue, const struct nfq_packet *p);
 
 struct nfq_options {
@@ -36,8 +43,10 @@ struct nfq_options {
 
 struct nfq_counters {
 	uint64_t packets;		/* packet messages read */
-	uint64_t accepted;
+	uint64_t accepted;		/* verdicts given, held packets included */
 	uint64_t dropped;
+	uint64_t held;			/* packets the callback held */
+	uint64_t held_verdicts;		/* verdicts given later for held packets */
 	uint64_t bad_messages;		/* packet messages without id or payload */
 	uint64_t enobufs;		/* socket overruns: the kernel lost messages to us */
 	uint64_t verdict_errors;	/* the kernel refused a verdict */
@@ -55,6 +64,17 @@ uint16_t nfq_source_queue(const struct nfq_source *s);
  * or -1 on a socket error other than an overrun.
  */
 int nfq_source_receive(struct nfq_source *s);
+
+/*
+ * The verdict for a packet the callback held: appended to the verdicts of
+ * the pass, sent by the next nfq_source_flush() or nfq_source_receive().
+ * Every held packet must get one, before nfq_source_close() too: the kernel
+ * drops what is still queued when the socket goes.
+ */
+void nfq_source_verdict(struct nfq_source *s, uint32_t id, int verdict);
+
+/* Send the verdicts appended so far. 0, or -1 when the send failed (counted). */
+int nfq_source_flush(struct nfq_source *s);
 
 const struct nfq_counters *nfq_source_counters(const struct nfq_source *s);
 

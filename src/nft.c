@@ -29,6 +29,7 @@
 #include <libnftnl/table.h>
 
 #include "log.h"
+#include "match.h"
 #include "netlink.h"
 #include "nft.h"
 
@@ -66,6 +67,7 @@ enum msg_op {
 	OP_ELEM_REFRESH_DEL,	/* delete before re-add: kernels before 6.12 */
 	OP_SYNC,
 	OP_PROBE,
+	OP_SAMPLING,
 };
 
 /* One message of the batch being sent. */
@@ -114,6 +116,8 @@ struct nft {
 	struct nftnl_set_elem *eelems[CONFIG_TRIGGERS_MAX][2];
 	struct nft_elem pending[NFT_PENDING_MAX];
 	int npending;
+	/* Activity triggers of the plan whose sampling is on (put back after a rebuild). */
+	bool sampling[CONFIG_TRIGGERS_MAX];
 	struct nft_counters c;
 };
 
@@ -658,10 +662,15 @@ enum sync_kind {
 	SYNC_CHAIN_DEL,
 	SYNC_SET_DEL,
 	SYNC_SET_ADD,
+	SYNC_SET_FLUSH,
 	SYNC_CHAIN_ADD,
 	SYNC_RULE_GUARD,
 	SYNC_RULE_DIVERT,
+	SYNC_RULE_ACTIVITY,
 };
+
+/* What a set of ours is for; each has its own shape. */
+enum set_kind { SET_ALLOW, SET_ACTIVE, SET_FLOWS };
 
 struct sync_op {
 	uint8_t kind;		/* enum sync_kind */
@@ -670,8 +679,11 @@ struct sync_op {
 	const char *name;	/* chain or set; owned by the plan or a dump */
 	int chain;		/* index in sync_chains[] */
 	int trigger;
-	int port;		/* in the trigger's open ports, or plan's divert ports */
+	int port;		/* in the trigger's open ports, or plan's divert ports;
+				 * an activity rule's combination */
 	int family;
+	uint8_t set_kind;	/* enum set_kind of SYNC_SET_ADD */
+	bool sampled;		/* activity rule 1 (nft_rule_activity()) */
 };
 
 struct sync {
@@ -683,15 +695,19 @@ struct sync {
 	const char *table;
 };
 
+enum chain_kind { CHAIN_GUARD, CHAIN_DIVERT, CHAIN_ACTIVITY };
+
 static const struct {
 	const char *name;
 	uint32_t hook;
 	int32_t prio;
-	bool divert;
+	uint8_t kind;		/* enum chain_kind */
 } sync_chains[] = {
-	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, false },
-	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, false },
-	{ NFT_CHAIN_DIVERT, NF_INET_LOCAL_IN, NFT_PRIO_DIVERT, true },
+	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, CHAIN_GUARD },
+	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, CHAIN_GUARD },
+	{ NFT_CHAIN_DIVERT, NF_INET_LOCAL_IN, NFT_PRIO_DIVERT, CHAIN_DIVERT },
+	/* Before routing: a held packet is routed when it is let go (Decision 4). */
+	{ NFT_CHAIN_ACTIVITY, NF_INET_PRE_ROUTING, NFT_PRIO_ACTIVITY, CHAIN_ACTIVITY },
 };
 #define SYNC_NCHAINS	(int)(sizeof(sync_chains) / sizeof(sync_chains[0]))
 
@@ -710,7 +726,14 @@ plan_has_guards(const struct nft_plan *p)
 static bool
 chain_planned(const struct nft_plan *p, int i)
 {
-	return sync_chains[i].divert ? p->ndivert > 0 : plan_has_guards(p);
+	switch (sync_chains[i].kind) {
+	case CHAIN_DIVERT:
+		return p->ndivert > 0;
+	case CHAIN_ACTIVITY:
+		return p->nactivities > 0;
+	default:
+		return plan_has_guards(p);
+	}
 }
 
 /* Index of the planned chain an existing one is, -1 if it is none or differs. */
@@ -738,33 +761,86 @@ chain_match(const struct nft_plan *p, struct nftnl_chain *c)
 static bool
 set_ours(const char *name)
 {
-	size_t len = strlen(name), sl = strlen(NFT_SET_ALLOW4);
+	static const char *suffixes[] = {
+		NFT_SET_ALLOW4, NFT_SET_ALLOW6, NFT_SET_ACTIVE, NFT_SET_FLOWS4,
+		NFT_SET_FLOWS6, NULL
+	};
+	size_t len = strlen(name), sl;
+	int i;
 
-	return len > sl && (strcmp(name + len - sl, NFT_SET_ALLOW4) == 0 ||
-	    strcmp(name + len - sl, NFT_SET_ALLOW6) == 0);
+	for (i = 0; suffixes[i] != NULL; i++) {
+		sl = strlen(suffixes[i]);
+		if (len > sl && strcmp(name + len - sl, suffixes[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A set the plan needs. */
+struct plan_set {
+	const char *name;
+	uint8_t kind;		/* enum set_kind */
+	int trigger;		/* in plan.triggers (SET_ALLOW) or plan.activities */
+	int family;		/* AF_INET, AF_INET6; 0 for SET_ACTIVE */
+};
+#define PLAN_SETS_MAX	(CONFIG_TRIGGERS_MAX * 3)
+
+/* Every set of the plan into out (PLAN_SETS_MAX); returns how many. */
+static int
+plan_sets(const struct nft_plan *p, struct plan_set *out)
+{
+	const struct nft_plan_activity *a;
+	int i, f, fam, n = 0;
+
+	for (i = 0; i < p->ntriggers; i++)
+		for (f = 0; f < 2; f++)
+			out[n++] = (struct plan_set){ f ? p->triggers[i].set6 :
+			    p->triggers[i].set4, SET_ALLOW, i, f ? AF_INET6 : AF_INET };
+	for (i = 0; i < p->nactivities; i++) {
+		a = &p->activities[i];
+		if (!a->nflog)
+			out[n++] = (struct plan_set){ a->active, SET_ACTIVE, i, 0 };
+		for (f = 0; f < 2; f++) {
+			fam = f ? AF_INET6 : AF_INET;
+			if (match_has_family(&a->match, fam))
+				out[n++] = (struct plan_set){ f ? a->flows6 :
+				    a->flows4, SET_FLOWS, i, fam };
+		}
+	}
+	return n;
 }
 
 static bool
 set_planned(const struct nft_plan *p, const char *name)
 {
-	int i;
+	struct plan_set ps[PLAN_SETS_MAX];
+	int i, n = plan_sets(p, ps);
 
-	for (i = 0; i < p->ntriggers; i++)
-		if (strcmp(name, p->triggers[i].set4) == 0 ||
-		    strcmp(name, p->triggers[i].set6) == 0)
+	for (i = 0; i < n; i++)
+		if (strcmp(name, ps[i].name) == 0)
 			return true;
 	return false;
 }
 
+/* Whether an existing set has the shape the plan wants for it. */
 static bool
-set_fits(struct nftnl_set *s, int family)
+set_fits(struct nftnl_set *s, const struct plan_set *ps)
 {
 	uint32_t kind = NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_OBJECT |
 	    NFT_SET_CONCAT | NFT_SET_TIMEOUT;
+	uint32_t flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
+	uint32_t klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+	uint32_t alen = ps->family == AF_INET ? 4 : 16;
 
-	return nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN) ==
-	    (family == AF_INET ? 4u : 16u) &&
-	    (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & kind) == NFT_SET_TIMEOUT;
+	switch (ps->kind) {
+	case SET_ACTIVE:
+		return klen == sizeof(uint32_t) && (flags & kind) == 0;
+	case SET_FLOWS:
+		return klen == alen * 2 && (flags & (kind | NFT_SET_EVAL)) ==
+		    (NFT_SET_TIMEOUT | NFT_SET_EVAL);
+	default:
+		return klen == alen && (flags & kind) == NFT_SET_TIMEOUT;
+	}
 }
 
 static struct sync_op *
@@ -895,12 +971,12 @@ sync_ops_chains(struct nft *n, struct sync *s, bool keep[SYNC_NCHAINS])
 static int
 sync_ops_sets(struct nft *n, struct sync *s)
 {
-	const struct nft_plan_trigger *t;
+	struct plan_set ps[PLAN_SETS_MAX];
 	struct nftnl_set_list_iter *it;
 	struct nftnl_set *set;
 	struct sync_op *op;
 	const char *name;
-	int i, f;
+	int i, nps;
 
 	if ((it = nftnl_set_list_iter_create(s->sets)) == NULL)
 		return -1;
@@ -913,24 +989,61 @@ sync_ops_sets(struct nft *n, struct sync *s)
 	nftnl_set_list_iter_destroy(it);
 	if (set != NULL)
 		return -1;
-	for (i = 0; i < n->plan.ntriggers; i++)
-		for (f = 0; f < 2; f++) {
-			t = &n->plan.triggers[i];
-			name = f ? t->set6 : t->set4;
-			set = nftnl_set_list_lookup_byname(s->sets, name);
-			if (set != NULL && set_fits(set, f ? AF_INET6 : AF_INET))
-				continue;
-			if (set != NULL) {
-				log_warnx("nft: set %s has another type: recreating "
-				    "it (its elements are lost)", name);
-				if (op_add(s, SYNC_SET_DEL, true, name) == NULL)
-					return -1;
-			}
-			if ((op = op_add(s, SYNC_SET_ADD, true, name)) == NULL)
+	nps = plan_sets(&n->plan, ps);
+	for (i = 0; i < nps; i++) {
+		name = ps[i].name;
+		set = nftnl_set_list_lookup_byname(s->sets, name);
+		/*
+		 * Pairs sampled by an earlier run must not hide the first
+		 * packet from triggers that start in standby.
+		 */
+		if (set != NULL && set_fits(set, &ps[i]) && ps[i].kind == SET_FLOWS &&
+		    op_add(s, SYNC_SET_FLUSH, false, name) == NULL)
+			return -1;
+		if (set != NULL && set_fits(set, &ps[i]))
+			continue;
+		if (set != NULL) {
+			log_warnx("nft: set %s has another type: recreating "
+			    "it (its elements are lost)", name);
+			if (op_add(s, SYNC_SET_DEL, true, name) == NULL)
 				return -1;
-			op->trigger = i;
-			op->family = f ? AF_INET6 : AF_INET;
 		}
+		if ((op = op_add(s, SYNC_SET_ADD, true, name)) == NULL)
+			return -1;
+		op->trigger = ps[i].trigger;
+		op->family = ps[i].family;
+		op->set_kind = ps[i].kind;
+	}
+	return 0;
+}
+
+/* Per activity trigger, family, combination of its match and rule kind. */
+static int
+sync_ops_activity(struct nft *n, struct sync *s)
+{
+	const struct nft_plan_activity *a;
+	struct sync_op *op;
+	int i, f, c, v, fam;
+
+	for (i = 0; i < n->plan.nactivities; i++) {
+		a = &n->plan.activities[i];
+		for (f = 0; f < 2; f++) {
+			fam = f ? AF_INET6 : AF_INET;
+			if (!match_has_family(&a->match, fam))
+				continue;
+			for (c = 0; c < match_combos(&a->match); c++)
+				for (v = a->nflog ? 1 : 0; v < 2; v++) {
+					op = op_add(s, SYNC_RULE_ACTIVITY, true,
+					    NFT_CHAIN_ACTIVITY);
+					if (op == NULL)
+						return -1;
+					op->trigger = i;
+					op->family = fam;
+					op->port = c;
+					op->sampled = v == 1;
+				}
+		}
+	}
 	return 0;
 }
 
@@ -941,7 +1054,9 @@ sync_ops_rules(struct nft *n, struct sync *s, int chain)
 	struct sync_op *op;
 	int i, j, f;
 
-	if (sync_chains[chain].divert) {
+	if (sync_chains[chain].kind == CHAIN_ACTIVITY)
+		return sync_ops_activity(n, s);
+	if (sync_chains[chain].kind == CHAIN_DIVERT) {
 		for (j = 0; j < p->ndivert; j++) {
 			if ((op = op_add(s, SYNC_RULE_DIVERT, true, NFT_CHAIN_DIVERT)) == NULL)
 				return -1;
@@ -995,6 +1110,7 @@ static const char *
 op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 {
 	const struct nft_plan_trigger *t = &n->plan.triggers[op->trigger];
+	const struct config_port_range *pr;
 	const struct config_port *pt;
 
 	switch (op->kind) {
@@ -1013,6 +1129,9 @@ op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 	case SYNC_SET_ADD:
 		snprintf(buf, len, "add set %s", op->name);
 		break;
+	case SYNC_SET_FLUSH:
+		snprintf(buf, len, "flush set %s", op->name);
+		break;
 	case SYNC_CHAIN_ADD:
 		snprintf(buf, len, "add chain %s", op->name);
 		break;
@@ -1022,11 +1141,22 @@ op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 		    pt->proto == IPPROTO_TCP ? "tcp" : "udp", pt->port, t->name,
 		    op->family == AF_INET ? "IPv4" : "IPv6");
 		break;
+	case SYNC_RULE_ACTIVITY:
+		snprintf(buf, len, "add rule activity: %s (%s) combination %d, %s",
+		    n->plan.activities[op->trigger].name,
+		    op->family == AF_INET ? "IPv4" : "IPv6", op->port + 1,
+		    op->sampled ? "sampled" : "all while not active");
+		break;
 	default:
-		pt = &n->plan.divert[op->port];
-		snprintf(buf, len, "add rule divert: %s:%u to queue %u",
-		    pt->proto == IPPROTO_TCP ? "tcp" : "udp", pt->port,
-		    n->plan.queue_first);
+		pr = &n->plan.divert[op->port];
+		if (pr->lo == pr->hi)
+			snprintf(buf, len, "add rule divert: %s:%u to queue %u",
+			    pr->proto == IPPROTO_TCP ? "tcp" : "udp", pr->lo,
+			    n->plan.queue_first);
+		else
+			snprintf(buf, len, "add rule divert: %s:%u-%u to queue %u",
+			    pr->proto == IPPROTO_TCP ? "tcp" : "udp", pr->lo, pr->hi,
+			    n->plan.queue_first);
 		break;
 	}
 	return buf;
@@ -1066,7 +1196,9 @@ op_object(const struct nft *n, const struct sync_op *op, int idx,
 		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, op->name);
 		return c;
 	case SYNC_SET_DEL:
-		*type = NFT_MSG_DELSET;
+	case SYNC_SET_FLUSH:
+		/* An element delete without elements flushes the set. */
+		*type = op->kind == SYNC_SET_DEL ? NFT_MSG_DELSET : NFT_MSG_DELSETELEM;
 		*flags = 0;
 		if ((s = nftnl_set_alloc()) == NULL)
 			return NULL;
@@ -1075,6 +1207,9 @@ op_object(const struct nft *n, const struct sync_op *op, int idx,
 		return s;
 	case SYNC_SET_ADD:
 		*type = NFT_MSG_NEWSET;
+		if (op->set_kind != SET_ALLOW)
+			return nft_set_activity_new(p->table, op->name, op->family,
+			    p->set_size, (uint32_t)idx + 1);
 		return nft_set_new(p->table, op->name, op->family, p->set_size,
 		    (uint32_t)idx + 1);
 	case SYNC_CHAIN_ADD:
@@ -1085,6 +1220,11 @@ op_object(const struct nft *n, const struct sync_op *op, int idx,
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
 		return nft_rule_guard(p, op->name, t, &t->open[op->port], op->family);
+	case SYNC_RULE_ACTIVITY:
+		*type = NFT_MSG_NEWRULE;
+		*flags = NLM_F_CREATE | NLM_F_APPEND;
+		return nft_rule_activity(p, &p->activities[op->trigger], op->family,
+		    op->port, op->sampled, n->native_queue);
 	default:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
@@ -1114,6 +1254,9 @@ op_emit(struct nft *n, const struct sync_op *op, int idx)
 		case NFT_MSG_DELSET:
 			nftnl_set_nlmsg_build_payload(nlh, obj);
 			break;
+		case NFT_MSG_DELSETELEM:
+			nftnl_set_elems_nlmsg_build_payload(nlh, obj);
+			break;
 		default:
 			nftnl_rule_nlmsg_build_payload(nlh, obj);
 			break;
@@ -1130,6 +1273,7 @@ op_emit(struct nft *n, const struct sync_op *op, int idx)
 		break;
 	case NFT_MSG_NEWSET:
 	case NFT_MSG_DELSET:
+	case NFT_MSG_DELSETELEM:
 		nftnl_set_free(obj);
 		break;
 	default:
@@ -1193,6 +1337,95 @@ sync_result(struct nft *n, const struct sync *s)
 	return bad > 0 ? -1 : 0;
 }
 
+/*
+ * Sampling switches of activity triggers: the one element of
+ * <trigger>_active. One message per batch, since a batch is all or nothing
+ * and switching off an element that is not there is refused (ENOENT), which
+ * is fine.
+ */
+static void
+sampling_ack(struct nft *n, const struct nft_msg *m, const char *why, void *arg)
+{
+	const struct nft_plan_activity *a = &n->plan.activities[m->ref];
+
+	(void)arg;
+	if (!n->sampling[m->ref] && m->err == ENOENT)
+		return;
+	log_warnx("nft: sampling %s for activity %s (set inet %s %s): %s%s%s",
+	    n->sampling[m->ref] ? "on" : "off", a->name, n->plan.table, a->active,
+	    strerror(m->err), *why ? ": " : "", why);
+}
+
+/* 0, or the errno of the refusal (ENOENT off is 0), or -1: socket. */
+static int
+sampling_send(struct nft *n, int i)
+{
+	const struct nft_plan_activity *a = &n->plan.activities[i];
+	uint32_t key = NFT_ACTIVE_KEY;
+	bool on = n->sampling[i];
+	struct nftnl_set_elem *e;
+	struct nftnl_set *set;
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if ((set = nftnl_set_alloc()) == NULL || (e = nftnl_set_elem_alloc()) == NULL) {
+		if (set != NULL)
+			nftnl_set_free(set);
+		return -1;
+	}
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, n->plan.table);
+	nftnl_set_set_str(set, NFTNL_SET_NAME, a->active);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, sizeof(key));
+	nftnl_set_elem_add(set, e);
+	rc = tx_begin(n);
+	nlh = rc < 0 ? NULL : tx_msg(n, on ? NFT_MSG_NEWSETELEM :
+	    NFT_MSG_DELSETELEM, on ? NLM_F_CREATE : 0, OP_SAMPLING, i);
+	if (nlh != NULL) {
+		nftnl_set_elems_nlmsg_build_payload(nlh, set);
+		tx_put(n, nlh);
+	}
+	nftnl_set_free(set);
+	if (nlh == NULL || (rc = tx_send(n, sampling_ack, NULL)) < 0)
+		return -1;
+	if (rc == 0 || (!on && n->msgs[0].err == ENOENT))
+		return 0;
+	return n->msgs[0].err;
+}
+
+/* Put every queue-mode trigger's switch where the engine wants it. */
+static void
+sampling_apply(struct nft *n)
+{
+	int i;
+
+	for (i = 0; i < n->plan.nactivities; i++)
+		if (!n->plan.activities[i].nflog)
+			sampling_send(n, i);
+}
+
+int
+nft_activity_sampling(struct nft *n, const char *trigger, bool on)
+{
+	const struct nft_plan_activity *a;
+	int i, rc;
+
+	if (!n->have_plan || (a = nft_plan_activity(&n->plan, trigger)) == NULL ||
+	    a->nflog) {
+		errno = ENOENT;
+		return -1;
+	}
+	i = (int)(a - n->plan.activities);
+	n->sampling[i] = on;
+	if ((rc = sampling_send(n, i)) == ENOENT) {
+		/* The set is gone: rebuild the table, which puts switches back. */
+		log_warnx("nft: set %s missing: rebuilding table inet %s",
+		    a->active, n->plan.table);
+		n->c.resyncs++;
+		return sync_plan(n);
+	}
+	return rc == 0 ? 0 : -1;
+}
+
 static int
 sync_plan(struct nft *n)
 {
@@ -1209,6 +1442,8 @@ sync_plan(struct nft *n)
 		log_warnx("nft: out of memory");
 	else if (sync_send(n, &s) == 0)
 		rc = sync_result(n, &s);
+	if (n->synced)
+		sampling_apply(n);
 	if (s.sets != NULL)
 		nftnl_set_list_free(s.sets);
 	if (s.chains != NULL)
@@ -1237,6 +1472,8 @@ nft_table_sync(struct nft *n, const struct config *cfg)
 	n->plan = *p;
 	free(p);
 	n->have_plan = true;
+	/* Triggers start in standby: every switch off (a kept table may have one on). */
+	memset(n->sampling, 0, sizeof(n->sampling));
 	if (esets_build(n) < 0) {
 		log_warnx("nft: out of memory");
 		n->have_plan = false;
@@ -1245,11 +1482,13 @@ nft_table_sync(struct nft *n, const struct config *cfg)
 	rc = sync_plan(n);
 	if (n->plan.manage_rules)
 		log_info("nft: table inet %s: %d triggers, divert through %s",
-		    n->plan.table, n->plan.ntriggers, n->native_queue ?
-		    "the nft queue expression" : "the xtables NFQUEUE target");
+		    n->plan.table, n->plan.ntriggers + n->plan.nactivities,
+		    n->native_queue ? "the nft queue expression" :
+		    "the xtables NFQUEUE target");
 	else
 		log_info("nft: table inet %s: %d triggers, sets only "
-		    "(manage_rules = no)", n->plan.table, n->plan.ntriggers);
+		    "(manage_rules = no)", n->plan.table,
+		    n->plan.ntriggers + n->plan.nactivities);
 	return rc;
 }
 

@@ -11,6 +11,9 @@
  *   chain guard_in   hook input   priority filter - 10   drop to open ports
  *   chain guard_fwd  hook forward priority filter - 10   from non-members
  *   chain divert     hook input   priority filter - 5    knock frames to NFQUEUE
+ *   set   <trigger>_active                   activity: sampling on (queue mode)
+ *   set   <trigger>_flows4, <trigger>_flows6 activity: pairs seen in the last second
+ *   chain activity   hook prerouting priority filter - 5  activity to NFQUEUE / NFLOG
  */
 #ifndef NFQT_NFT_H
 #define NFQT_NFT_H
@@ -77,6 +80,17 @@ int nft_allow_add(struct nft *n, const char *trigger, int family,
 int nft_allow_del(struct nft *n, const char *trigger, int family,
     const uint8_t *addr);
 
+/*
+ * Switch an activity trigger's sampling (kernel, at once: one small batch).
+ * On while the trigger is active: a source/destination pair then reaches
+ * the queue once a second at most. Off: every matching packet does, so
+ * none gets past while start runs. The state is kept and put back after
+ * the table is rebuilt; nft_table_sync() turns every trigger off. Returns
+ * 0, or -1: ENOENT, no such queue-mode activity trigger (not logged), or
+ * the kernel refused (logged).
+ */
+int nft_activity_sampling(struct nft *n, const char *trigger, bool on);
+
 int nft_batch_pending(const struct nft *n);
 
 /*
@@ -112,6 +126,13 @@ const struct nft_counters *nft_counters(const struct nft *n);
 #define NFT_PRIO_GUARD		(-10)	/* filter - 10: before the host's filter chains */
 #define NFT_PRIO_DIVERT		(-5)	/* after our guards */
 #define NFT_DIVERT_MAX		(CONFIG_TRIGGERS_MAX * CONFIG_KNOCK_FRAMES_MAX)
+#define NFT_SET_ACTIVE		"_active"
+#define NFT_SET_FLOWS4		"_flows4"
+#define NFT_SET_FLOWS6		"_flows6"
+#define NFT_CHAIN_ACTIVITY	"activity"
+#define NFT_PRIO_ACTIVITY	(-5)	/* prerouting, after conntrack and DNAT */
+#define NFT_SAMPLE_MS		1000	/* a live pair reaches the engine this often */
+#define NFT_ACTIVE_KEY		1u	/* the one element of <trigger>_active */
 
 struct nft_plan_trigger {
 	char name[CONFIG_NAME_MAX + 1];
@@ -119,6 +140,16 @@ struct nft_plan_trigger {
 	char set6[NFT_SET_NAME_MAX + 1];
 	struct config_port open[CONFIG_OPEN_MAX];
 	int nopen;
+};
+
+/* An activity trigger: its match diverted in prerouting (Decision 4). */
+struct nft_plan_activity {
+	char name[CONFIG_NAME_MAX + 1];
+	char active[NFT_SET_NAME_MAX + 1];
+	char flows4[NFT_SET_NAME_MAX + 1];
+	char flows6[NFT_SET_NAME_MAX + 1];
+	struct match match;
+	bool nflog;			/* log group instead of the queue; no _active */
 };
 
 struct nft_plan {
@@ -130,13 +161,18 @@ struct nft_plan {
 	uint32_t set_size;		/* 0: unbounded */
 	struct nft_plan_trigger triggers[CONFIG_TRIGGERS_MAX];
 	int ntriggers;
-	struct config_port divert[NFT_DIVERT_MAX];	/* distinct knock frame ports */
+	struct config_port_range divert[NFT_DIVERT_MAX]; /* distinct knock ports or derived ranges */
 	int ndivert;
+	uint16_t nflog_group;
+	struct nft_plan_activity activities[CONFIG_TRIGGERS_MAX];
+	int nactivities;
 };
 
 /* Returns 0, or -1 with the reason logged (a name that does not fit). */
 int nft_plan_build(struct nft_plan *p, const struct config *cfg);
 const struct nft_plan_trigger *nft_plan_trigger(const struct nft_plan *p,
+    const char *name);
+const struct nft_plan_activity *nft_plan_activity(const struct nft_plan *p,
     const char *name);
 
 struct nftnl_table;
@@ -156,7 +192,22 @@ struct nftnl_rule *nft_rule_guard(const struct nft_plan *p, const char *chain,
     const struct nft_plan_trigger *t, const struct config_port *port,
     int family);
 struct nftnl_rule *nft_rule_divert(const struct nft_plan *p,
-    const struct config_port *port, bool native_queue);
+    const struct config_port_range *ports, bool native_queue);
+
+/* Sets of an activity trigger: the pair set of family, or the switch (0). */
+struct nftnl_set *nft_set_activity_new(const char *table, const char *name,
+    int family, uint32_t size, uint32_t id);
+
+/*
+ * Rules of an activity trigger, per family its match covers and per
+ * combination of its match (match_combos()): in queue mode the unsampled
+ * rule diverts every packet while sampling is off, the sampled one a packet
+ * per pair and second while it is on; in NFLOG mode there is the sampled
+ * rule only (NULL for the other).
+ */
+struct nftnl_rule *nft_rule_activity(const struct nft_plan *p,
+    const struct nft_plan_activity *a, int family, int combo, bool sampled,
+    bool native_queue);
 
 /* queue num first[-last] [bypass]: native expression or xtables NFQUEUE v3. */
 struct nftnl_expr *nft_expr_queue(uint16_t first, uint16_t last, bool bypass,

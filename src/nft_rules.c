@@ -22,27 +22,31 @@
 #include <libnftnl/udata.h>
 
 #include "log.h"
+#include "match.h"
 #include "nft.h"
 
 /* nft's datatype numbers, so that `nft list` prints ipv4_addr / ipv6_addr. */
 #define NFT_DATATYPE_IPADDR	7
 #define NFT_DATATYPE_IP6ADDR	8
+#define NFT_DATATYPE_MARK	19
+/* A concatenation's type: each member's type in 6 bits, the first highest. */
+#define NFT_DATATYPE_CONCAT2(a, b)	(((a) << 6) | (b))
 
 #define NFT_COMMENT_MAX		128
 
 static int
-plan_add_divert(struct nft_plan *p, const struct config_port *port)
+plan_add_divert(struct nft_plan *p, const struct config_port_range *ports)
 {
 	int i;
 
 	/* Two triggers may share a knock port: one rule queues it for both. */
 	for (i = 0; i < p->ndivert; i++)
-		if (p->divert[i].proto == port->proto &&
-		    p->divert[i].port == port->port)
+		if (p->divert[i].proto == ports->proto &&
+		    p->divert[i].lo == ports->lo && p->divert[i].hi == ports->hi)
 			return 0;
 	if (p->ndivert == NFT_DIVERT_MAX)
 		return -1;
-	p->divert[p->ndivert++] = *port;
+	p->divert[p->ndivert++] = *ports;
 	return 0;
 }
 
@@ -50,7 +54,8 @@ static int
 plan_add_trigger(struct nft_plan *p, const struct config_knock *k)
 {
 	struct nft_plan_trigger *t = &p->triggers[p->ntriggers];
-	int i;
+	struct config_port_range ports[CONFIG_KNOCK_FRAMES_MAX];
+	int i, n;
 
 	if (strlen(k->name) > CONFIG_NAME_MAX || k->nopen > CONFIG_OPEN_MAX ||
 	    k->nframes > CONFIG_KNOCK_FRAMES_MAX) {
@@ -63,10 +68,32 @@ plan_add_trigger(struct nft_plan *p, const struct config_knock *k)
 	snprintf(t->set6, sizeof(t->set6), "%s%s", k->name, NFT_SET_ALLOW6);
 	memcpy(t->open, k->open, sizeof(k->open[0]) * (size_t)k->nopen);
 	t->nopen = k->nopen;
-	for (i = 0; i < k->nframes; i++)
-		if (plan_add_divert(p, &k->frames[i].port) < 0)
+	/* Listed frames give their ports, derived ones their range. */
+	n = config_knock_divert(k, ports, CONFIG_KNOCK_FRAMES_MAX);
+	for (i = 0; i < n; i++)
+		if (plan_add_divert(p, &ports[i]) < 0)
 			return -1;
 	p->ntriggers++;
+	return 0;
+}
+
+static int
+plan_add_activity(struct nft_plan *p, const struct config_activity *c)
+{
+	struct nft_plan_activity *a = &p->activities[p->nactivities];
+
+	if (strlen(c->name) > CONFIG_NAME_MAX) {
+		log_warnx("nft: trigger %.40s does not fit the table layout",
+		    c->name);
+		return -1;
+	}
+	snprintf(a->name, sizeof(a->name), "%s", c->name);
+	snprintf(a->active, sizeof(a->active), "%s%s", c->name, NFT_SET_ACTIVE);
+	snprintf(a->flows4, sizeof(a->flows4), "%s%s", c->name, NFT_SET_FLOWS4);
+	snprintf(a->flows6, sizeof(a->flows6), "%s%s", c->name, NFT_SET_FLOWS6);
+	a->match = c->match;
+	a->nflog = c->source == CONFIG_SOURCE_NFLOG;
+	p->nactivities++;
 	return 0;
 }
 
@@ -81,9 +108,11 @@ nft_plan_build(struct nft_plan *p, const struct config *cfg)
 		log_warnx("nft: table name '%.40s' is empty or too long", e->table);
 		return -1;
 	}
-	if (cfg->nknocks > CONFIG_TRIGGERS_MAX || e->queue_last < e->queue_first) {
+	if (cfg->nknocks < 0 || cfg->nactivities < 0 ||
+	    cfg->nknocks + cfg->nactivities > CONFIG_TRIGGERS_MAX ||
+	    e->queue_last < e->queue_first) {
 		log_warnx("nft: %d triggers, queues %u-%u: out of range",
-		    cfg->nknocks, e->queue_first, e->queue_last);
+		    cfg->nknocks + cfg->nactivities, e->queue_first, e->queue_last);
 		return -1;
 	}
 	snprintf(p->table, sizeof(p->table), "%s", e->table);
@@ -92,10 +121,25 @@ nft_plan_build(struct nft_plan *p, const struct config *cfg)
 	p->queue_last = e->queue_last;
 	p->queue_bypass = e->queue_bypass;
 	p->set_size = e->max_sources;
+	p->nflog_group = e->nflog_group >= 0 ? (uint16_t)e->nflog_group : 0;
 	for (i = 0; i < cfg->nknocks; i++)
 		if (plan_add_trigger(p, &cfg->knocks[i]) < 0)
 			return -1;
+	for (i = 0; i < cfg->nactivities; i++)
+		if (plan_add_activity(p, &cfg->activities[i]) < 0)
+			return -1;
 	return 0;
+}
+
+const struct nft_plan_activity *
+nft_plan_activity(const struct nft_plan *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->nactivities; i++)
+		if (strcmp(p->activities[i].name, name) == 0)
+			return &p->activities[i];
+	return NULL;
 }
 
 const struct nft_plan_trigger *
@@ -413,9 +457,27 @@ nft_rule_guard(const struct nft_plan *p, const char *chain,
 	return r;
 }
 
-/* meta l4proto udp th dport 7000 counter queue num 0[-N] [bypass] */
+static struct nftnl_expr *expr_cmp(uint32_t op, const void *data, uint32_t len);
+
+/* meta l4proto udp th dport 20000-29999: the range of derived knock frames. */
+static bool
+rule_match_port_range(struct nftnl_rule *r, const struct config_port_range *ports)
+{
+	struct config_port one = { .proto = ports->proto, .port = ports->lo };
+	uint16_t lo = htons(ports->lo), hi = htons(ports->hi);
+
+	if (ports->lo == ports->hi)
+		return rule_match_port(r, &one);
+	return rule_add(r, expr_meta(NFT_META_L4PROTO)) &&
+	    rule_add(r, expr_cmp_eq(&ports->proto, sizeof(ports->proto))) &&
+	    rule_add(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2)) &&
+	    rule_add(r, expr_cmp(NFT_CMP_GTE, &lo, sizeof(lo))) &&
+	    rule_add(r, expr_cmp(NFT_CMP_LTE, &hi, sizeof(hi)));
+}
+
+/* meta l4proto udp th dport 7000[-7999] counter queue num 0[-N] [bypass] */
 struct nftnl_rule *
-nft_rule_divert(const struct nft_plan *p, const struct config_port *port,
+nft_rule_divert(const struct nft_plan *p, const struct config_port_range *ports,
     bool native_queue)
 {
 	char comment[NFT_COMMENT_MAX];
@@ -424,9 +486,13 @@ nft_rule_divert(const struct nft_plan *p, const struct config_port *port,
 
 	if ((r = rule_new(p->table, NFT_CHAIN_DIVERT)) == NULL)
 		return NULL;
-	snprintf(comment, sizeof(comment), "nfq-trigger: knock frames %s:%u",
-	    proto_name(port->proto), port->port);
-	ok = rule_match_port(r, port) &&
+	if (ports->lo == ports->hi)
+		snprintf(comment, sizeof(comment), "nfq-trigger: knock frames %s:%u",
+		    proto_name(ports->proto), ports->lo);
+	else
+		snprintf(comment, sizeof(comment), "nfq-trigger: derived knock frames %s:%u-%u",
+		    proto_name(ports->proto), ports->lo, ports->hi);
+	ok = rule_match_port_range(r, ports) &&
 	    rule_add(r, nftnl_expr_alloc("counter")) &&
 	    rule_add(r, nft_expr_queue(p->queue_first, p->queue_last,
 		p->queue_bypass, native_queue)) &&
@@ -436,4 +502,293 @@ nft_rule_divert(const struct nft_plan *p, const struct config_port *port,
 		return NULL;
 	}
 	return r;
+}
+
+/*
+ * Activity triggers (docs/activity.md). The match comes from the same
+ * struct match that the engine dispatches with (src/match.c); a match with
+ * { } sets becomes one rule per combination of their values.
+ */
+static struct nftnl_expr *
+expr_cmp(uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e;
+
+	if ((e = expr_cmp_eq(data, len)) != NULL)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	return e;
+}
+
+static struct nftnl_expr *
+expr_mask(const uint8_t *mask, uint32_t len)
+{
+	static const uint8_t zero[16];
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("bitwise")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+	return e;
+}
+
+/* lo <= reg <= hi (or outside), compared as big-endian bytes. */
+static struct nftnl_expr *
+expr_range(uint32_t op, uint16_t lo, uint16_t hi)
+{
+	uint16_t from = htons(lo), to = htons(hi);
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("range")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &from, sizeof(from));
+	nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &to, sizeof(to));
+	return e;
+}
+
+static struct nftnl_expr *
+expr_payload_to(uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e;
+
+	if ((e = expr_payload(base, offset, len)) != NULL)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	return e;
+}
+
+static struct nftnl_expr *
+expr_lookup(const char *set, uint32_t sreg, bool inverted)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("lookup")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS,
+	    inverted ? NFT_LOOKUP_F_INV : 0);
+	return e;
+}
+
+/* The constant key of <trigger>_active, so a lookup asks "is it on?". */
+static struct nftnl_expr *
+expr_active_key(void)
+{
+	uint32_t key = NFT_ACTIVE_KEY;
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("immediate")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG32_00);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &key, sizeof(key));
+	return e;
+}
+
+/* add @set { key } timeout NFT_SAMPLE_MS: an element that is there stays as it is. */
+static struct nftnl_expr *
+expr_dynset_add(const char *set, uint32_t sreg)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("dynset")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, NFT_SAMPLE_MS);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	return e;
+}
+
+static int
+family_alen(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+/* ip saddr 10.0.0.0/8: load, mask what is past the prefix, compare. */
+static bool
+rule_prefix(struct nftnl_rule *r, int family, int dir,
+    const struct match_prefix *px, uint32_t op)
+{
+	uint8_t mask[16] = { 0 };
+	int alen = family_alen(family), i;
+	uint32_t off = family == AF_INET ? (dir ? 16 : 12) : (dir ? 24 : 8);
+
+	for (i = 0; i < alen; i++) {
+		int bits = px->len - i * 8;
+
+		mask[i] = bits >= 8 ? 0xff : bits <= 0 ? 0 :
+		    (uint8_t)(0xff << (8 - bits));
+	}
+	if (!rule_add(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER, off,
+	    (uint32_t)alen)))
+		return false;
+	if (px->len < alen * 8 && !rule_add(r, expr_mask(mask, (uint32_t)alen)))
+		return false;
+	return rule_add(r, expr_cmp(op, px->addr, (uint32_t)alen));
+}
+
+static bool
+rule_port(struct nftnl_rule *r, int dir, const struct match_range *pr,
+    bool neg)
+{
+	uint16_t port = htons(pr->lo);
+
+	if (!rule_add(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER,
+	    dir ? 2 : 0, 2)))
+		return false;
+	if (pr->lo == pr->hi)
+		return rule_add(r, expr_cmp(neg ? NFT_CMP_NEQ : NFT_CMP_EQ,
+		    &port, sizeof(port)));
+	return rule_add(r, expr_range(neg ? NFT_RANGE_NEQ : NFT_RANGE_EQ,
+	    pr->lo, pr->hi));
+}
+
+/* iifname "eth0" compares the whole name; "eth*" only its first bytes. */
+static bool
+rule_ifname(struct nftnl_rule *r, int which, const struct match_ifname *f)
+{
+	char name[MATCH_IFNAME_MAX] = { 0 };
+	uint32_t len = f->wildcard ? (uint32_t)strlen(f->name) : sizeof(name);
+
+	if (len == 0)
+		return true;		/* "*": any interface */
+	memcpy(name, f->name, strlen(f->name));
+	return rule_add(r, expr_meta(which == MATCH_IIF ? NFT_META_IIFNAME :
+	    NFT_META_OIFNAME)) && rule_add(r, expr_cmp_eq(name, len));
+}
+
+static bool
+rule_match_combo(struct nftnl_rule *r, const struct match *m, int family,
+    const struct match_combo *c)
+{
+	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	int d, i;
+
+	if (!rule_add(r, expr_meta(NFT_META_NFPROTO)) ||
+	    !rule_add(r, expr_cmp_eq(&nfproto, sizeof(nfproto))))
+		return false;
+	if (c->proto != 0 && (!rule_add(r, expr_meta(NFT_META_L4PROTO)) ||
+	    !rule_add(r, expr_cmp_eq(&c->proto, sizeof(c->proto)))))
+		return false;
+	for (d = 0; d < 2; d++) {
+		if (c->ifs[d] != NULL && !rule_ifname(r, d, c->ifs[d]))
+			return false;
+		if (c->addr[d] != NULL && !rule_prefix(r, family, d, c->addr[d],
+		    NFT_CMP_EQ))
+			return false;
+		for (i = 0; m->addr[d].neg && i < m->addr[d].n; i++)
+			if (!rule_prefix(r, family, d, &m->addr[d].v[i], NFT_CMP_NEQ))
+				return false;
+		if (c->port[d] != NULL && !rule_port(r, d, c->port[d], false))
+			return false;
+		for (i = 0; m->port[d].neg && i < m->port[d].n; i++)
+			if (!rule_port(r, d, &m->port[d].v[i], true))
+				return false;
+	}
+	return true;
+}
+
+/*
+ * One packet per source/destination pair and second: the pair goes into
+ * the set for NFT_SAMPLE_MS when its packet is diverted, and packets of a
+ * pair in the set are not. A live flow thus reaches the engine at least
+ * once a second however slow or fast it is.
+ */
+static bool
+rule_sample(struct nftnl_rule *r, int family, const char *set)
+{
+	uint32_t off = family == AF_INET ? 12 : 8;
+	uint32_t len = (uint32_t)family_alen(family) * 2;
+
+	/* saddr and daddr are adjacent in both headers: one load is the pair. */
+	return rule_add(r, expr_payload_to(NFT_PAYLOAD_NETWORK_HEADER, off, len,
+	    NFT_REG32_00)) &&
+	    rule_add(r, expr_lookup(set, NFT_REG32_00, true)) &&
+	    rule_add(r, expr_dynset_add(set, NFT_REG32_00));
+}
+
+/*
+ * Queue mode, per combination:
+ *   rule 0: <match> 1 != @vpn_active counter queue ...
+ *   rule 1: <match> 1 == @vpn_active ip saddr . ip daddr != @vpn_flows4
+ *           add @vpn_flows4 { ip saddr . ip daddr timeout 1s } counter queue ...
+ * NFLOG mode: rule 1 without the switch, ending in log group N.
+ */
+struct nftnl_rule *
+nft_rule_activity(const struct nft_plan *p, const struct nft_plan_activity *a,
+    int family, int combo, bool sampled, bool native_queue)
+{
+	char comment[NFT_COMMENT_MAX];
+	struct match_combo c;
+	struct nftnl_rule *r;
+	bool ok;
+
+	if (!match_has_family(&a->match, family) || combo < 0 ||
+	    combo >= match_combos(&a->match) || (a->nflog && !sampled))
+		return NULL;
+	if ((r = rule_new(p->table, NFT_CHAIN_ACTIVITY)) == NULL)
+		return NULL;
+	match_combo(&a->match, combo, &c);
+	snprintf(comment, sizeof(comment), "nfq-trigger %s: activity%s", a->name,
+	    a->nflog ? "" : sampled ? ", sampled while active" :
+	    ", all while not active");
+	ok = rule_match_combo(r, &a->match, family, &c);
+	if (ok && !a->nflog)
+		ok = rule_add(r, expr_active_key()) &&
+		    rule_add(r, expr_lookup(a->active, NFT_REG32_00, !sampled));
+	if (ok && sampled)
+		ok = rule_sample(r, family, family == AF_INET ? a->flows4 :
+		    a->flows6);
+	ok = ok && rule_add(r, nftnl_expr_alloc("counter")) &&
+	    rule_add(r, a->nflog ? nft_expr_log_group(p->nflog_group) :
+		nft_expr_queue(p->queue_first, p->queue_last, p->queue_bypass,
+		native_queue)) &&
+	    rule_comment(r, comment);
+	if (!ok) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/*
+ * <trigger>_flows4: type ipv4_addr . ipv4_addr, flags dynamic, timeout;
+ * <trigger>_active (family 0): type mark, one element while sampling is on.
+ */
+struct nftnl_set *
+nft_set_activity_new(const char *table, const char *name, int family,
+    uint32_t size, uint32_t id)
+{
+	struct nftnl_set *s;
+	uint32_t type;
+
+	if ((s = nftnl_set_alloc()) == NULL)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	if (family == 0) {
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, NFT_DATATYPE_MARK);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(uint32_t));
+		return s;
+	}
+	type = family == AF_INET ?
+	    NFT_DATATYPE_CONCAT2(NFT_DATATYPE_IPADDR, NFT_DATATYPE_IPADDR) :
+	    NFT_DATATYPE_CONCAT2(NFT_DATATYPE_IP6ADDR, NFT_DATATYPE_IP6ADDR);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, (uint32_t)family_alen(family) * 2);
+	nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, NFT_SAMPLE_MS);
+	/* Full: a new pair is not added, its packet is not diverted (counted by the rule). */
+	if (size > 0)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
+	return s;
 }

@@ -14,7 +14,15 @@
  * port shared by two triggers is a frame for both, and may advance one while
  * it resets the other. See docs/knock.md.
  *
- * Pure: no I/O; time is an argument (milliseconds, CLOCK_MONOTONIC).
+ * Derived triggers (derive = time | counter, knock_otp.h) knock on a port
+ * range: every packet in it is a frame, and the sequence expected is the
+ * one of the time step, or of the counters in play, at the source's first
+ * frame. Each sequence opens at most once.
+ *
+ * Pure, but for counter triggers: knock_set_new() reads their state files,
+ * and a completed counter knock writes its state file (fsync'd) before it
+ * opens. Time is an argument: now_ms is CLOCK_MONOTONIC for windows, wall_s
+ * the wall clock (time(2)) for time steps.
  */
 #ifndef NFQT_TRIGGER_KNOCK_H
 #define NFQT_TRIGGER_KNOCK_H
@@ -53,19 +61,35 @@ struct knock_counters {
 	uint64_t wrong;			/* frames out of order (reset or ignored) */
 	uint64_t resets;		/* of which reset a source's progress */
 	uint64_t opened;		/* completed sequences */
+	uint64_t replays;		/* time: sequences of a used step refused */
+	uint64_t state_errors;		/* counter: state not written, knock refused */
 	struct tracker_stats tracker;	/* tracked, evicted_fresh, evicted_progress, expired */
 };
 
 /*
  * All knock triggers of cfg, each with a tracker of cfg->engine.max_sources
  * entries. hash_key: TRACKER_HASH_KEY_LEN bytes, NULL for a random key per
- * tracker. NULL (logged) on failure. The set keeps pointers into cfg: cfg
- * must outlive it.
+ * tracker. wall_s: time(2) now. Counter triggers read their state files
+ * (a missing one starts at counter 0); time triggers refuse the sequence of
+ * the step wall_s falls in, since it may have opened before a restart
+ * (knock_set_adopt() lifts that on reload). NULL (logged) on failure. The
+ * set keeps pointers into cfg: cfg must outlive it.
  */
+struct knock_set *knock_set_new_at(const struct config *cfg,
+    const uint8_t *hash_key, int64_t wall_s);
+
+/* knock_set_new_at() at time(NULL). */
 struct knock_set *knock_set_new(const struct config *cfg, const uint8_t *hash_key);
 void knock_set_free(struct knock_set *ks);
 
-/* Run one parsed packet, received at now_ms, through every knock trigger. */
+/*
+ * Run one parsed packet, received at now_ms (CLOCK_MONOTONIC) and wall_s
+ * (time(2)), through every knock trigger.
+ */
+void knock_set_packet_at(struct knock_set *ks, const struct pkt *p,
+    uint64_t now_ms, int64_t wall_s, struct knock_result *out);
+
+/* knock_set_packet_at() at time(NULL). */
 void knock_set_packet(struct knock_set *ks, const struct pkt *p, uint64_t now_ms,
     struct knock_result *out);
 
@@ -77,9 +101,11 @@ void knock_set_expire(struct knock_set *ks, uint64_t now_ms);
 
 /*
  * Reload: move the sources of every trigger of old whose definition is
- * unchanged in ks (same name, same frames, same window) into ks, with its
- * counters; old keeps nothing of them. Returns how many triggers were
- * adopted. old may then be freed.
+ * unchanged in ks (same name, same frames, same window; for derived ones the
+ * same key, kind, step and ports) into ks, with its counters; old keeps
+ * nothing of them. Returns how many triggers were adopted. Whatever else
+ * changed, a derived trigger with the same name, key, kind (and step) keeps
+ * its record of used steps and counters. old may then be freed.
  */
 int knock_set_adopt(struct knock_set *ks, struct knock_set *old);
 

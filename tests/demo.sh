@@ -5,6 +5,7 @@
 set -u
 engine=$(realpath "${1:-build/nfq-trigger}")
 config=$(realpath "${2:-nfq-trigger.ini}")
+client=$(dirname "$engine")/nfq-knock
 top=$(cd "$(dirname "$0")/.." && pwd)
 TCP="python3 $top/tests/tools/tcp.py"
 
@@ -56,18 +57,8 @@ $TCP serve 127.0.0.1 "$port" 120 & server=$!
 sleep 0.3
 echo "connect to 127.0.0.1:$port -> $($TCP probe 127.0.0.1 "$port")"
 
-say "4. Knock: $frames"
-for f in $frames; do
-	proto=${f%%:*}; rest=${f#*:}; fport=${rest%%:*}; flags=
-	[ "$rest" != "$fport" ] && flags=${rest#*:}
-	opts=$(echo "$flags" | sed 's/f/-F /g; s/s/-S /g; s/r/-R /g; s/p/-P /g; s/a/-A /g; s/u/-U /g;
-	    s/x/-F -S -R -P -A -U /g; s/n//g; s/i/-S /g')
-	[ "$proto" = tcp ] && [ -z "$flags" ] && opts=-S
-	[ "$proto" = udp ] && opts=-2
-	echo "    sending $f"
-	# hping3 waits for replies that dropped frames never get: cut it short.
-	timeout 0.3 hping3 -q -c 1 -p "$fport" $opts 127.0.0.1 >/dev/null 2>&1
-done
+say "4. Knock with the shipped client: $frames"
+run "$client" -v -c "$work/nfq-trigger.ini" -t "$name" 127.0.0.1
 sleep 0.3
 grep -E 'knock frame|completed' "$work/engine.log" | sed 's/^/    /'
 echo "connect to 127.0.0.1:$port -> $($TCP probe 127.0.0.1 "$port")"

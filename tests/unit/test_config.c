@@ -696,9 +696,9 @@ static void
 test_unknown_section_is_error_and_its_keys_skipped(void **state)
 {
 	(void)state;
-	expect_errors("[activity vpn]\nttl = 600s\nstart = x\n" KNOCK_OK, 1,
-	    "t.ini:1: unknown section '[activity vpn]': expected [engine] or "
-	    "[knock NAME]\n");
+	expect_errors("[rotate egress]\npool = x\nstart = x\n" KNOCK_OK, 1,
+	    "t.ini:1: unknown section '[rotate egress]': expected [engine], "
+	    "[knock NAME] or [activity NAME]\n");
 }
 
 static void
@@ -1093,6 +1093,395 @@ test_shipped_configs_load(void **state)
 	}
 }
 
+/* --- derived knocks (derive = time | counter) --------------------------- */
+
+#define HEX64	"000102030405060708090a0b0c0d0e0f" \
+		"101112131415161718191a1b1c1d1e1f"
+
+static char keydir[64];
+static char key_good[128], key_bad[128], key_open[128];
+
+static void
+key_put(char *path, const char *name, const char *text, mode_t mode)
+{
+	FILE *f;
+
+	snprintf(path, 128, "%s/%s", keydir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int
+keys_setup(void **state)
+{
+	(void)state;
+	snprintf(keydir, sizeof(keydir), "/tmp/nfqt-test-keys.XXXXXX");
+	if (mkdtemp(keydir) == NULL)
+		return -1;
+	key_put(key_good, "good.key", HEX64 "\n", 0600);
+	key_put(key_bad, "bad.key", "not a key\n", 0600);
+	key_put(key_open, "open.key", HEX64 "\n", 0644);
+	return 0;
+}
+
+static int
+keys_teardown(void **state)
+{
+	(void)state;
+	unlink(key_good);
+	unlink(key_bad);
+	unlink(key_open);
+	return rmdir(keydir);
+}
+
+/* text with @K, @B and @O replaced by the good, bad and open key's paths. */
+static char *
+subst(const char *text)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	for (; *text != '\0'; text++) {
+		if (text[0] == '@' && (text[1] == 'K' || text[1] == 'B' ||
+		    text[1] == 'O')) {
+			fputs(text[1] == 'K' ? key_good : text[1] == 'B' ?
+			    key_bad : key_open, f);
+			text++;
+		} else
+			fputc(*text, f);
+	}
+	fclose(f);
+	return buf;
+}
+
+static struct config *
+load_ok_keys(const char *text)
+{
+	char *t = subst(text);
+	struct config *cfg = load_ok(t);
+
+	free(t);
+	return cfg;
+}
+
+static void
+expect_errors_keys(const char *text, int count, const char *expected)
+{
+	char *t = subst(text), *e = subst(expected);
+
+	expect_errors(t, count, e);
+	free(t);
+	free(e);
+}
+
+static void
+test_derived_time_knock_and_its_defaults(void **state)
+{
+	struct config *cfg = load_ok_keys("[knock ssh]\nkey = @K\n"
+	    "derive = time\nopen = tcp:22\n");
+	const struct config_knock *k = &cfg->knocks[0];
+	int i;
+
+	(void)state;
+	assert_int_equal(k->derive, CONFIG_DERIVE_TIME);
+	assert_string_equal(k->key_path, key_good);
+	for (i = 0; i < CONFIG_KEY_LEN; i++)
+		assert_int_equal(k->key[i], i);
+	assert_int_equal(k->nframes, 4);
+	assert_int_equal(k->ports.proto, IPPROTO_UDP);
+	assert_int_equal(k->ports.lo, 20000);
+	assert_int_equal(k->ports.hi, 29999);
+	assert_int_equal(k->step_ms, 30000);
+	assert_int_equal(k->window_ms, 10000);
+	config_free(cfg);
+}
+
+static void
+test_derived_counter_knock_every_key_is_read(void **state)
+{
+	struct config *cfg = load_ok_keys("[knock c]\nderive = counter\n"
+	    "key = @K\nframes = 6\nports = 40000-40999\nproto = tcp\n"
+	    "lookahead = 32\nstate = /var/lib/nfq-trigger/c.counter\n"
+	    "open = tcp:22\n");
+	const struct config_knock *k = &cfg->knocks[0];
+
+	(void)state;
+	assert_int_equal(k->derive, CONFIG_DERIVE_COUNTER);
+	assert_int_equal(k->nframes, 6);
+	assert_int_equal(k->ports.proto, IPPROTO_TCP);
+	assert_int_equal(k->ports.lo, 40000);
+	assert_int_equal(k->ports.hi, 40999);
+	assert_int_equal(k->lookahead, 32);
+	assert_string_equal(k->state_path, "/var/lib/nfq-trigger/c.counter");
+	config_free(cfg);
+	cfg = load_ok_keys("[knock t]\nderive = time\nkey = @K\nstep = 1h\n"
+	    "frames = 16\nopen = tcp:22\n");
+	assert_int_equal(cfg->knocks[0].step_ms, 3600000);
+	assert_int_equal(cfg->knocks[0].nframes, 16);
+	config_free(cfg);
+}
+
+static void
+test_derived_key_and_derive_need_each_other(void **state)
+{
+	(void)state;
+	expect_errors("[knock k]\nderive = time\nopen = tcp:22\n", 1,
+	    "t.ini:2: knock k: derive needs key (the file of the secret the "
+	    "sequence is derived from)\n");
+	expect_errors_keys("[knock k]\nkey = @K\nopen = tcp:22\n", 1,
+	    "t.ini:2: knock k: key needs derive = time or derive = counter\n");
+	expect_errors_keys("[knock k]\nkey = @K\nderive = time\n"
+	    "sequence = udp:1\nopen = tcp:22\n", 1,
+	    "t.ini:4: knock k: sequence: not with key and derive (the sequence "
+	    "is derived from the key)\n");
+	expect_errors_keys("[knock k]\nkey = @K\nderive = counter\n"
+	    "open = tcp:22\n", 1,
+	    "t.ini:3: knock k: derive = counter needs state (the file where the "
+	    "engine keeps the next counter)\n");
+}
+
+static void
+test_derived_keys_only_with_their_kind(void **state)
+{
+	(void)state;
+	expect_errors(KNOCK_OK "step = 30s\nframes = 4\nports = 1-2\n"
+	    "proto = tcp\nlookahead = 3\nstate = /x\n", 6,
+	    "t.ini:4: knock ssh: step only applies with derive = time\n"
+	    "t.ini:5: knock ssh: frames only applies with derive = time or "
+	    "counter\n"
+	    "t.ini:6: knock ssh: ports only applies with derive = time or "
+	    "counter\n"
+	    "t.ini:7: knock ssh: proto only applies with derive = time or "
+	    "counter\n"
+	    "t.ini:8: knock ssh: lookahead only applies with derive = counter\n"
+	    "t.ini:9: knock ssh: state only applies with derive = counter\n");
+	expect_errors_keys("[knock k]\nkey = @K\nderive = time\nopen = tcp:22\n"
+	    "lookahead = 3\nstate = /x\n", 2,
+	    "t.ini:5: knock k: lookahead only applies with derive = counter\n"
+	    "t.ini:6: knock k: state only applies with derive = counter\n");
+	expect_errors_keys("[knock k]\nkey = @K\nderive = counter\n"
+	    "state = /x\nopen = tcp:22\nstep = 30s\n", 1,
+	    "t.ini:6: knock k: step only applies with derive = time\n");
+}
+
+static void
+test_derived_bad_values(void **state)
+{
+	(void)state;
+	expect_errors_keys("[knock k]\nkey = @K\nopen = tcp:22\n"
+	    "derive = otp\nstep = 1500ms\nframes = 1\nports = 30000-20000\n"
+	    "proto = sctp\nlookahead = 33\nstate = var/k.counter\n", 7,
+	    "t.ini:4: knock k: derive: 'otp' is not time or counter\n"
+	    "t.ini:5: knock k: step: must be whole seconds (the engine counts "
+	    "steps from time(2))\n"
+	    "t.ini:6: knock k: frames: '1' is not a number from 2 to 16\n"
+	    "t.ini:7: knock k: ports: '30000-20000' must go from a lower port "
+	    "to a higher one\n"
+	    "t.ini:8: knock k: proto: 'sctp' is not udp or tcp\n"
+	    "t.ini:9: knock k: lookahead: '33' is not a number from 1 to 32\n"
+	    "t.ini:10: knock k: state: 'var/k.counter' is not an absolute "
+	    "path\n");
+	expect_errors_keys("[knock k]\nkey = @K\nderive = time\nopen = tcp:22\n"
+	    "step = 0s\nframes = 17\nports = 20000\n", 3,
+	    "t.ini:5: knock k: step: must be longer than 0\n"
+	    "t.ini:6: knock k: frames: '17' is not a number from 2 to 16\n"
+	    "t.ini:7: knock k: ports: '20000' is not a port range such as "
+	    "20000-29999\n");
+	expect_errors_keys("[knock k]\nkey = @K\nderive = time\nopen = tcp:22\n"
+	    "step = 2d\nports = 0-100\n", 2,
+	    "t.ini:5: knock k: step: '2d' is too long (at most 1d)\n"
+	    "t.ini:6: knock k: ports: '0-100' is not a port range such as "
+	    "20000-29999\n");
+}
+
+static void
+test_derived_too_few_sequences_is_error(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	expect_errors_keys("[knock k]\nkey = @K\nderive = time\nopen = tcp:22\n"
+	    "ports = 20000-20009\n", 1,
+	    "t.ini:5: knock k: ports 20000-20009 and frames = 4 give 10000 "
+	    "sequences, too few to resist guessing: widen ports or add frames "
+	    "(at least 1000000000 sequences)\n");
+	expect_errors_keys("[knock k]\nkey = @K\nderive = time\nopen = tcp:22\n"
+	    "frames = 2\n", 1,
+	    "t.ini:5: knock k: ports 20000-29999 and frames = 2 give 100000000 "
+	    "sequences, too few to resist guessing: widen ports or add frames "
+	    "(at least 1000000000 sequences)\n");
+	/* 32000^2 = 1.024e9 is enough. */
+	cfg = load_ok_keys("[knock k]\nkey = @K\nderive = time\nopen = tcp:22\n"
+	    "frames = 2\nports = 1-32000\n");
+	config_free(cfg);
+}
+
+static void
+test_derived_key_file_errors_at_key_line(void **state)
+{
+	(void)state;
+	expect_errors_keys("[knock k]\nderive = time\nkey = @B\nopen = tcp:22\n",
+	    1, "t.ini:3: knock k: key: @B is not a key: want one line of 64 "
+	    "hexadecimal digits (32 bytes)\n");
+	expect_errors_keys("[knock k]\nderive = time\nkey = @K.none\n"
+	    "open = tcp:22\n", 1,
+	    "t.ini:3: knock k: key: @K.none: No such file or directory\n");
+	expect_errors("[knock k]\nderive = time\nkey = etc/k.key\n"
+	    "open = tcp:22\n", 1,
+	    "t.ini:3: knock k: key: 'etc/k.key' is not an absolute path\n");
+}
+
+/* A key readable by others is refused when the config's owner is checked. */
+static void
+test_derived_key_open_to_others_is_refused_with_line(void **state)
+{
+	char text[512], expected[1024], *path, *errs;
+	struct config *cfg;
+	int n;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	snprintf(text, sizeof(text), "[knock k]\nderive = time\nkey = %s\n"
+	    "open = tcp:22\n", key_open);
+	path = write_temp(text, 0600);
+	errs = file_errors(path, true, &n, &cfg);
+	snprintf(expected, sizeof(expected), "%s:3: knock k: key: %s is open "
+	    "to group and others (mode 0644): a key must be for its owner "
+	    "only: chmod 600 %s\n", path, key_open, key_open);
+	assert_null(cfg);
+	assert_int_equal(n, 1);
+	assert_string_equal(errs, expected);
+	free(errs);
+	/* Not checked: loads (tests, nfq-knock, which checks it itself). */
+	errs = file_errors(path, false, &n, &cfg);
+	assert_non_null(cfg);
+	config_free(cfg);
+	free(errs);
+	unlink(path);
+}
+
+static void
+test_open_port_in_derived_range_or_other_triggers_knock_is_error(void **state)
+{
+	(void)state;
+	expect_errors_keys("[knock k]\nkey = @K\nderive = time\n"
+	    "open = udp:25000 tcp:25000\n", 1,
+	    "t.ini:4: knock k: open: udp:25000 is in the knock's ports "
+	    "udp:20000-29999\n");
+	/* Another trigger's knock ports would swallow this one's service. */
+	expect_errors_keys("[knock a]\nkey = @K\nderive = time\nproto = tcp\n"
+	    "open = tcp:22\n[knock b]\nsequence = udp:1\nopen = tcp:21000\n", 1,
+	    "t.ini:8: knock b: open: tcp:21000 is a knock port of [knock a] "
+	    "(line 1)\n");
+	expect_errors("[knock a]\nsequence = udp:1\nopen = tcp:22\n"
+	    "[knock b]\nsequence = tcp:22 udp:2\nopen = tcp:80\n", 1,
+	    "t.ini:5: knock b: knocks on tcp:22, which [knock a] (line 1) "
+	    "opens\n");
+}
+
+static void
+test_knock_divert_ports_listed_and_derived(void **state)
+{
+	struct config *cfg = load_ok_keys("[knock a]\n"
+	    "sequence = udp:7 tcp:8 tcp:8:fa udp:7 tcp:9\nopen = tcp:22\n"
+	    "[knock b]\nkey = @K\nderive = time\nproto = tcp\n"
+	    "ports = 40000-49999\nopen = tcp:23\n");
+	struct config_port_range r[CONFIG_KNOCK_FRAMES_MAX];
+
+	(void)state;
+	/* Each proto:port once, in order of first use. */
+	assert_int_equal(config_knock_divert(&cfg->knocks[0], r, 16), 3);
+	assert_int_equal(r[0].proto, IPPROTO_UDP);
+	assert_int_equal(r[0].lo, 7);
+	assert_int_equal(r[0].hi, 7);
+	assert_int_equal(r[1].proto, IPPROTO_TCP);
+	assert_int_equal(r[1].lo, 8);
+	assert_int_equal(r[2].lo, 9);
+	assert_int_equal(config_knock_divert(&cfg->knocks[0], r, 2), 2);
+	assert_int_equal(config_knock_divert(&cfg->knocks[1], r, 16), 1);
+	assert_int_equal(r[0].proto, IPPROTO_TCP);
+	assert_int_equal(r[0].lo, 40000);
+	assert_int_equal(r[0].hi, 49999);
+	assert_true(config_knock_has_port(&cfg->knocks[0], IPPROTO_TCP, 8));
+	assert_false(config_knock_has_port(&cfg->knocks[0], IPPROTO_UDP, 8));
+	assert_true(config_knock_has_port(&cfg->knocks[1], IPPROTO_TCP, 40000));
+	assert_true(config_knock_has_port(&cfg->knocks[1], IPPROTO_TCP, 49999));
+	assert_false(config_knock_has_port(&cfg->knocks[1], IPPROTO_TCP, 50000));
+	assert_false(config_knock_has_port(&cfg->knocks[1], IPPROTO_UDP, 45000));
+	config_free(cfg);
+}
+
+/* What nfq-knock parses its command line with: the sequence's own parser. */
+static void
+test_parse_frame_for_clients(void **state)
+{
+	struct config_knock_frame f;
+	char why[128], buf[32];
+
+	(void)state;
+	assert_int_equal(config_parse_frame("tcp:9000:af", &f, why, sizeof(why)), 0);
+	assert_int_equal(f.port.proto, IPPROTO_TCP);
+	assert_int_equal(f.port.port, 9000);
+	assert_int_equal(f.flags_mask, 0x3f);
+	assert_int_equal(f.flags_value, 0x11);
+	assert_string_equal(config_frame_str(&f, buf, sizeof(buf)), "tcp:9000:fa");
+	assert_int_equal(config_parse_frame("tcp:80", &f, why, sizeof(why)), 0);
+	assert_int_equal(f.flags_value, 0x02);
+	assert_int_equal(config_parse_frame("udp:7000", &f, why, sizeof(why)), 0);
+	assert_int_equal(f.flags_mask, 0);
+	assert_int_equal(config_parse_frame("udp:7000:s", &f, why, sizeof(why)), -1);
+	assert_string_equal(why, "flags only apply to tcp");
+	assert_int_equal(config_parse_frame("tcp:70000", &f, why, sizeof(why)), -1);
+	assert_string_equal(why, "port '70000' is not a number 1-65535");
+	assert_int_equal(config_parse_frame("tcp:1:fsrpauxxxxxxxxxxxxxx", &f, why,
+	    sizeof(why)), -1);
+	assert_string_equal(why, "too long for a frame");
+}
+
+static void
+test_print_derived_knocks_never_shows_the_key(void **state)
+{
+	struct config *cfg = load_ok_keys("[knock t]\nkey = @K\nderive = time\n"
+	    "step = 1m\nopen = tcp:22\n[knock c]\nkey = @K\n"
+	    "derive = counter\nproto = tcp\nframes = 5\nstate = /s/c.counter\n"
+	    "open = tcp:23\n");
+	char *buf = NULL, *want;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	for (int i = 0; i < cfg->nknocks; i++)
+		config_print(&(struct config){ .knocks = &cfg->knocks[i],
+		    .nknocks = 1, .engine = cfg->engine }, f);
+	fclose(f);
+	assert_null(strstr(buf, "0102030405"));
+	want = strstr(buf, "knock t:");
+	assert_non_null(want);
+	want = subst("knock t: 4 frames in udp:20000-29999 derived from the "
+	    "time within 10s opens tcp:22 for 30s\n"
+	    "  key             @K\n"
+	    "  step            1m\n"
+	    "  reset_on_wrong  yes\n");
+	assert_non_null(strstr(buf, want));
+	free(want);
+	want = subst("knock c: 5 frames in tcp:20000-29999 derived from the "
+	    "counter within 10s opens tcp:23 for 30s\n"
+	    "  key             @K\n"
+	    "  lookahead       5\n"
+	    "  state           /s/c.counter\n"
+	    "  reset_on_wrong  yes\n");
+	assert_non_null(strstr(buf, want));
+	free(want);
+	free(buf);
+	config_free(cfg);
+}
+
 /* --- -C output -------------------------------------------------------- */
 
 static void
@@ -1166,6 +1555,197 @@ test_printed_hook_splits_back_to_same_words(void **state)
 	config_free(cfg);
 }
 
+/* --- [activity NAME] -------------------------------------------------- */
+
+#define ACT_OK "[activity vpn]\nmatch = ip daddr 10.8.0.0/16\nstart = /bin/up\n"
+
+static void
+test_activity_defaults(void **state)
+{
+	struct config *cfg = load_ok(ACT_OK);
+	const struct config_activity *a;
+
+	(void)state;
+	assert_int_equal(cfg->nactivities, 1);
+	a = &cfg->activities[0];
+	assert_string_equal(a->name, "vpn");
+	assert_int_equal(a->line, 1);
+	assert_int_equal(a->source, CONFIG_SOURCE_QUEUE);
+	assert_int_equal(a->ttl_ms, 600 * 1000);
+	assert_int_equal(a->hold_packets, 64);
+	assert_int_equal(a->hold_bytes, 262144);
+	assert_false(a->start_failure_accept);
+	assert_int_equal(a->retry_after_ms, 10 * 1000);
+	assert_string_equal(a->start.argv[0], "/bin/up");
+	assert_null(a->stop.argv);
+	assert_int_equal(a->match.family, AF_INET);
+	assert_int_equal(a->match.addr[MATCH_DST].n, 1);
+	assert_int_equal(a->match.addr[MATCH_DST].v[0].len, 16);
+	config_free(cfg);
+}
+
+static void
+test_activity_every_key_is_read(void **state)
+{
+	struct config *cfg = load_ok("[engine]\nnflog_group = 3\n"
+	    "[activity vpn]\nmatch = tcp dport { 80, 443 }\nsource = queue\n"
+	    "ttl = 5m\nstart = /sbin/vpn up %NAME%\nstop = /sbin/vpn down\n"
+	    "hold_packets = 10\nhold_bytes = 15000\nstart_failure = accept\n"
+	    "retry_after = 0s\n"
+	    "[activity watch]\nsource = nflog\nmatch = udp dport 53\n"
+	    "start = /bin/true\nretry_after = 1m\n");
+	const struct config_activity *a = &cfg->activities[0], *w;
+
+	(void)state;
+	assert_int_equal(cfg->nactivities, 2);
+	assert_int_equal(a->ttl_ms, 300 * 1000);
+	assert_int_equal(a->start.argc, 3);
+	assert_string_equal(a->start.argv[2], "%NAME%");
+	assert_string_equal(a->stop.argv[1], "down");
+	assert_int_equal(a->hold_packets, 10);
+	assert_int_equal(a->hold_bytes, 15000);
+	assert_true(a->start_failure_accept);
+	assert_int_equal(a->retry_after_ms, 0);
+	assert_int_equal(a->match.port[MATCH_DST].n, 2);
+	w = &cfg->activities[1];
+	assert_string_equal(w->name, "watch");
+	assert_int_equal(w->source, CONFIG_SOURCE_NFLOG);
+	assert_int_equal(w->retry_after_ms, 60 * 1000);
+	config_free(cfg);
+}
+
+static void
+test_activity_needs_match_and_start(void **state)
+{
+	(void)state;
+	expect_errors("[activity vpn]\nttl = 10s\n", 2,
+	    "t.ini:1: activity vpn: missing required key 'match'\n"
+	    "t.ini:1: activity vpn: missing required key 'start'\n");
+	expect_errors("[activity]\n" "match = udp dport 1\nstart = /bin/x\n", 1,
+	    "t.ini:1: [activity] needs a name: [activity NAME]\n");
+}
+
+static void
+test_activity_bad_values_each_reported(void **state)
+{
+	(void)state;
+	expect_errors(ACT_OK "source = tap\nttl = 1s\nhold_packets = 5000\n"
+	    "hold_bytes = lots\nstart_failure = reject\nretry_after = 10\n"
+	    "stop = vpn down\n", 7,
+	    "t.ini:4: activity vpn: source: 'tap' is not queue or nflog\n"
+	    "t.ini:5: activity vpn: ttl: must be at least 2s (live flows are "
+	    "sampled once a second)\n"
+	    "t.ini:6: activity vpn: hold_packets: '5000' is not a number from 0 "
+	    "to 4096\n"
+	    "t.ini:7: activity vpn: hold_bytes: 'lots' is not a number from 0 to "
+	    "67108864\n"
+	    "t.ini:8: activity vpn: start_failure: 'reject' is not accept or drop\n"
+	    "t.ini:9: activity vpn: retry_after: '10' needs a unit (ms, s, m, h or "
+	    "d), as in 10s\n"
+	    "t.ini:10: activity vpn: stop: 'vpn' is not an absolute path (hooks "
+	    "run without a shell or PATH)\n");
+	expect_errors(ACT_OK "ttl = 600\n", 1,
+	    "t.ini:4: activity vpn: ttl: '600' needs a unit (ms, s, m, h or d), "
+	    "as in 600s\n");
+}
+
+static void
+test_activity_bad_match_names_the_word_at_its_line(void **state)
+{
+	(void)state;
+	expect_errors("[activity vpn]\nstart = /bin/up\n"
+	    "match = ip daddr 10.8.0.1/16\n", 1,
+	    "t.ini:3: activity vpn: match: '10.8.0.1/16' has bits set after the "
+	    "prefix length\n");
+	expect_errors("[activity vpn]\nstart = /bin/up\nmatch = ip dst 10.8.0.0/16\n",
+	    1, "t.ini:3: activity vpn: match: 'ip' is followed by saddr or daddr, "
+	    "not 'dst'\n");
+}
+
+static void
+test_activity_oif_is_refused_before_routing(void **state)
+{
+	(void)state;
+	expect_errors("[activity vpn]\nstart = /bin/up\nmatch = oif wg0\n", 1,
+	    "t.ini:3: activity vpn: match: oif: an activity trigger sees packets "
+	    "in prerouting, before routing has chosen an output interface\n");
+	config_free(load_ok("[activity vpn]\nstart = /bin/up\nmatch = iif lan0\n"));
+}
+
+static void
+test_activity_nflog_needs_group_and_holds_nothing(void **state)
+{
+	(void)state;
+	expect_errors("[activity vpn]\nsource = nflog\nmatch = udp dport 1\n"
+	    "start = /bin/x\nhold_packets = 8\nstart_failure = accept\n", 3,
+	    "t.ini:1: activity vpn: source = nflog needs nflog_group in [engine]\n"
+	    "t.ini:5: activity vpn: hold_packets only applies with source = queue "
+	    "(NFLOG packets are not held)\n"
+	    "t.ini:6: activity vpn: start_failure only applies with source = queue "
+	    "(NFLOG packets are not held)\n");
+	/* [engine] may come after the trigger. */
+	config_free(load_ok("[activity vpn]\nsource = nflog\nmatch = udp dport 1\n"
+	    "start = /bin/x\n[engine]\nnflog_group = 2\n"));
+}
+
+static void
+test_activity_hold_must_leave_room_in_the_queue(void **state)
+{
+	(void)state;
+	expect_errors("[engine]\nqueue_maxlen = 64\n" ACT_OK, 1,
+	    "t.ini:3: activity vpn: hold_packets = 64 leaves no room in the "
+	    "kernel queue (queue_maxlen = 64)\n");
+}
+
+static void
+test_trigger_names_unique_across_kinds(void **state)
+{
+	(void)state;
+	expect_errors(KNOCK_OK "[activity ssh]\nmatch = udp dport 1\n"
+	    "start = /bin/x\n", 1,
+	    "t.ini:4: activity ssh: duplicate trigger name (first at line 1)\n");
+	expect_errors(ACT_OK "[knock vpn]\nsequence = udp:7000\nopen = tcp:22\n", 1,
+	    "t.ini:4: knock vpn: duplicate trigger name (first at line 1)\n");
+	expect_errors(ACT_OK "[activity vpn]\nmatch = udp dport 1\n"
+	    "start = /bin/x\n", 1,
+	    "t.ini:4: activity vpn: duplicate trigger name (first at line 1)\n");
+}
+
+static void
+test_activity_print(void **state)
+{
+	struct config *cfg = load_ok("[engine]\nnflog_group = 1\n"
+	    "[activity vpn]\nmatch = ip daddr { 10.8.0.0/16, 10.9.0.1 } "
+	    "tcp dport 80-90\nttl = 10m\nstart = /sbin/vpn up\n"
+	    "stop = /sbin/vpn down\n"
+	    "[activity w]\nsource = nflog\nmatch = meta l4proto { tcp, udp } "
+	    "th dport != 53\nstart = /bin/true\n");
+	char *buf = NULL, *act;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	config_print(cfg, f);
+	fclose(f);
+	act = strstr(buf, "activity vpn");
+	assert_non_null(act);
+	assert_string_equal(act,
+	    "activity vpn: ip daddr { 10.8.0.0/16, 10.9.0.1 } tcp dport 80-90 "
+	    "through the queue, stop after 10m idle\n"
+	    "  start           /sbin/vpn up\n"
+	    "  stop            /sbin/vpn down\n"
+	    "  hold_packets    64\n"
+	    "  hold_bytes      262144\n"
+	    "  start_failure   drop\n"
+	    "  retry_after     10s\n"
+	    "activity w: meta l4proto { tcp, udp } th dport != 53 through the "
+	    "nflog group, stop after 10m idle\n"
+	    "  start           /bin/true\n"
+	    "  retry_after     10s\n");
+	free(buf);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -1223,9 +1803,31 @@ main(void)
 		cmocka_unit_test(test_missing_file_directory_and_nul_byte),
 		cmocka_unit_test(test_errs_and_nerrors_may_be_null),
 		cmocka_unit_test(test_shipped_configs_load),
+		cmocka_unit_test(test_derived_time_knock_and_its_defaults),
+		cmocka_unit_test(test_derived_counter_knock_every_key_is_read),
+		cmocka_unit_test(test_derived_key_and_derive_need_each_other),
+		cmocka_unit_test(test_derived_keys_only_with_their_kind),
+		cmocka_unit_test(test_derived_bad_values),
+		cmocka_unit_test(test_derived_too_few_sequences_is_error),
+		cmocka_unit_test(test_derived_key_file_errors_at_key_line),
+		cmocka_unit_test(test_derived_key_open_to_others_is_refused_with_line),
+		cmocka_unit_test(test_open_port_in_derived_range_or_other_triggers_knock_is_error),
+		cmocka_unit_test(test_knock_divert_ports_listed_and_derived),
+		cmocka_unit_test(test_parse_frame_for_clients),
+		cmocka_unit_test(test_print_derived_knocks_never_shows_the_key),
 		cmocka_unit_test(test_print_is_readable_and_stable),
 		cmocka_unit_test(test_printed_hook_splits_back_to_same_words),
+		cmocka_unit_test(test_activity_defaults),
+		cmocka_unit_test(test_activity_every_key_is_read),
+		cmocka_unit_test(test_activity_needs_match_and_start),
+		cmocka_unit_test(test_activity_bad_values_each_reported),
+		cmocka_unit_test(test_activity_bad_match_names_the_word_at_its_line),
+		cmocka_unit_test(test_activity_oif_is_refused_before_routing),
+		cmocka_unit_test(test_activity_nflog_needs_group_and_holds_nothing),
+		cmocka_unit_test(test_activity_hold_must_leave_room_in_the_queue),
+		cmocka_unit_test(test_trigger_names_unique_across_kinds),
+		cmocka_unit_test(test_activity_print),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, keys_setup, keys_teardown);
 }

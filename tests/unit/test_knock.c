@@ -7,12 +7,18 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <sys/stat.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "config.h"
+#include "knock_otp.h"
 #include "packet.h"
+#include "statefile.h"
 #include "tracker.h"
 #include "trigger_knock.h"
 
@@ -912,6 +918,586 @@ test_knock_set_without_triggers_owns_nothing(void **state)
 	knock_set_free(ks);
 }
 
+/* --- derived sequences (derive = time | counter) ------------------------ */
+
+#define STEP_S		30
+#define S0		56666666ULL		/* the step the set starts in */
+#define T0		((int64_t)S0 * STEP_S + 20)	/* 20 s into S0 */
+
+static char statedir[64];
+
+static int
+derived_setup(void **state)
+{
+	(void)state;
+	snprintf(statedir, sizeof(statedir), "/tmp/nfqt-test-knock.XXXXXX");
+	return mkdtemp(statedir) == NULL ? -1 : 0;
+}
+
+static int
+derived_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", statedir);
+	return system(cmd);
+}
+
+/* What config.c makes of key/derive with the defaults: 4 udp frames in 20000-29999. */
+static struct config_knock *
+knock_derived(struct cfgbuf *c, const char *name, enum config_derive mode)
+{
+	struct config_knock *k = knock_add(c, name, 10000, true);
+	int i;
+
+	k->derive = mode;
+	for (i = 0; i < CONFIG_KEY_LEN; i++)
+		k->key[i] = (uint8_t)(i * 7 + 1);
+	k->nframes = 4;
+	k->ports.proto = IPPROTO_UDP;
+	k->ports.lo = 20000;
+	k->ports.hi = 29999;
+	k->step_ms = STEP_S * 1000;
+	k->lookahead = 5;
+	snprintf(k->state_path, sizeof(k->state_path), "%s/%s.counter",
+	    statedir, name);
+	unlink(k->state_path);
+	return k;
+}
+
+static struct knock_set *
+set_new_at(const struct cfgbuf *c, int64_t wall)
+{
+	struct knock_set *ks = knock_set_new_at(&c->cfg, test_key, wall);
+
+	assert_non_null(ks);
+	return ks;
+}
+
+static enum knock_verdict
+frame_at(struct knock_set *ks, const char *src,
+    const struct config_knock_frame *f, uint64_t now, int64_t wall)
+{
+	struct pkt p = mkpkt(src, f->port.proto, f->port.port, f->flags_value);
+
+	memset(&R, 0xa5, sizeof(R));
+	knock_set_packet_at(ks, &p, now, wall, &R);
+	return R.verdict;
+}
+
+/*
+ * Sequence n of k, frame by frame, 100 ms apart from now (wall seconds
+ * from wall); how many triggers the last frame opened.
+ */
+static int
+knock_seq(struct knock_set *ks, const struct config_knock *k, uint64_t n,
+    const char *src, uint64_t now, int64_t wall)
+{
+	struct config_knock_frame f[CONFIG_KNOCK_FRAMES_MAX];
+	int i;
+
+	knock_otp_frames(k, n, f);
+	for (i = 0; i < k->nframes; i++) {
+		assert_int_equal(frame_at(ks, src, &f[i], now + 100 * (uint64_t)i,
+		    wall), KNOCK_DROP);
+		if (i < k->nframes - 1)
+			assert_int_equal(R.nopened, 0);
+	}
+	return R.nopened;
+}
+
+static uint64_t
+state_of(const struct config_knock *k)
+{
+	char why[STATEFILE_WHY_MAX];
+	uint64_t v = 12345;
+
+	assert_int_equal(statefile_load(k->state_path, &v, why, sizeof(why)), 0);
+	return v;
+}
+
+static void
+test_knock_time_current_step_sequence_opens(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+	int64_t wall = (int64_t)(S0 + 1) * STEP_S + 3;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	ks = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(ks, k, S0 + 1, "192.0.2.1", 1000, wall), 1);
+	assert_ptr_equal(R.opened[0], k);
+	assert_int_equal(counters(ks, 0).opened, 1);
+	knock_set_free(ks);
+}
+
+/* Decision 9 for time steps: the step the engine starts in may have opened
+ * before a restart, so its sequence opens nothing. */
+static void
+test_knock_time_step_of_start_is_refused(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	ks = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(ks, k, S0, "192.0.2.1", 1000, T0 + 1), 0);
+	assert_int_equal(counters(ks, 0).replays, 1);
+	assert_int_equal(counters(ks, 0).started, 0);
+	knock_set_free(ks);
+}
+
+static void
+test_knock_time_previous_step_sequence_is_refused(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+	int64_t wall = (int64_t)(S0 + 2) * STEP_S;	/* first second of S0+2 */
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	ks = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(ks, k, S0 + 1, "192.0.2.1", 1000, wall), 0);
+	assert_int_equal(counters(ks, 0).opened, 0);
+	/* Nor the step after the current one. */
+	assert_int_equal(knock_seq(ks, k, S0 + 3, "192.0.2.1", 5000, wall), 0);
+	/* The current one does. */
+	assert_int_equal(knock_seq(ks, k, S0 + 2, "192.0.2.1", 9000, wall), 1);
+	knock_set_free(ks);
+}
+
+static void
+test_knock_time_same_step_reused_is_refused_next_step_opens(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+	int64_t wall = (int64_t)(S0 + 1) * STEP_S + 1;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	ks = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(ks, k, S0 + 1, "192.0.2.1", 1000, wall), 1);
+	/* A replay of what was seen on the wire, from anywhere, same step. */
+	assert_int_equal(knock_seq(ks, k, S0 + 1, "198.51.100.9", 2000,
+	    wall + 5), 0);
+	assert_int_equal(knock_seq(ks, k, S0 + 1, "192.0.2.1", 3000,
+	    wall + 10), 0);
+	assert_int_equal(counters(ks, 0).replays, 2);
+	/* The next step has a sequence of its own, unused. */
+	assert_int_equal(knock_seq(ks, k, S0 + 2, "192.0.2.1", 40000,
+	    wall + STEP_S), 1);
+	assert_int_equal(counters(ks, 0).opened, 2);
+	knock_set_free(ks);
+}
+
+/* The step is fixed at the first frame: a knock may end in the next step. */
+static void
+test_knock_time_knock_straddling_step_boundary_opens(void **state)
+{
+	struct config_knock *k;
+	struct config_knock_frame f[CONFIG_KNOCK_FRAMES_MAX];
+	struct knock_set *ks;
+	int64_t last = (int64_t)(S0 + 2) * STEP_S - 1;	/* last second of S0+1 */
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	ks = set_new_at(&C, T0);
+	knock_otp_frames(k, S0 + 1, f);
+	assert_int_equal(frame_at(ks, "192.0.2.1", &f[0], 1000, last), KNOCK_DROP);
+	assert_int_equal(frame_at(ks, "192.0.2.1", &f[1], 1500, last + 1), KNOCK_DROP);
+	assert_int_equal(frame_at(ks, "192.0.2.1", &f[2], 2000, last + 1), KNOCK_DROP);
+	assert_int_equal(R.nopened, 0);
+	assert_int_equal(frame_at(ks, "192.0.2.1", &f[3], 2500, last + 2), KNOCK_DROP);
+	assert_int_equal(R.nopened, 1);
+	/* S0+1 is now used; S0+2 still opens. */
+	assert_int_equal(knock_seq(ks, k, S0 + 2, "192.0.2.1", 3000, last + 3), 1);
+	knock_set_free(ks);
+}
+
+/* Two sources race with one step's sequence: only the first to finish opens. */
+static void
+test_knock_time_racing_copy_of_a_sequence_is_refused(void **state)
+{
+	struct config_knock *k;
+	struct config_knock_frame f[CONFIG_KNOCK_FRAMES_MAX];
+	struct knock_set *ks;
+	int64_t wall = (int64_t)(S0 + 1) * STEP_S + 2;
+	int i;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	ks = set_new_at(&C, T0);
+	knock_otp_frames(k, S0 + 1, f);
+	for (i = 0; i < 3; i++) {
+		frame_at(ks, "192.0.2.1", &f[i], 1000 + (uint64_t)i, wall);
+		frame_at(ks, "203.0.113.5", &f[i], 1000 + (uint64_t)i, wall);
+	}
+	assert_int_equal(frame_at(ks, "192.0.2.1", &f[3], 1010, wall), KNOCK_DROP);
+	assert_int_equal(R.nopened, 1);
+	assert_int_equal(frame_at(ks, "203.0.113.5", &f[3], 1011, wall), KNOCK_DROP);
+	assert_int_equal(R.nopened, 0);
+	assert_int_equal(counters(ks, 0).replays, 1);
+	knock_set_free(ks);
+}
+
+/* Every port of the range is a knock port: dropped, whatever it carries. */
+static void
+test_knock_derived_range_is_dropped_rest_is_not_mine(void **state)
+{
+	struct knock_set *ks;
+	struct pkt p;
+	int64_t wall = (int64_t)(S0 + 1) * STEP_S;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	ks = set_new_at(&C, T0);
+	p = mkpkt("192.0.2.1", IPPROTO_UDP, 20000, 0);
+	knock_set_packet_at(ks, &p, 1, wall, &R);
+	assert_int_equal(R.verdict, KNOCK_DROP);
+	p.dport = 29999;
+	knock_set_packet_at(ks, &p, 2, wall, &R);
+	assert_int_equal(R.verdict, KNOCK_DROP);
+	p.dport = 19999;
+	knock_set_packet_at(ks, &p, 3, wall, &R);
+	assert_int_equal(R.verdict, KNOCK_NOT_MINE);
+	p.dport = 30000;
+	knock_set_packet_at(ks, &p, 4, wall, &R);
+	assert_int_equal(R.verdict, KNOCK_NOT_MINE);
+	p = mkpkt("192.0.2.1", IPPROTO_TCP, 25000, SYN);
+	knock_set_packet_at(ks, &p, 5, wall, &R);
+	assert_int_equal(R.verdict, KNOCK_NOT_MINE);
+	assert_int_equal(counters(ks, 0).frames, 2);
+	knock_set_free(ks);
+}
+
+static void
+test_knock_derived_tcp_frames_must_be_exactly_syn(void **state)
+{
+	struct config_knock *k;
+	struct config_knock_frame f[CONFIG_KNOCK_FRAMES_MAX];
+	struct knock_set *ks;
+	struct pkt p;
+	int64_t wall = (int64_t)(S0 + 1) * STEP_S;
+	int i;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	k->ports.proto = IPPROTO_TCP;
+	ks = set_new_at(&C, T0);
+	knock_otp_frames(k, S0 + 1, f);
+	/* SYN+ACK on the right ports is not the sequence. */
+	for (i = 0; i < 4; i++) {
+		p = mkpkt("192.0.2.1", IPPROTO_TCP, f[i].port.port, SYN | ACK);
+		knock_set_packet_at(ks, &p, 100 + (uint64_t)i, wall, &R);
+		assert_int_equal(R.verdict, KNOCK_DROP);
+		assert_int_equal(R.nopened, 0);
+	}
+	/* SYN with ECN bits is still exactly SYN among the six. */
+	for (i = 0; i < 4; i++) {
+		p = mkpkt("192.0.2.1", IPPROTO_TCP, f[i].port.port,
+		    SYN | PKT_TCP_ECE | PKT_TCP_CWR);
+		knock_set_packet_at(ks, &p, 200 + (uint64_t)i, wall, &R);
+	}
+	assert_int_equal(R.nopened, 1);
+	knock_set_free(ks);
+}
+
+static void
+test_knock_derived_wrong_frame_resets_and_restart_opens(void **state)
+{
+	struct config_knock *k;
+	struct config_knock_frame f[CONFIG_KNOCK_FRAMES_MAX];
+	struct knock_set *ks;
+	struct pkt p;
+	int64_t wall = (int64_t)(S0 + 1) * STEP_S;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	ks = set_new_at(&C, T0);
+	knock_otp_frames(k, S0 + 1, f);
+	frame_at(ks, "192.0.2.1", &f[0], 100, wall);
+	frame_at(ks, "192.0.2.1", &f[1], 200, wall);
+	p = mkpkt("192.0.2.1", IPPROTO_UDP, f[2].port.port == 20000 ? 20001 :
+	    20000, 0);
+	knock_set_packet_at(ks, &p, 300, wall, &R);
+	assert_int_equal(R.verdict, KNOCK_DROP);
+	assert_int_equal(counters(ks, 0).resets, 1);
+	/* Going on where it left off does not open. */
+	frame_at(ks, "192.0.2.1", &f[2], 400, wall);
+	frame_at(ks, "192.0.2.1", &f[3], 500, wall);
+	assert_int_equal(R.nopened, 0);
+	assert_int_equal(knock_seq(ks, k, S0 + 1, "192.0.2.1", 600, wall), 1);
+	knock_set_free(ks);
+}
+
+static void
+test_knock_counter_sequence_opens_once_and_is_recorded(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+	char why[STATEFILE_WHY_MAX];
+	uint64_t v;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "c", CONFIG_DERIVE_COUNTER);
+	ks = set_new_at(&C, T0);	/* no state file yet: counter 0 */
+	assert_int_equal(statefile_load(k->state_path, &v, why, sizeof(why)), 1);
+	assert_int_equal(knock_seq(ks, k, 0, "192.0.2.1", 1000, T0), 1);
+	assert_int_equal(state_of(k), 1);
+	/* Replayed, from the same source or another: refused. */
+	assert_int_equal(knock_seq(ks, k, 0, "192.0.2.1", 2000, T0), 0);
+	assert_int_equal(knock_seq(ks, k, 0, "198.51.100.1", 3000, T0), 0);
+	assert_int_equal(knock_seq(ks, k, 1, "192.0.2.1", 4000, T0), 1);
+	assert_int_equal(state_of(k), 2);
+	assert_int_equal(counters(ks, 0).opened, 2);
+	knock_set_free(ks);
+}
+
+/* The client's counter may run ahead (knocks lost); it opens, the engine
+ * skips to it, and the counters it skipped are dead. */
+static void
+test_knock_counter_ahead_within_lookahead_opens_and_skips(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "c", CONFIG_DERIVE_COUNTER);
+	ks = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(ks, k, 2, "192.0.2.1", 1000, T0), 1);
+	assert_int_equal(state_of(k), 3);
+	assert_int_equal(knock_seq(ks, k, 0, "192.0.2.1", 2000, T0), 0);
+	assert_int_equal(knock_seq(ks, k, 1, "192.0.2.1", 3000, T0), 0);
+	assert_int_equal(knock_seq(ks, k, 2, "192.0.2.1", 4000, T0), 0);
+	/* lookahead 5 from 3: 3..7 */
+	assert_int_equal(knock_seq(ks, k, 7, "192.0.2.1", 5000, T0), 1);
+	assert_int_equal(state_of(k), 8);
+	knock_set_free(ks);
+}
+
+static void
+test_knock_counter_beyond_lookahead_is_refused(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "c", CONFIG_DERIVE_COUNTER);
+	ks = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(ks, k, 5, "192.0.2.1", 1000, T0), 0);
+	assert_int_equal(knock_seq(ks, k, 100, "192.0.2.1", 2000, T0), 0);
+	assert_int_equal(counters(ks, 0).opened, 0);
+	assert_int_equal(knock_seq(ks, k, 4, "192.0.2.1", 3000, T0), 1);
+	/* Now 5..9 are in play. */
+	assert_int_equal(knock_seq(ks, k, 5, "192.0.2.1", 4000, T0), 1);
+	knock_set_free(ks);
+}
+
+/* A source midway through counter N when another source uses N: refused. */
+static void
+test_knock_counter_racing_copy_is_refused(void **state)
+{
+	struct config_knock *k;
+	struct config_knock_frame f[CONFIG_KNOCK_FRAMES_MAX];
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "c", CONFIG_DERIVE_COUNTER);
+	ks = set_new_at(&C, T0);
+	knock_otp_frames(k, 0, f);
+	frame_at(ks, "203.0.113.5", &f[0], 100, T0);
+	frame_at(ks, "203.0.113.5", &f[1], 200, T0);
+	assert_int_equal(knock_seq(ks, k, 0, "192.0.2.1", 300, T0), 1);
+	frame_at(ks, "203.0.113.5", &f[2], 800, T0);
+	frame_at(ks, "203.0.113.5", &f[3], 900, T0);
+	assert_int_equal(R.verdict, KNOCK_DROP);
+	assert_int_equal(R.nopened, 0);
+	assert_int_equal(state_of(k), 1);
+	knock_set_free(ks);
+}
+
+/* A restart reads the counter back: what opened before stays used. */
+static void
+test_knock_counter_state_survives_restart(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "c", CONFIG_DERIVE_COUNTER);
+	ks = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(ks, k, 0, "192.0.2.1", 1000, T0), 1);
+	assert_int_equal(knock_seq(ks, k, 3, "192.0.2.1", 2000, T0), 1);
+	knock_set_free(ks);
+	ks = set_new_at(&C, T0 + 3600);
+	assert_int_equal(knock_seq(ks, k, 3, "192.0.2.1", 1000, T0 + 3600), 0);
+	assert_int_equal(knock_seq(ks, k, 0, "192.0.2.1", 2000, T0 + 3600), 0);
+	assert_int_equal(knock_seq(ks, k, 4, "192.0.2.1", 3000, T0 + 3600), 1);
+	knock_set_free(ks);
+	/* A state file written by hand (or by an older engine) is honoured. */
+	{
+		char why[STATEFILE_WHY_MAX];
+
+		assert_int_equal(statefile_save(k->state_path, 1000, why,
+		    sizeof(why)), 0);
+	}
+	ks = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(ks, k, 5, "192.0.2.1", 1000, T0), 0);
+	assert_int_equal(knock_seq(ks, k, 1002, "192.0.2.1", 2000, T0), 1);
+	assert_int_equal(state_of(k), 1003);
+	knock_set_free(ks);
+}
+
+/* Not recorded, not opened: a counter that could open again after a
+ * restart must not open now. */
+static void
+test_knock_counter_unwritable_state_refuses_the_knock(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+	char dir[160];
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "c", CONFIG_DERIVE_COUNTER);
+	snprintf(dir, sizeof(dir), "%s/later", statedir);
+	snprintf(k->state_path, sizeof(k->state_path), "%s/c.counter", dir);
+	ks = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(ks, k, 0, "192.0.2.1", 1000, T0), 0);
+	assert_int_equal(counters(ks, 0).state_errors, 1);
+	assert_int_equal(counters(ks, 0).opened, 0);
+	/* Once it can be written, the same sequence opens. */
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(knock_seq(ks, k, 0, "192.0.2.1", 2000, T0), 1);
+	assert_int_equal(state_of(k), 1);
+	knock_set_free(ks);
+}
+
+static void
+test_knock_counter_corrupt_state_file_fails_the_set(void **state)
+{
+	struct config_knock *k;
+	FILE *f;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "c", CONFIG_DERIVE_COUNTER);
+	f = fopen(k->state_path, "w");
+	assert_non_null(f);
+	fputs("seven\n", f);
+	fclose(f);
+	assert_null(knock_set_new_at(&C.cfg, test_key, T0));
+}
+
+/* Reload: the used step and the counter outlive the old set. */
+static void
+test_knock_adopt_keeps_used_step_and_counter(void **state)
+{
+	struct config_knock *kt, *kc;
+	struct knock_set *old, *ks;
+	int64_t wall = (int64_t)(S0 + 1) * STEP_S + 1;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	kt = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	kc = knock_derived(&C, "c", CONFIG_DERIVE_COUNTER);
+	old = set_new_at(&C, T0);
+	assert_int_equal(knock_seq(old, kc, 0, "192.0.2.1", 1000, wall), 1);
+	/* The new config moves the counter's state file: the counter stays. */
+	memcpy(&C2, &C, sizeof(C));
+	C2.cfg.knocks = C2.knocks;
+	snprintf(C2.knocks[1].state_path, sizeof(C2.knocks[1].state_path),
+	    "%s/moved.counter", statedir);
+	unlink(C2.knocks[1].state_path);
+	/* Reloaded in step S0+1, which opened nothing yet: it may open. */
+	ks = set_new_at(&C2, wall);
+	assert_int_equal(knock_set_adopt(ks, old), 2);
+	knock_set_free(old);
+	assert_int_equal(knock_seq(ks, &C2.knocks[1], 0, "192.0.2.1", 2000,
+	    wall), 0);
+	assert_int_equal(knock_seq(ks, &C2.knocks[0], S0 + 1, "192.0.2.1",
+	    3000, wall), 1);
+	assert_int_equal(knock_seq(ks, &C2.knocks[1], 1, "192.0.2.1", 4000,
+	    wall), 1);
+	assert_int_equal(state_of(&C2.knocks[1]), 2);
+	/* Reload again: S0+1 has opened, and stays used. */
+	old = ks;
+	ks = set_new_at(&C2, wall + 1);
+	knock_set_adopt(ks, old);
+	knock_set_free(old);
+	assert_int_equal(knock_seq(ks, &C2.knocks[0], S0 + 1, "192.0.2.1",
+	    5000, wall + 1), 0);
+	knock_set_free(ks);
+	(void)kt;
+}
+
+/* A new key makes a new trigger: nothing of the old one carries over. */
+static void
+test_knock_adopt_new_key_starts_afresh(void **state)
+{
+	struct knock_set *old, *ks;
+	struct config_knock *k;
+	int64_t wall = (int64_t)(S0 + 1) * STEP_S + 1;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	old = set_new_at(&C, T0);
+	memcpy(&C2, &C, sizeof(C));
+	C2.cfg.knocks = C2.knocks;
+	C2.knocks[0].key[0] ^= 0xff;
+	ks = set_new_at(&C2, wall);
+	assert_int_equal(knock_set_adopt(ks, old), 0);
+	knock_set_free(old);
+	/* Its own start step is refused, like at a start. */
+	assert_int_equal(knock_seq(ks, &C2.knocks[0], S0 + 1, "192.0.2.1",
+	    1000, wall), 0);
+	assert_int_equal(knock_seq(ks, &C2.knocks[0], S0 + 2, "192.0.2.1",
+	    2000, wall + STEP_S), 1);
+	knock_set_free(ks);
+	(void)k;
+}
+
+static void
+test_knock_derived_and_listed_triggers_side_by_side(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+	int64_t wall = (int64_t)(S0 + 1) * STEP_S;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	knock_std(&C, "ssh", true);
+	k = knock_derived(&C, "t", CONFIG_DERIVE_TIME);
+	ks = set_new_at(&C, T0);
+	knock_all(ks, "192.0.2.1", 1000);
+	assert_int_equal(R.nopened, 1);
+	assert_ptr_equal(R.opened[0], &C.knocks[0]);
+	assert_int_equal(knock_seq(ks, k, S0 + 1, "2001:db8::1", 5000, wall), 1);
+	assert_ptr_equal(R.opened[0], k);
+	assert_int_equal(R.family, AF_INET6);
+	assert_int_equal(counters(ks, 0).opened, 1);
+	assert_int_equal(counters(ks, 1).opened, 1);
+	knock_set_free(ks);
+}
+
 int
 main(void)
 {
@@ -947,7 +1533,26 @@ main(void)
 		cmocka_unit_test(test_knock_counters_count_each_outcome),
 		cmocka_unit_test(test_knock_set_refuses_too_few_sources),
 		cmocka_unit_test(test_knock_set_without_triggers_owns_nothing),
+		cmocka_unit_test(test_knock_time_current_step_sequence_opens),
+		cmocka_unit_test(test_knock_time_step_of_start_is_refused),
+		cmocka_unit_test(test_knock_time_previous_step_sequence_is_refused),
+		cmocka_unit_test(test_knock_time_same_step_reused_is_refused_next_step_opens),
+		cmocka_unit_test(test_knock_time_knock_straddling_step_boundary_opens),
+		cmocka_unit_test(test_knock_time_racing_copy_of_a_sequence_is_refused),
+		cmocka_unit_test(test_knock_derived_range_is_dropped_rest_is_not_mine),
+		cmocka_unit_test(test_knock_derived_tcp_frames_must_be_exactly_syn),
+		cmocka_unit_test(test_knock_derived_wrong_frame_resets_and_restart_opens),
+		cmocka_unit_test(test_knock_counter_sequence_opens_once_and_is_recorded),
+		cmocka_unit_test(test_knock_counter_ahead_within_lookahead_opens_and_skips),
+		cmocka_unit_test(test_knock_counter_beyond_lookahead_is_refused),
+		cmocka_unit_test(test_knock_counter_racing_copy_is_refused),
+		cmocka_unit_test(test_knock_counter_state_survives_restart),
+		cmocka_unit_test(test_knock_counter_unwritable_state_refuses_the_knock),
+		cmocka_unit_test(test_knock_counter_corrupt_state_file_fails_the_set),
+		cmocka_unit_test(test_knock_adopt_keeps_used_step_and_counter),
+		cmocka_unit_test(test_knock_adopt_new_key_starts_afresh),
+		cmocka_unit_test(test_knock_derived_and_listed_triggers_side_by_side),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, derived_setup, derived_teardown);
 }

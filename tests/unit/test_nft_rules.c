@@ -85,9 +85,9 @@ test_nft_plan_diverts_a_shared_knock_port_once(void **state)
 	/* Both knocks use tcp:8000: three distinct ports, not four. */
 	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
 	assert_int_equal(fx.plan.ndivert, 3);
-	assert_int_equal(fx.plan.divert[0].port, 7000);
-	assert_int_equal(fx.plan.divert[1].port, 8000);
-	assert_int_equal(fx.plan.divert[2].port, 7001);
+	assert_int_equal(fx.plan.divert[0].lo, 7000);
+	assert_int_equal(fx.plan.divert[1].lo, 8000);
+	assert_int_equal(fx.plan.divert[2].lo, 7001);
 }
 
 static void
