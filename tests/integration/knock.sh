@@ -6,7 +6,12 @@
 netns_enter "$@"
 ip addr add 127.0.0.2/8 dev lo 2>/dev/null
 
-cfg=$(write_config knock.ini <<'INI'
+cat >"$work/hook.sh" <<'SH'
+#!/bin/sh
+echo "$*" >>"$(dirname "$0")/hook.log"
+SH
+chmod 700 "$work/hook.sh"
+cfg=$(write_config knock.ini <<INI
 [engine]
 queue = 0
 
@@ -21,6 +26,13 @@ sequence = udp:7100 tcp:8100 udp:7101
 window = 5s
 open = tcp:2223
 allow_timeout = 30s
+
+[knock hooked]
+sequence = udp:7300 udp:7301
+open = tcp:2226
+exec = $work/hook.sh %EVENT% %IP% %NAME%
+exec_stop = $work/hook.sh %EVENT% %IP% %NAME%
+exec_stop_delay = 1s
 INI
 )
 # One packet each: udp, or tcp with hping3's flag options. hping3 waits a
@@ -80,6 +92,15 @@ tcp_frame 127.0.0.1 9000 -F -A
 sleep 0.2
 expect_eq knock_ecn_syn_counts_as_syn open "$(tcp_probe 127.0.0.1 2222)"
 
+# The table deleted under the running engine comes back at once; its
+# members went with it, and the next knock adds the knocker again.
+nft delete table inet nfq_trigger
+sleep 0.5
+check table_deleted_under_engine_is_rebuilt quiet nft list chain inet nfq_trigger guard_in
+expect_eq table_rebuilt_guard_closed closed "$(tcp_probe 127.0.0.1 2222)"
+knock_ssh
+expect_eq table_rebuilt_knock_opens open "$(tcp_probe 127.0.0.1 2222)"
+
 # IPv6, with plain sockets only: a UDP datagram and a connect() are frames.
 $UDP send ::1 7100 1
 $TCP syn ::1 8100
@@ -87,6 +108,14 @@ $UDP send ::1 7101 1
 sleep 0.2
 expect_eq knock_ipv6_opens open "$(tcp_probe ::1 2223)"
 expect_eq knock_ipv6_source_in_allow_set ::1 "$(allow_members six_allow6)"
+
+# Hooks: exec at once, exec_stop after its delay, placeholders substituted.
+$UDP send 127.0.0.1 7300 1
+$UDP send 127.0.0.1 7301 1
+sleep 0.5
+expect_eq knock_exec_runs_on_open "open 127.0.0.1 hooked" "$(cat "$work/hook.log" 2>/dev/null)"
+sleep 1
+expect_eq knock_exec_stop_runs_after_delay "close 127.0.0.1 hooked" "$(tail -1 "$work/hook.log" 2>/dev/null)"
 
 # Decision 1: the table outlives the engine; the guard stays closed to others.
 stop_engine
