@@ -95,6 +95,7 @@ tools: $(TOOLS)
 bench: all $(O)/bench/set_update $(O)/bench/knock_latency
 	O=$(O) bench/set-update
 	O=$(O) bench/knock-latency
+	O=$(O) bench/count-paths
 
 check-unit: unit-bins
 	O=$(O) tests/run unit

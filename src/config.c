@@ -10,6 +10,7 @@
  * line and all of them are printed at the end, sorted by line.
  */
 #include <sys/stat.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,8 @@ _Static_assert(CONFIG_KEY_LEN == KEYFILE_KEY_LEN, "a key is a key file's key");
 static const char tcp_flag_letters[] = "fsrpau";
 
 enum section {
-	SECTION_NONE, SECTION_ENGINE, SECTION_KNOCK, SECTION_ACTIVITY, SECTION_SKIP
+	SECTION_NONE, SECTION_ENGINE, SECTION_KNOCK, SECTION_ACTIVITY,
+	SECTION_COUNT, SECTION_ROTATE, SECTION_SKIP
 };
 
 struct cfg_error {
@@ -90,6 +92,10 @@ struct parse {
 	struct config_knock scratch_knock;  /* still get their keys checked */
 	struct config_activity *activity;
 	struct config_activity scratch_activity;
+	struct config_count *count;
+	struct config_count scratch_count;
+	struct config_rotate *rotate;
+	struct config_rotate scratch_rotate;
 };
 
 static void perr(struct parse *, int, const char *, ...)
@@ -1362,6 +1368,417 @@ activities_check_engine(struct parse *p)
 	}
 }
 
+/* --- [count NAME] ----------------------------------------------------- */
+
+enum count_key {
+	C_MATCH, C_SOURCE, C_EVERY, C_THRESHOLD, C_BLOCK_TIMEOUT, C_ALLOW,
+	C_PATH, C_EXEC
+};
+
+static void
+count_defaults(struct config_count *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->source = CONFIG_SOURCE_QUEUE;
+	c->every = 1;
+	c->block_timeout_ms = 10 * 60 * 1000;	/* fail2ban's bantime */
+	c->path = CONFIG_PATH_KERNEL;
+}
+
+static void
+count_match(struct parse *p, const char *v)
+{
+	char why[MATCH_WHY_MAX];
+
+	if (match_parse(v, &p->count->match, why, sizeof(why)) == -1)
+		verr(p, "%s", why);
+}
+
+static void
+count_source(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "queue") == 0)
+		p->count->source = CONFIG_SOURCE_QUEUE;
+	else if (strcmp(v, "nflog") == 0)
+		p->count->source = CONFIG_SOURCE_NFLOG;
+	else
+		verr(p, "'%s' is not queue or nflog", show(v, sb, sizeof(sb)));
+}
+
+static void
+count_every(struct parse *p, const char *v)
+{
+	uint64_t n;
+
+	if (set_uint(p, v, 1, CONFIG_EVERY_MAX, &n))
+		p->count->every = (uint32_t)n;
+}
+
+/* nft's rate units, for "10/minute". */
+static const struct {
+	const char *name;
+	uint64_t ms;
+} rate_units[] = {
+	{ "second", 1000 }, { "minute", 60 * 1000 }, { "hour", 3600 * 1000 },
+	{ "day", 24 * 3600 * 1000 }, { "week", 7 * 24 * 3600 * 1000ULL },
+	{ NULL, 0 }
+};
+
+/* "10/60s" or "10/minute": more than 10 packets per 60 seconds. */
+static void
+count_threshold(struct parse *p, const char *v)
+{
+	const char *slash = strchr(v, '/'), *per;
+	char sb[SHOW_BUF], num[24];
+	uint64_t n, ms = 0;
+	size_t len;
+	int i;
+
+	show(v, sb, sizeof(sb));
+	for (len = slash != NULL ? (size_t)(slash - v) : 0; len > 0 &&
+	    is_blank(v[len - 1]); len--)
+		;
+	if (slash == NULL || len == 0 || len >= sizeof(num)) {
+		verr(p, "'%s' is not PACKETS/PERIOD, as in 10/60s or 10/minute", sb);
+		return;
+	}
+	snprintf(num, sizeof(num), "%.*s", (int)len, v);
+	for (per = slash + 1; is_blank(*per); per++)
+		;
+	if (!u64_parse(num, len, &n) || n < 1 || n > CONFIG_THRESHOLD_MAX) {
+		verr(p, "'%s': the packets are not a number from 1 to %u", sb,
+		    CONFIG_THRESHOLD_MAX);
+		return;
+	}
+	for (i = 0; rate_units[i].name != NULL; i++)
+		if (strcmp(per, rate_units[i].name) == 0)
+			ms = rate_units[i].ms;
+	if (ms == 0 && duration_parse(per, &ms) != NULL) {
+		verr(p, "'%s': the period is not a duration (60s, 1h) or second, "
+		    "minute, hour, day, week", sb);
+		return;
+	}
+	if (ms < 1000 || ms % 1000 != 0) {
+		verr(p, "'%s': the period must be whole seconds (nftables counts "
+		    "rates per second)", sb);
+		return;
+	}
+	p->count->threshold = (uint32_t)n;
+	p->count->period_ms = ms;
+}
+
+static void
+count_block_timeout(struct parse *p, const char *v)
+{
+	set_duration(p, v, 1, CONFIG_DURATION_MAX_MS, &p->count->block_timeout_ms);
+}
+
+static void
+count_allow_one(struct parse *p, const char *tok, int i)
+{
+	struct config_count *c = p->count;
+	struct config_prefix px = { 0 };
+	char why[MATCH_WHY_MAX];
+	int family = 0, j;
+
+	if (i >= CONFIG_ALLOW_MAX) {
+		if (i == CONFIG_ALLOW_MAX)
+			verr(p, "more than %d prefixes", CONFIG_ALLOW_MAX);
+		return;
+	}
+	if (match_prefix_parse(tok, &family, &px.p, why, sizeof(why)) == -1) {
+		verr(p, "%s", why);
+		return;
+	}
+	px.family = (uint8_t)family;
+	for (j = 0; j < c->nallow; j++)
+		if (c->allow[j].family == px.family &&
+		    c->allow[j].p.len == px.p.len &&
+		    memcmp(c->allow[j].p.addr, px.p.addr, 16) == 0) {
+			verr(p, "'%s' is listed twice", tok);
+			return;
+		}
+	c->allow[c->nallow++] = px;
+}
+
+static void
+count_allow(struct parse *p, const char *v)
+{
+	words_each(p, v, count_allow_one);
+}
+
+static void
+count_path(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "kernel") == 0)
+		p->count->path = CONFIG_PATH_KERNEL;
+	else if (strcmp(v, "engine") == 0)
+		p->count->path = CONFIG_PATH_ENGINE;
+	else
+		verr(p, "'%s' is not kernel or engine", show(v, sb, sizeof(sb)));
+}
+
+static void
+count_exec(struct parse *p, const char *v)
+{
+	set_hook(p, v, &p->count->exec);
+}
+
+static const struct key count_keys[] = {
+	[C_MATCH] = { "match", count_match, true },
+	[C_SOURCE] = { "source", count_source, false },
+	[C_EVERY] = { "every", count_every, false },
+	[C_THRESHOLD] = { "threshold", count_threshold, false },
+	[C_BLOCK_TIMEOUT] = { "block_timeout", count_block_timeout, false },
+	[C_ALLOW] = { "allow", count_allow, false },
+	[C_PATH] = { "path", count_path, false },
+	[C_EXEC] = { "exec", count_exec, false },
+	{ NULL, NULL, false }
+};
+_Static_assert(sizeof(count_keys) / sizeof(count_keys[0]) <= KEYS_MAX,
+    "seen_line[] too small for [count]");
+
+/*
+ * The section's keys together: `every` (with exec) and `threshold` are the
+ * two kinds of count trigger, each with keys of its own.
+ */
+static void
+count_check(struct parse *p)
+{
+	static const enum count_key threshold_only[] = {
+		C_BLOCK_TIMEOUT, C_ALLOW, C_PATH
+	};
+	struct config_count *c = p->count;
+	const int *seen = p->seen_line;
+	size_t i;
+
+	if (seen[C_EVERY] && seen[C_THRESHOLD]) {
+		perr(p, seen[C_EVERY], "%s: every and threshold are two kinds "
+		    "of count trigger: use a section for each", p->ctx);
+		return;
+	}
+	if (seen[C_THRESHOLD]) {
+		c->kind = CONFIG_COUNT_THRESHOLD;
+		if (seen[C_MATCH] && c->path == CONFIG_PATH_KERNEL &&
+		    match_uses_ifs(&c->match, MATCH_OIF))
+			perr(p, seen[C_MATCH], "%s: match: oif: the kernel counts a "
+			    "threshold in prerouting, before routing has chosen an "
+			    "output interface (path = engine counts after it)",
+			    p->ctx);
+		if (seen[C_SOURCE])
+			perr(p, seen[C_SOURCE], "%s: source only applies with "
+			    "every (a threshold is counted by the kernel, or "
+			    "through the queue with path = engine)", p->ctx);
+		return;
+	}
+	c->kind = CONFIG_COUNT_EVERY;
+	if (!seen[C_EXEC])
+		perr(p, p->section_line, "%s: needs exec (what to run every N "
+		    "packets) or threshold (sources to block)", p->ctx);
+	for (i = 0; i < sizeof(threshold_only) / sizeof(threshold_only[0]); i++)
+		if (seen[threshold_only[i]])
+			perr(p, seen[threshold_only[i]], "%s: %s only applies "
+			    "with threshold", p->ctx,
+			    count_keys[threshold_only[i]].name);
+}
+
+/* What a count trigger needs from [engine], wherever that section is. */
+static void
+counts_check_engine(struct parse *p)
+{
+	const struct config_count *c;
+	int i;
+
+	for (i = 0; i < p->cfg->ncounts; i++) {
+		c = &p->cfg->counts[i];
+		if (p->cfg->engine.nflog_group >= 0)
+			continue;
+		if (c->kind == CONFIG_COUNT_EVERY && c->source == CONFIG_SOURCE_NFLOG)
+			perr(p, c->line, "count %s: source = nflog needs "
+			    "nflog_group in [engine]", c->name);
+		if (c->kind == CONFIG_COUNT_THRESHOLD &&
+		    c->path == CONFIG_PATH_KERNEL && c->exec.argv != NULL)
+			perr(p, c->line, "count %s: exec with a threshold counted "
+			    "by the kernel needs nflog_group in [engine] (the "
+			    "kernel reports each block through it)", c->name);
+	}
+}
+
+/* --- [rotate NAME] ---------------------------------------------------- */
+
+enum rotate_key { R_MATCH, R_MODE, R_POOL, R_POLICY };
+
+static void
+rotate_defaults(struct config_rotate *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->mode = CONFIG_ROTATE;
+	r->policy = CONFIG_ROUND_ROBIN;
+}
+
+static void
+rotate_match(struct parse *p, const char *v)
+{
+	char why[MATCH_WHY_MAX];
+
+	if (match_parse(v, &p->rotate->match, why, sizeof(why)) == -1)
+		verr(p, "%s", why);
+}
+
+static void
+rotate_mode(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "rotate") == 0)
+		p->rotate->mode = CONFIG_ROTATE;
+	else if (strcmp(v, "passthrough") == 0)
+		p->rotate->mode = CONFIG_PASSTHROUGH;
+	else
+		verr(p, "'%s' is not rotate or passthrough", show(v, sb, sizeof(sb)));
+}
+
+static void
+rotate_policy(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "round-robin") == 0)
+		p->rotate->policy = CONFIG_ROUND_ROBIN;
+	else if (strcmp(v, "random") == 0)
+		p->rotate->policy = CONFIG_RANDOM;
+	else
+		verr(p, "'%s' is not round-robin or random", show(v, sb, sizeof(sb)));
+}
+
+/* Adds addr to the pool; false (reported) when it is there or no room. */
+static bool
+pool_add(struct parse *p, struct config_pool *pool, const uint8_t *addr,
+    int alen, const char *tok)
+{
+	int i;
+
+	for (i = 0; i < pool->n; i++)
+		if (memcmp(pool->addr[i], addr, (size_t)alen) == 0) {
+			verr(p, "'%s': an address of it is listed twice", tok);
+			return false;
+		}
+	if (pool->n == CONFIG_POOL_MAX) {
+		verr(p, "more than %d addresses of one family (a larger pool "
+		    "is one prefix)", CONFIG_POOL_MAX);
+		return false;
+	}
+	memcpy(pool->addr[pool->n++], addr, (size_t)alen);
+	return true;
+}
+
+/*
+ * One word of the pool: an address, or a prefix that is spelled out when
+ * it holds at most CONFIG_POOL_MAX addresses, else kept as a prefix that
+ * must stand alone in its family.
+ */
+static void
+rotate_pool_one(struct parse *p, const char *tok, int i)
+{
+	struct match_prefix px;
+	struct config_pool *pool;
+	char why[MATCH_WHY_MAX];
+	uint8_t addr[16];
+	int family = 0, alen, host, k, b;
+
+	(void)i;
+	if (match_prefix_parse(tok, &family, &px, why, sizeof(why)) == -1) {
+		verr(p, "%s", why);
+		return;
+	}
+	pool = &p->rotate->pool[family == AF_INET6];
+	alen = family == AF_INET ? 4 : 16;
+	host = alen * 8 - px.len;
+	if (pool->prefix) {
+		verr(p, "'%s': the pool's prefix of more than %d addresses "
+		    "stands alone in its family", tok, CONFIG_POOL_MAX);
+		return;
+	}
+	if (host > CONFIG_POOL_HOST_BITS && pool->n > 0) {
+		verr(p, "'%s' holds more than %d addresses: such a prefix "
+		    "stands alone in its family's pool", tok, CONFIG_POOL_MAX);
+		return;
+	}
+	if (host > CONFIG_POOL_HOST_BITS) {
+		pool->prefix = true;
+		pool->prefix_len = px.len;
+		memcpy(pool->addr[0], px.addr, 16);
+		pool->n = 1;
+		return;
+	}
+	for (k = 0; k < (1 << host); k++) {
+		memcpy(addr, px.addr, 16);
+		for (b = 0; b < host; b++)
+			if (k & (1 << b))
+				addr[alen - 1 - b / 8] |= (uint8_t)(1u << (b % 8));
+		if (!pool_add(p, pool, addr, alen, tok))
+			return;
+	}
+}
+
+static void
+rotate_pool(struct parse *p, const char *v)
+{
+	words_each(p, v, rotate_pool_one);
+}
+
+static const struct key rotate_keys[] = {
+	[R_MATCH] = { "match", rotate_match, true },
+	[R_MODE] = { "mode", rotate_mode, false },
+	[R_POOL] = { "pool", rotate_pool, false },
+	[R_POLICY] = { "policy", rotate_policy, false },
+	{ NULL, NULL, false }
+};
+_Static_assert(sizeof(rotate_keys) / sizeof(rotate_keys[0]) <= KEYS_MAX,
+    "seen_line[] too small for [rotate]");
+_Static_assert(1 << CONFIG_POOL_HOST_BITS == CONFIG_POOL_MAX,
+    "a prefix that is spelled out fills the pool at most");
+
+static void
+rotate_check(struct parse *p)
+{
+	const struct config_rotate *r = p->rotate;
+	const int *seen = p->seen_line;
+	int f, useful = 0;
+
+	if (r->mode == CONFIG_PASSTHROUGH) {
+		if (seen[R_POOL])
+			perr(p, seen[R_POOL], "%s: pool: not with mode = "
+			    "passthrough (connections keep their address)", p->ctx);
+		if (seen[R_POLICY])
+			perr(p, seen[R_POLICY], "%s: policy: not with mode = "
+			    "passthrough", p->ctx);
+		return;
+	}
+	if (!seen[R_POOL]) {
+		perr(p, p->section_line, "%s: needs pool (the source addresses "
+		    "to spread connections over) or mode = passthrough", p->ctx);
+		return;
+	}
+	for (f = 0; f < 2; f++) {
+		if (r->pool[f].prefix && r->policy == CONFIG_ROUND_ROBIN)
+			perr(p, seen[R_POLICY] ? seen[R_POLICY] : seen[R_POOL],
+			    "%s: a pool prefix of more than %d addresses takes "
+			    "policy = random (round-robin needs a list)", p->ctx,
+			    CONFIG_POOL_MAX);
+		if (r->pool[f].n > 0 && match_has_family(&r->match,
+		    f ? AF_INET6 : AF_INET))
+			useful++;
+	}
+	if (seen[R_MATCH] && useful == 0 && (r->pool[0].n > 0 || r->pool[1].n > 0))
+		perr(p, seen[R_POOL], "%s: pool: no address of the family the "
+		    "match is for", p->ctx);
+}
+
 /* --- sections --------------------------------------------------------- */
 
 /* A knock with key or derive has no sequence to list. */
@@ -1378,7 +1795,8 @@ section_end(struct parse *p)
 	int i;
 
 	if (p->section == SECTION_ENGINE || p->section == SECTION_KNOCK ||
-	    p->section == SECTION_ACTIVITY)
+	    p->section == SECTION_ACTIVITY || p->section == SECTION_COUNT ||
+	    p->section == SECTION_ROTATE)
 		for (i = 0; p->keys[i].name != NULL; i++)
 			if (p->keys[i].required && !p->seen_line[i] &&
 			    !derived_needs_no(p, i))
@@ -1388,6 +1806,11 @@ section_end(struct parse *p)
 		knock_check(p);
 	if (p->section == SECTION_ACTIVITY)
 		activity_check(p);
+	if (p->section == SECTION_COUNT)
+		count_check(p);
+	if (p->section == SECTION_ROTATE)
+		rotate_check(p);
+	hook_clear(&p->scratch_count.exec);
 	hook_clear(&p->scratch_activity.start);
 	hook_clear(&p->scratch_activity.stop);
 	hook_clear(&p->scratch_knock.exec);
@@ -1442,7 +1865,20 @@ trigger_name_problem(struct parse *p, const char *name, char *why)
 			    "at line %d)", p->cfg->activities[i].line);
 			return why;
 		}
-	if (p->cfg->nknocks + p->cfg->nactivities >= CONFIG_TRIGGERS_MAX) {
+	for (i = 0; i < p->cfg->ncounts; i++)
+		if (strcmp(p->cfg->counts[i].name, name) == 0) {
+			snprintf(why, WHY_MAX, "duplicate trigger name (first "
+			    "at line %d)", p->cfg->counts[i].line);
+			return why;
+		}
+	for (i = 0; i < p->cfg->nrotates; i++)
+		if (strcmp(p->cfg->rotates[i].name, name) == 0) {
+			snprintf(why, WHY_MAX, "duplicate trigger name (first "
+			    "at line %d)", p->cfg->rotates[i].line);
+			return why;
+		}
+	if (p->cfg->nknocks + p->cfg->nactivities + p->cfg->ncounts +
+	    p->cfg->nrotates >= CONFIG_TRIGGERS_MAX) {
 		snprintf(why, WHY_MAX, "more than %d triggers",
 		    CONFIG_TRIGGERS_MAX);
 		return why;
@@ -1510,6 +1946,66 @@ activity_begin(struct parse *p, const char *name)
 		snprintf(p->activity->name, sizeof(p->activity->name), "%s", name);
 }
 
+static void
+count_begin(struct parse *p, const char *name)
+{
+	struct config_count *nc;
+	char why[WHY_MAX], sb[SHOW_BUF];
+	const char *bad = NULL;
+
+	p->section = SECTION_COUNT;
+	p->keys = count_keys;
+	p->count = &p->scratch_count;
+	snprintf(p->ctx, sizeof(p->ctx), "count %s",
+	    name ? show(name, sb, sizeof(sb)) : "");
+	if (name == NULL) {
+		perr(p, p->lineno, "[count] needs a name: [count NAME]");
+		snprintf(p->ctx, sizeof(p->ctx), "count");
+	} else if ((bad = trigger_name_problem(p, name, why)) != NULL)
+		perr(p, p->lineno, "%s: %s", p->ctx, bad);
+	else if ((nc = realloc(p->cfg->counts, (size_t)(p->cfg->ncounts + 1) *
+	    sizeof(*nc))) == NULL)
+		p->oom = true;
+	else {
+		p->cfg->counts = nc;
+		p->count = &nc[p->cfg->ncounts++];
+	}
+	count_defaults(p->count);
+	p->count->line = p->lineno;
+	if (name != NULL && bad == NULL)
+		snprintf(p->count->name, sizeof(p->count->name), "%s", name);
+}
+
+static void
+rotate_begin(struct parse *p, const char *name)
+{
+	struct config_rotate *nr;
+	char why[WHY_MAX], sb[SHOW_BUF];
+	const char *bad = NULL;
+
+	p->section = SECTION_ROTATE;
+	p->keys = rotate_keys;
+	p->rotate = &p->scratch_rotate;
+	snprintf(p->ctx, sizeof(p->ctx), "rotate %s",
+	    name ? show(name, sb, sizeof(sb)) : "");
+	if (name == NULL) {
+		perr(p, p->lineno, "[rotate] needs a name: [rotate NAME]");
+		snprintf(p->ctx, sizeof(p->ctx), "rotate");
+	} else if ((bad = trigger_name_problem(p, name, why)) != NULL)
+		perr(p, p->lineno, "%s: %s", p->ctx, bad);
+	else if ((nr = realloc(p->cfg->rotates, (size_t)(p->cfg->nrotates + 1) *
+	    sizeof(*nr))) == NULL)
+		p->oom = true;
+	else {
+		p->cfg->rotates = nr;
+		p->rotate = &nr[p->cfg->nrotates++];
+	}
+	rotate_defaults(p->rotate);
+	p->rotate->line = p->lineno;
+	if (name != NULL && bad == NULL)
+		snprintf(p->rotate->name, sizeof(p->rotate->name), "%s", name);
+}
+
 /* Splits the inside of [...] into at most three blank-separated words. */
 static int
 header_words(char *in, char *w[3])
@@ -1564,9 +2060,14 @@ section_begin(struct parse *p, const char *line)
 		knock_begin(p, n == 2 ? w[1] : NULL);
 	else if (strcmp(w[0], "activity") == 0)
 		activity_begin(p, n == 2 ? w[1] : NULL);
+	else if (strcmp(w[0], "count") == 0)
+		count_begin(p, n == 2 ? w[1] : NULL);
+	else if (strcmp(w[0], "rotate") == 0)
+		rotate_begin(p, n == 2 ? w[1] : NULL);
 	else
 		perr(p, p->lineno, "unknown section '%s': expected [engine], "
-		    "[knock NAME] or [activity NAME]", show(line, sb, sizeof(sb)));
+		    "[knock NAME], [activity NAME], [count NAME] or [rotate NAME]",
+		    show(line, sb, sizeof(sb)));
 }
 
 /* --- inih's reader and handler ---------------------------------------- */
@@ -1758,6 +2259,7 @@ parse_text(struct parse *p, const char *text, size_t len)
 	rc = ini_parse_stream(ini_read, p, ini_handler_cb, p);
 	section_end(p);
 	activities_check_engine(p);
+	counts_check_engine(p);
 	if (rc == -2)
 		p->oom = true;
 	else if (rc > 0 && !error_at(p, rc))	/* ours should catch all */
@@ -1929,6 +2431,10 @@ config_free(struct config *cfg)
 		hook_clear(&cfg->activities[i].stop);
 	}
 	free(cfg->activities);
+	for (i = 0; i < cfg->ncounts; i++)
+		hook_clear(&cfg->counts[i].exec);
+	free(cfg->counts);
+	free(cfg->rotates);
 	free(cfg->path);
 	free(cfg);
 }
@@ -2059,6 +2565,55 @@ activity_print(const struct config_activity *a, FILE *out)
 	    config_duration_str(a->retry_after_ms, buf, sizeof(buf)));
 }
 
+static void
+count_print(const struct config_count *c, FILE *out)
+{
+	char buf[32], m[512], a[INET6_ADDRSTRLEN];
+	int i;
+
+	fprintf(out, "count %s: %s: ", c->name, match_str(&c->match, m, sizeof(m)));
+	if (c->kind == CONFIG_COUNT_EVERY)
+		fprintf(out, "exec every %u packets, through the %s\n", c->every,
+		    c->source == CONFIG_SOURCE_QUEUE ? "queue" : "nflog group");
+	else
+		fprintf(out, "a source over %u packets per %s is blocked for %s, "
+		    "counted by the %s\n", c->threshold,
+		    config_duration_str(c->period_ms, buf, sizeof(buf)),
+		    config_duration_str(c->block_timeout_ms, m, sizeof(m)),
+		    c->path == CONFIG_PATH_KERNEL ? "kernel" : "engine");
+	if (c->nallow > 0)
+		fprintf(out, "  %-15s", "allow");
+	for (i = 0; i < c->nallow; i++)
+		fprintf(out, " %s/%u%s", inet_ntop(c->allow[i].family,
+		    c->allow[i].p.addr, a, sizeof(a)), c->allow[i].p.len,
+		    i == c->nallow - 1 ? "\n" : "");
+	hook_print("exec", &c->exec, out);
+}
+
+static void
+rotate_print(const struct config_rotate *r, FILE *out)
+{
+	char m[512], a[INET6_ADDRSTRLEN];
+	const struct config_pool *pool;
+	int f, i;
+
+	fprintf(out, "rotate %s: %s: %s\n", r->name,
+	    match_str(&r->match, m, sizeof(m)), r->mode == CONFIG_PASSTHROUGH ?
+	    "passthrough" : r->policy == CONFIG_RANDOM ? "random" : "round-robin");
+	for (f = 0; f < 2; f++) {
+		pool = &r->pool[f];
+		if (pool->n == 0)
+			continue;
+		fprintf(out, "  %-15s", f ? "pool (IPv6)" : "pool (IPv4)");
+		for (i = 0; i < pool->n; i++)
+			fprintf(out, " %s", inet_ntop(f ? AF_INET6 : AF_INET,
+			    pool->addr[i], a, sizeof(a)));
+		if (pool->prefix)
+			fprintf(out, "/%u", pool->prefix_len);
+		fputc('\n', out);
+	}
+}
+
 void
 config_print(const struct config *cfg, FILE *out)
 {
@@ -2069,4 +2624,8 @@ config_print(const struct config *cfg, FILE *out)
 		knock_print(&cfg->knocks[i], out);
 	for (i = 0; i < cfg->nactivities; i++)
 		activity_print(&cfg->activities[i], out);
+	for (i = 0; i < cfg->ncounts; i++)
+		count_print(&cfg->counts[i], out);
+	for (i = 0; i < cfg->nrotates; i++)
+		rotate_print(&cfg->rotates[i], out);
 }

@@ -138,6 +138,78 @@ struct config_activity {
 	uint64_t retry_after_ms;	/* after a failed start, no new one before this */
 };
 
+/*
+ * [count NAME] (docs/count.md): every `every` matching packets run exec
+ * (the engine counts), or a source over `threshold` packets per `period`
+ * goes into the trigger's block set for block_timeout (the kernel counts,
+ * or the engine with path = engine).
+ */
+#define CONFIG_ALLOW_MAX	16	/* prefixes never blocked, per trigger */
+#define CONFIG_EVERY_MAX	1000000000U
+#define CONFIG_THRESHOLD_MAX	1000000U
+
+enum config_count_kind {
+	CONFIG_COUNT_EVERY = 0,		/* a hook every N matching packets */
+	CONFIG_COUNT_THRESHOLD,		/* a source over N per T is blocked */
+};
+
+enum config_count_path {
+	CONFIG_PATH_KERNEL = 0,		/* nft meter and block set: no packet reaches us */
+	CONFIG_PATH_ENGINE,		/* queued; counted per source in a tracker */
+};
+
+/* An address prefix of either family. */
+struct config_prefix {
+	uint8_t family;			/* AF_INET, AF_INET6 */
+	struct match_prefix p;
+};
+
+struct config_count {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;			/* line of the [count NAME] header */
+	struct match match;
+	enum config_count_kind kind;
+	enum config_source source;	/* every: how packets reach the engine */
+	uint32_t every;
+	uint32_t threshold;		/* more than this many packets ... */
+	uint64_t period_ms;		/* ... per this long (whole seconds) */
+	uint64_t block_timeout_ms;
+	enum config_count_path path;
+	struct config_prefix allow[CONFIG_ALLOW_MAX];
+	int nallow;
+	struct config_hook exec;	/* every: each Nth packet; threshold: each block */
+};
+
+/*
+ * [rotate NAME] (docs/rotate.md): new connections that match get a source
+ * address from the pool (SNAT in the kernel, each connection keeps its
+ * own), or, with mode = passthrough, keep theirs and skip later rotate
+ * sections. A pool is listed (at most CONFIG_POOL_MAX addresses per family,
+ * small prefixes spelled out) or, per family, one larger prefix from which
+ * the kernel picks a random address per connection.
+ */
+#define CONFIG_POOL_MAX		64
+#define CONFIG_POOL_HOST_BITS	6	/* a prefix with more host bits stays a prefix */
+
+enum config_rotate_mode { CONFIG_ROTATE = 0, CONFIG_PASSTHROUGH };
+enum config_rotate_policy { CONFIG_ROUND_ROBIN = 0, CONFIG_RANDOM };
+
+struct config_pool {
+	uint8_t addr[CONFIG_POOL_MAX][16]; /* network order; IPv4 in the first 4 bytes */
+	int n;				/* addresses listed; 0: none of this family */
+	bool prefix;			/* addr[0]/prefix_len: a random address in it */
+	uint8_t prefix_len;
+};
+
+struct config_rotate {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;
+	struct match match;
+	enum config_rotate_mode mode;
+	enum config_rotate_policy policy;
+	struct config_pool pool[2];	/* [0] IPv4, [1] IPv6 */
+};
+
 struct config {
 	char *path;
 	struct config_engine engine;
@@ -145,6 +217,10 @@ struct config {
 	int nknocks;
 	struct config_activity *activities;
 	int nactivities;
+	struct config_count *counts;
+	int ncounts;
+	struct config_rotate *rotates;
+	int nrotates;
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "nft.h"
 #include "packet.h"
 #include "trigger_activity.h"
+#include "trigger_count.h"
 #include "trigger_knock.h"
 
 #define ENGINE_QUEUES_MAX	64
@@ -68,6 +69,7 @@ struct engine {
 	struct nflog_source *nflog;
 	struct nft *nft;
 	struct knock_set *knocks;
+	struct count_set *counts;
 	struct engine_act **acts;	/* one per cfg->activities[], same order */
 	int nacts;
 	struct engine_act **retired;
@@ -295,6 +297,7 @@ engine_act_hook(struct engine_act *ea, enum hook_event ev, uint32_t epoch,
 		.event = ev,
 		.hook = ev == HOOK_EV_START ? &c->start : &c->stop,
 		.timeout_ms = (uint32_t)ea->e->cfg->engine.hook_timeout_ms,
+		.coalesce = true,	/* repeated starts are one start */
 		.done = engine_act_done,
 		.arg = ea,
 	};
@@ -573,6 +576,98 @@ engine_log_act_counters(const struct engine *e)
 	}
 }
 
+/* --- count triggers --------------------------------------------------- */
+
+/* Once per N packets: each run is its own, serialized per trigger. */
+static void
+engine_count_hook(struct engine *e, const struct config_count *c,
+    const struct count_result *r)
+{
+	struct hook_request req = {
+		.owner = (void *)(uintptr_t)c,	/* one at a time; never merged */
+		.name = c->name,
+		.event = HOOK_EV_COUNT,
+		.hook = &c->exec,
+		.timeout_ms = (uint32_t)e->cfg->engine.hook_timeout_ms,
+		.family = (uint8_t)r->family,
+		.proto = r->proto,
+		.port = r->dport,
+	};
+
+	memcpy(req.addr, r->addr, sizeof(req.addr));
+	hook_run(e->hooks, &req);	/* a refusal is logged there */
+}
+
+/* What the count triggers decided: block sets (batched per pass) and hooks. */
+static void
+engine_count_apply(struct engine *e, const struct count_result *r)
+{
+	const struct config_count *c;
+	struct pkt view = { .family = (uint8_t)r->family };
+	char ip[64], per[32], d[32];
+	int i;
+
+	for (i = 0; i < r->nfired; i++) {
+		c = r->fired[i].trigger;
+		pkt_addr_str(&view, r->addr, ip, sizeof(ip));
+		if (r->fired[i].block) {
+			log_info("count %s: %s sent over %u packets per %s: blocked "
+			    "for %s", c->name, ip, c->threshold,
+			    config_duration_str(c->period_ms, per, sizeof(per)),
+			    config_duration_str(c->block_timeout_ms, d, sizeof(d)));
+			nft_block_add(e->nft, c->name, r->family, r->addr,
+			    c->block_timeout_ms);
+		} else if (c->kind == CONFIG_COUNT_THRESHOLD)
+			log_info("count %s: %s blocked by the kernel", c->name, ip);
+		else
+			log_debug("count %s: %u more packets, the last from %s: "
+			    "exec", c->name, c->every, ip);
+		if (r->fired[i].hook)
+			engine_count_hook(e, c, r);
+	}
+}
+
+/*
+ * A packet from the count chains (input, forward: docs/count.md): every
+ * queue-fed count trigger whose match fits counts it.
+ */
+static int
+engine_count_packet(struct engine *e, const struct pkt *p, uint32_t indev,
+    uint32_t outdev, uint64_t now)
+{
+	const char *iif = NULL, *oif = NULL;
+	struct count_result r;
+
+	if (count_set_uses_ifs(e->counts, MATCH_IIF))
+		iif = engine_ifname(e, indev, now);
+	if (count_set_uses_ifs(e->counts, MATCH_OIF))
+		oif = engine_ifname(e, outdev, now);
+	count_set_packet(e->counts, p, iif, oif, now, &r);
+	engine_count_apply(e, &r);
+	return r.verdict == COUNT_DROP ? NF_DROP : NF_ACCEPT;
+}
+
+static void
+engine_log_count_counters(const struct engine *e)
+{
+	struct count_counters cc;
+	const struct config_count *c;
+	int i;
+
+	for (i = 0; i < count_set_count(e->counts); i++) {
+		count_set_counters(e->counts, i, &cc);
+		c = count_set_trigger(e->counts, i);
+		log_info("count %s: %llu packets, %llu hooks, %llu blocks, "
+		    "%llu exempt, %llu dropped, %llu tracked, %llu evicted",
+		    c->name, (unsigned long long)cc.packets,
+		    (unsigned long long)cc.hooks, (unsigned long long)cc.blocks,
+		    (unsigned long long)cc.exempt, (unsigned long long)cc.dropped,
+		    (unsigned long long)cc.tracker.tracked,
+		    (unsigned long long)(cc.tracker.evicted_fresh +
+		    cc.tracker.evicted_progress));
+	}
+}
+
 static int
 engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 {
@@ -602,6 +697,13 @@ engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 	held = (struct act_held){ .id = np->id, .len = np->orig_len, .queue = queue };
 	verdict = engine_act_packet(e, &p, np->indev, np->outdev,
 	    np->hook == NF_INET_PRE_ROUTING ? &held : NULL, CONFIG_SOURCE_QUEUE, now);
+	/*
+	 * Count triggers take what their chains queue, after routing; a
+	 * packet that an activity rule queued in prerouting is not counted
+	 * there too.
+	 */
+	if (np->hook == NF_INET_LOCAL_IN || np->hook == NF_INET_FORWARD)
+		verdict = engine_count_packet(e, &p, np->indev, np->outdev, now);
 	engine_log_packet(source, &p, verdict == NFQ_HOLD ? "held" :
 	    verdict == NF_DROP ? "drop" : "accept");
 	return verdict;
@@ -611,6 +713,7 @@ static void
 engine_on_logged(void *arg, uint16_t group, const struct nflog_packet *lp)
 {
 	struct engine *e = arg;
+	struct count_result r;
 	struct pkt p;
 	char source[24];
 
@@ -618,6 +721,11 @@ engine_on_logged(void *arg, uint16_t group, const struct nflog_packet *lp)
 	if (engine_parse(e, source, lp->payload, lp->payload_len, &p) < 0)
 		return;
 	engine_log_packet(source, &p, "seen");
+	/* Count rules log with their trigger's prefix; activity rules without. */
+	if (count_set_logged(e->counts, lp->prefix, &p, loop_now_ms(), &r) == 0) {
+		engine_count_apply(e, &r);
+		return;
+	}
 	engine_act_packet(e, &p, lp->indev, lp->outdev, NULL,
 	    CONFIG_SOURCE_NFLOG, loop_now_ms());
 }
@@ -629,9 +737,12 @@ engine_arm_timer(struct engine *e)
 	uint64_t next = knock_set_next_deadline(e->knocks);
 	uint64_t later = deferred_next(e->deferred);
 	uint64_t act = engine_act_next_deadline(e);
+	uint64_t count = count_set_next_deadline(e->counts);
 
 	if (later != 0 && later < next)
 		next = later;
+	if (count < next)
+		next = count;
 	if (act != ACT_NO_DEADLINE && act < next)
 		next = act;
 	loop_timer_at(e->loop, next == TRACKER_NO_DEADLINE ? 0 : next);
@@ -645,6 +756,7 @@ engine_on_timer(void *arg, uint64_t now)
 	struct deferred_item it;
 
 	knock_set_expire(e->knocks, now);
+	count_set_expire(e->counts, now);
 	engine_act_expire(e, now);
 	while (deferred_pop_due(e->deferred, now, &it)) {
 		/* The trigger may have left the config by a reload since. */
@@ -745,6 +857,7 @@ engine_log_counters(const struct engine *e)
 	    (unsigned long long)e->counters.malformed);
 	engine_log_knock_counters(e);
 	engine_log_act_counters(e);
+	engine_log_count_counters(e);
 	nc = nft_counters(e->nft);
 	log_info("nftables: %llu batches, %llu elements added, %llu refused, "
 	    "%llu set full, %llu table rebuilds", (unsigned long long)nc->batches_sent,
@@ -824,6 +937,7 @@ engine_reload(struct engine *e)
 {
 	struct config *next;
 	struct knock_set *knocks;
+	struct count_set *counts;
 	int nerrors = 0, kept;
 
 	next = config_load(e->cfg->path, true, stderr, &nerrors);
@@ -833,10 +947,12 @@ engine_reload(struct engine *e)
 		return;
 	}
 	knocks = knock_set_new(next, NULL);
-	if (knocks == NULL || nft_table_sync(e->nft, next) < 0) {
+	counts = count_set_new(next, NULL);
+	if (knocks == NULL || counts == NULL || nft_table_sync(e->nft, next) < 0) {
 		log_warnx("reload: %s cannot be applied, keeping the running configuration",
 		    next->path);
 		knock_set_free(knocks);
+		count_set_free(counts);
 		config_free(next);
 		/* The table may be half way: bring it back to the running shape. */
 		nft_table_sync(e->nft, e->cfg);
@@ -851,6 +967,7 @@ engine_reload(struct engine *e)
 			if (engine_open_sources(e, &e->cfg->engine) < 0)
 				log_warnx("reload: old sources could not be restored either");
 			knock_set_free(knocks);
+			count_set_free(counts);
 			config_free(next);
 			nft_table_sync(e->nft, e->cfg);
 			return;
@@ -860,10 +977,13 @@ engine_reload(struct engine *e)
 	kept = knock_set_adopt(knocks, e->knocks);
 	knock_set_free(e->knocks);
 	e->knocks = knocks;
+	kept += count_set_adopt(counts, e->counts);
+	count_set_free(e->counts);
+	e->counts = counts;
 	config_free(e->cfg);
 	e->cfg = next;
-	log_info("reload: %s loaded (%d knock trigger%s kept their state, %d "
-	    "activity trigger%s in standby)", e->cfg->path, kept,
+	log_info("reload: %s loaded (%d knock and count trigger%s kept their "
+	    "state, %d activity trigger%s in standby)", e->cfg->path, kept,
 	    kept == 1 ? "" : "s", e->nacts, e->nacts == 1 ? "" : "s");
 }
 
@@ -921,8 +1041,9 @@ engine_open(struct config *cfg, struct spawn *sp)
 	loop_set_pass_fn(e->loop, engine_on_pass, e);
 	e->hooks = hook_open(sp, e->loop);
 	e->knocks = knock_set_new(cfg, NULL);
-	if (e->hooks == NULL || e->knocks == NULL || engine_open_nft(e) < 0 ||
-	    engine_open_sources(e, &cfg->engine) < 0) {
+	e->counts = count_set_new(cfg, NULL);
+	if (e->hooks == NULL || e->knocks == NULL || e->counts == NULL ||
+	    engine_open_nft(e) < 0 || engine_open_sources(e, &cfg->engine) < 0) {
 		engine_close(e);
 		return NULL;
 	}
@@ -945,13 +1066,14 @@ engine_close(struct engine *e)
 		return;
 	/* Held packets get their verdict before the queues go; no hook runs now. */
 	engine_act_reset_all(e, false);
-	if (e->nft != NULL && e->knocks != NULL)
+	if (e->nft != NULL && e->knocks != NULL && e->counts != NULL)
 		engine_log_counters(e);
 	engine_close_sources(e);
 	nft_close(e->nft);
 	hook_close(e->hooks);
 	engine_act_free_all(e);
 	knock_set_free(e->knocks);
+	count_set_free(e->counts);
 	deferred_free(e->deferred);
 	loop_free(e->loop);
 	config_free(e->cfg);

@@ -558,7 +558,7 @@ hook_run(struct hooks *h, const struct hook_request *req)
 		return -1;
 	}
 	last = hook_owner_last(h, req->owner, &count);
-	if (last != NULL && !last->cancelled && hook_job_same(last, job)) {
+	if (req->coalesce && last != NULL && !last->cancelled && hook_job_same(last, job)) {
 		log_debug("hook %s: same as the pending request %u", job->name, last->id);
 		free(job);
 		return 1;

@@ -15,6 +15,7 @@
 #ifndef NFQT_HOOK_H
 #define NFQT_HOOK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -65,6 +66,9 @@ struct hook_request {
 	uint8_t addr[16];	/* network byte order; IPv4 in the first 4 bytes */
 	uint8_t proto;		/* %PROTO%; 0: none */
 	uint16_t port;		/* %PORT%; 0: none */
+	bool coalesce;		/* merge into an identical request of the owner
+				   not yet finished (repeated activity starts);
+				   false: every request runs (count, knock) */
 	hook_done_fn done;	/* may be NULL */
 	void *arg;
 };
@@ -88,8 +92,8 @@ void hook_readable(void *h);
 
 /*
  * Run req->hook for req->owner. Returns 0 when it is sent or queued (the
- * callback reports it), 1 when it was coalesced into an identical pending
- * request of the owner (whose callback reports it; none for this call),
+ * callback reports it), 1 when req->coalesce merged it into an identical
+ * pending request of the owner (whose callback reports it; none for this call),
  * -1 when refused, logged, no callback: E2BIG over a spawn_proto.h limit
  * after substitution, EBUSY queues full, EINVAL no command, ENOTCONN the
  * spawner is gone, ENOMEM.

@@ -31,6 +31,7 @@ struct parser {
 	bool seen_l4proto;
 	bool seen_nfproto;
 	bool seen_if[2];
+	bool seen_flags;
 };
 
 static int
@@ -161,6 +162,19 @@ value_prefix(struct parser *ps, const char *w, int family,
 	if (prefix_host_bits(out->addr, alen, out->len))
 		return fail(ps, "'%s' has bits set after the prefix length", w);
 	return 0;
+}
+
+int
+match_prefix_parse(const char *text, int *family, struct match_prefix *out,
+    char *why, size_t whylen)
+{
+	struct parser ps = { .why = why, .whylen = whylen };
+
+	if (*family == 0)
+		*family = strchr(text, ':') != NULL ? AF_INET6 : AF_INET;
+	if (strlen(text) >= TOKEN_LEN)
+		return fail(&ps, "'%.20s...' is too long for an address", text);
+	return value_prefix(&ps, text, *family, out);
 }
 
 static int
@@ -401,6 +415,113 @@ clause_port(struct parser *ps, const char *word, enum port_proto pp)
 	return 0;
 }
 
+/* nft's names; name i is bit i of the flags byte (packet.h PKT_TCP_*). */
+static const char *const tcp_flag_names[8] = {
+	"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"
+};
+
+/* "syn,ack" or "syn|ack" (n bytes of s) into bits. */
+static int
+flag_list(struct parser *ps, const char *s, size_t n, uint8_t *bits)
+{
+	size_t i, len;
+	int f;
+
+	*bits = 0;
+	if (n == 0)
+		return fail(ps, "tcp flags: a flag is missing before or after '/'");
+	while (n > 0) {
+		for (len = 0; len < n && s[len] != ',' && s[len] != '|'; len++)
+			;
+		for (f = 0; f < 8; f++)
+			if (len == strlen(tcp_flag_names[f]) &&
+			    strncmp(s, tcp_flag_names[f], len) == 0)
+				break;
+		if (f == 8)
+			return fail(ps, "tcp flags: '%.*s' is not a flag (fin, syn, "
+			    "rst, psh, ack, urg, ecn, cwr)", (int)len, s);
+		*bits |= (uint8_t)(1u << f);
+		i = len < n ? len + 1 : len;
+		s += i;
+		n -= i;
+	}
+	return 0;
+}
+
+/*
+ * The words of a flags value, "syn", "syn , ack", "syn / syn,ack", glued
+ * into one string: a word after a complete flag list belongs to it only if
+ * it is a separator (',', '|', '/') or starts with one.
+ */
+static int
+flag_words(struct parser *ps, char *text, size_t len)
+{
+	const char *w;
+	size_t used = 0, n;
+	bool more = true;
+
+	while ((w = peek(ps)) != NULL) {
+		n = strlen(w);
+		if (!more && w[0] != ',' && w[0] != '|' && w[0] != '/')
+			break;
+		if (used + n >= len)
+			return fail(ps, "tcp flags: too many words");
+		memcpy(text + used, w, n + 1);
+		used += n;
+		ps->pos++;
+		more = w[n - 1] == ',' || w[n - 1] == '|' || w[n - 1] == '/';
+	}
+	if (used == 0)
+		return fail(ps, "tcp flags: a flag is missing at the end");
+	if (more)
+		return fail(ps, "tcp flags: '%s' ends without a flag", text);
+	return 0;
+}
+
+static int
+clause_tcp_flags(struct parser *ps)
+{
+	struct match_tcp_flags *f = &ps->m->tcp_flags;
+	char text[TOKEN_LEN * 4];
+	const char *w = peek(ps), *slash;
+	bool eq = w != NULL && strcmp(w, "==") == 0, neg;
+	uint8_t value, mask;
+
+	if (ps->seen_flags)
+		return fail(ps, "tcp flags is given twice");
+	ps->seen_flags = true;
+	neg = negation(ps);
+	if ((w = peek(ps)) != NULL && w[0] == '!')
+		return fail(ps, "tcp flags: '!' is not supported (say tcp flags "
+		    "!= FLAGS / MASK)");
+	if (flag_words(ps, text, sizeof(text)) < 0)
+		return -1;
+	if ((slash = strchr(text, '/')) != NULL && strchr(slash + 1, '/') != NULL)
+		return fail(ps, "tcp flags: '%s' has more than one '/'", text);
+	if (flag_list(ps, text, slash != NULL ? (size_t)(slash - text) :
+	    strlen(text), &value) < 0)
+		return -1;
+	if (slash == NULL) {
+		/* Like nft: a bare list is "any of these", == and != the exact byte. */
+		f->op = eq ? MATCH_FLAGS_EQ : neg ? MATCH_FLAGS_NE : MATCH_FLAGS_ANY;
+		f->mask = eq || neg ? 0xff : value;
+		f->value = eq || neg ? value : 0;
+		return 0;
+	}
+	if (eq)
+		return fail(ps, "tcp flags: '==' with a mask: say tcp flags %s",
+		    text);
+	if (flag_list(ps, slash + 1, strlen(slash + 1), &mask) < 0)
+		return -1;
+	if ((value & mask) != value)
+		return fail(ps, "tcp flags %s: flags outside the mask match "
+		    "nothing", text);
+	f->op = neg ? MATCH_FLAGS_NE : MATCH_FLAGS_EQ;
+	f->mask = mask;
+	f->value = value;
+	return 0;
+}
+
 static int
 clause_ifs(struct parser *ps, const char *word, enum match_if which)
 {
@@ -465,6 +586,11 @@ clause(struct parser *ps)
 		return clause_addr(ps, w, AF_INET);
 	if (strcmp(w, "ip6") == 0)
 		return clause_addr(ps, w, AF_INET6);
+	if (strcmp(w, "tcp") == 0 && peek(ps) != NULL &&
+	    strcmp(peek(ps), "flags") == 0) {
+		ps->pos++;
+		return clause_tcp_flags(ps);
+	}
 	if (strcmp(w, "tcp") == 0)
 		return clause_port(ps, w, PP_TCP);
 	if (strcmp(w, "udp") == 0)
@@ -497,6 +623,11 @@ protos_settle(struct parser *ps)
 	if (ps->pp[0] != PP_NONE && ps->pp[1] != PP_NONE && ps->pp[0] != ps->pp[1])
 		return fail(ps, "sport and dport of different protocols match "
 		    "nothing");
+	if (ps->seen_flags && pp != PP_NONE && pp != PP_TCP)
+		return fail(ps, "tcp flags and %s ports match nothing",
+		    pp == PP_UDP ? "udp" : "th");
+	if (ps->seen_flags)
+		pp = PP_TCP;
 	if (pp == PP_NONE)
 		return 0;
 	if (pp == PP_TH) {
@@ -513,9 +644,13 @@ protos_settle(struct parser *ps)
 	for (i = 0; i < m->nprotos && m->protos[i] != want; i++)
 		;
 	if (m->nprotos > 0 && i == m->nprotos)
-		return fail(ps, "%s ports and meta l4proto without %s match "
+		return fail(ps, "%s %s and meta l4proto without %s match "
 		    "nothing", pp == PP_TCP ? "tcp" : "udp",
-		    pp == PP_TCP ? "tcp" : "udp");
+		    ps->pp[0] == PP_NONE && ps->pp[1] == PP_NONE ? "flags" :
+		    "ports", pp == PP_TCP ? "tcp" : "udp");
+	if (ps->seen_flags && m->nprotos > 1)
+		return fail(ps, "tcp flags apply to tcp only: drop the other "
+		    "protocols from meta l4proto");
 	m->protos[0] = want;
 	m->nprotos = 1;
 	return 0;
@@ -549,8 +684,8 @@ match_parse(const char *text, struct match *m, char *why, size_t whylen)
 
 /* --- packets ----------------------------------------------------------- */
 
-static bool
-prefix_has(const struct match_prefix *px, const uint8_t *addr)
+bool
+match_prefix_has(const struct match_prefix *px, const uint8_t *addr)
 {
 	int full = px->len / 8, rest = px->len % 8;
 	uint8_t mask;
@@ -569,7 +704,7 @@ addrs_match(const struct match_addrs *a, const uint8_t *addr)
 	int i;
 
 	for (i = 0; i < a->n; i++)
-		if (prefix_has(&a->v[i], addr))
+		if (match_prefix_has(&a->v[i], addr))
 			return !a->neg;
 	return a->neg;
 }
@@ -608,6 +743,21 @@ ifs_match(const struct match_ifs *f, const char *name)
 	return false;
 }
 
+static bool
+flags_match(const struct match_tcp_flags *f, uint8_t flags)
+{
+	switch (f->op) {
+	case MATCH_FLAGS_ANY:
+		return (flags & f->mask) != 0;
+	case MATCH_FLAGS_EQ:
+		return (flags & f->mask) == f->value;
+	case MATCH_FLAGS_NE:
+		return (flags & f->mask) != f->value;
+	default:
+		return true;
+	}
+}
+
 bool
 match_packet(const struct match *m, const struct pkt *p, const char *iif,
     const char *oif)
@@ -629,6 +779,9 @@ match_packet(const struct match *m, const struct pkt *p, const char *iif,
 		    !ports_match(&m->port[d], d == MATCH_SRC ? p->sport : p->dport)))
 			return false;
 	}
+	if (m->tcp_flags.op != MATCH_FLAGS_NONE && !flags_match(&m->tcp_flags,
+	    p->tcp_flags))
+		return false;
 	if (m->ifs[MATCH_IIF].n > 0 && !ifs_match(&m->ifs[MATCH_IIF], iif))
 		return false;
 	if (m->ifs[MATCH_OIF].n > 0 && !ifs_match(&m->ifs[MATCH_OIF], oif))
@@ -789,6 +942,34 @@ put_ports(struct out *o, const struct match *m, int d)
 	put_close(o, pt->n);
 }
 
+static void
+put_flag_list(struct out *o, uint8_t bits)
+{
+	int f, n = 0;
+
+	for (f = 0; f < 8; f++)
+		if (bits & (1u << f))
+			put(o, "%s%s", n++ ? "," : "", tcp_flag_names[f]);
+}
+
+static void
+put_flags(struct out *o, const struct match_tcp_flags *f)
+{
+	if (f->op == MATCH_FLAGS_NONE)
+		return;
+	put(o, "%stcp flags ", o->used ? " " : "");
+	if (f->op == MATCH_FLAGS_ANY) {
+		put_flag_list(o, f->mask);
+		return;
+	}
+	put(o, f->op == MATCH_FLAGS_NE ? "!= " : f->mask == 0xff ? "== " : "");
+	put_flag_list(o, f->value);
+	if (f->mask != 0xff) {
+		put(o, " / ");
+		put_flag_list(o, f->mask);
+	}
+}
+
 const char *
 match_str(const struct match *m, char *buf, size_t len)
 {
@@ -804,8 +985,9 @@ match_str(const struct match *m, char *buf, size_t len)
 	for (d = 0; d < 2; d++)
 		if (m->addr[d].n > 0)
 			put_addrs(&o, m, d);
-	/* A single tcp or udp is said by the port clause itself. */
-	if (m->nprotos > 1 || (m->nprotos == 1 && !ports)) {
+	/* A single tcp or udp is said by the port or flags clause itself. */
+	if (m->nprotos > 1 || (m->nprotos == 1 && !ports &&
+	    m->tcp_flags.op == MATCH_FLAGS_NONE)) {
 		put(&o, "%smeta l4proto ", o.used ? " " : "");
 		for (i = 0; i < m->nprotos; i++) {
 			put_open(&o, m->nprotos, i);
@@ -816,6 +998,7 @@ match_str(const struct match *m, char *buf, size_t len)
 	for (d = 0; d < 2; d++)
 		if (m->port[d].n > 0)
 			put_ports(&o, m, d);
+	put_flags(&o, &m->tcp_flags);
 	for (d = 0; d < 2; d++) {
 		if (m->ifs[d].n == 0)
 			continue;

@@ -9,6 +9,7 @@
  *   ip6 saddr|daddr [!=] ...
  *   tcp|udp sport|dport [!=] PORT | LO-HI | { PORT, LO-HI, ... }
  *   th sport|dport ...                  (with meta l4proto tcp, udp or both)
+ *   tcp flags [==|!=] FLAG[,FLAG...] | tcp flags FLAGS / MASK
  *   meta l4proto tcp|udp|icmp|icmpv6|N | { ... }
  *   meta nfproto ipv4|ipv6
  *   iif|oif|iifname|oifname NAME | NAME* | { NAME, ... }
@@ -64,6 +65,24 @@ struct match_ifs {
 	struct match_ifname v[MATCH_SET_MAX];
 };
 
+/*
+ * tcp flags, as nft reads them: `tcp flags syn` is "any of these set"
+ * ((flags & mask) != 0), `tcp flags == syn` and `tcp flags syn / syn,ack`
+ * compare (flags & mask) with value, `!=` negates that comparison.
+ */
+enum match_flags_op {
+	MATCH_FLAGS_NONE = 0,		/* no clause */
+	MATCH_FLAGS_ANY,		/* (flags & mask) != 0 */
+	MATCH_FLAGS_EQ,			/* (flags & mask) == value */
+	MATCH_FLAGS_NE,			/* (flags & mask) != value */
+};
+
+struct match_tcp_flags {
+	uint8_t op;			/* enum match_flags_op */
+	uint8_t mask;
+	uint8_t value;
+};
+
 struct match {
 	uint8_t family;			/* 0: IPv4 and IPv6, or AF_INET / AF_INET6 */
 	uint8_t nprotos;		/* 0: any transport protocol */
@@ -71,6 +90,7 @@ struct match {
 	struct match_addrs addr[2];	/* enum match_dir */
 	struct match_ports port[2];	/* enum match_dir */
 	struct match_ifs ifs[2];	/* enum match_if */
+	struct match_tcp_flags tcp_flags;
 };
 
 /*
@@ -106,6 +126,17 @@ void match_combo(const struct match *m, int i, struct match_combo *c);
 
 /* Whether the match can see packets of family (AF_INET, AF_INET6). */
 bool match_has_family(const struct match *m, int family);
+
+/*
+ * One address or prefix, "10.0.0.0/8" or "fd00::/8", of family AF_INET or
+ * AF_INET6 (0: either, told by the text; stored in *family). 0, or -1 with
+ * the reason in why.
+ */
+int match_prefix_parse(const char *text, int *family, struct match_prefix *out,
+    char *why, size_t whylen);
+
+/* Whether addr (network order, of the prefix's family) is in the prefix. */
+bool match_prefix_has(const struct match_prefix *px, const uint8_t *addr);
 
 /* The canonical text, as match_parse() reads it back; "" for no clause. */
 const char *match_str(const struct match *m, char *buf, size_t len);

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,7 @@ struct nft_elem {
 	uint8_t del;
 	uint8_t state;		/* enum elem_state */
 	uint8_t refresh_del;	/* send a delete first; cleared on ENOENT */
-	int16_t trigger;	/* index in the plan */
+	int16_t trigger;	/* element target: esets_name() */
 };
 
 struct nft {
@@ -111,7 +112,10 @@ struct nft {
 	bool have_plan;
 	bool synced;			/* the table was built once */
 	struct nft_plan plan;
-	/* One libnftnl set per allow set, with one element reused per message. */
+	/*
+	 * One libnftnl set per set the engine adds to, with one element reused
+	 * per message: knock allow sets first, then count block sets.
+	 */
 	struct nftnl_set *esets[CONFIG_TRIGGERS_MAX][2];
 	struct nftnl_set_elem *eelems[CONFIG_TRIGGERS_MAX][2];
 	struct nft_elem pending[NFT_PENDING_MAX];
@@ -379,12 +383,25 @@ elem_str(const struct nft_elem *el, char *buf, size_t len)
 	return buf;
 }
 
+/* The set of element target i: a knock's allow set, or a count's block set. */
+static const char *
+esets_name(const struct nft *n, int i, int family)
+{
+	const struct nft_plan_trigger *t;
+	const struct nft_plan_count *c;
+
+	if (i < n->plan.ntriggers) {
+		t = &n->plan.triggers[i];
+		return family == AF_INET ? t->set4 : t->set6;
+	}
+	c = &n->plan.counts[i - n->plan.ntriggers];
+	return family == AF_INET ? c->block4 : c->block6;
+}
+
 static const char *
 elem_set(const struct nft *n, const struct nft_elem *el)
 {
-	const struct nft_plan_trigger *t = &n->plan.triggers[el->trigger];
-
-	return el->family == AF_INET ? t->set4 : t->set6;
+	return esets_name(n, el->trigger, el->family);
 }
 
 static int
@@ -554,15 +571,19 @@ nft_batch_flush(struct nft *n)
 	return sockfail ? -1 : failed;
 }
 
+/*
+ * target: element target (esets_name()); -1 when the trigger has no allow
+ * set, -2 when it has no block set.
+ */
 static int
-elem_queue(struct nft *n, const char *trigger, int family, const uint8_t *addr,
-    uint64_t timeout_ms, bool del)
+elem_queue(struct nft *n, int target, const char *trigger, int family,
+    const uint8_t *addr, uint64_t timeout_ms, bool del)
 {
-	const struct nft_plan_trigger *t;
 	struct nft_elem *el;
 
-	if (!n->have_plan || (t = nft_plan_trigger(&n->plan, trigger)) == NULL) {
-		log_warnx("nft: no allow set for trigger '%s'", trigger);
+	if (target < 0) {
+		log_warnx("nft: no %s set for trigger '%s'", target == -1 ?
+		    "allow" : "block", trigger);
 		errno = ENOENT;
 		return -1;
 	}
@@ -580,23 +601,48 @@ elem_queue(struct nft *n, const char *trigger, int family, const uint8_t *addr,
 	el->del = del;
 	el->timeout_ms = timeout_ms;
 	el->refresh_del = !del && !n->elem_refresh;
-	el->trigger = (int16_t)(t - n->plan.triggers);
+	el->trigger = (int16_t)target;
 	el->state = ELEM_PENDING;
 	return 0;
+}
+
+static int
+allow_target(const struct nft *n, const char *trigger)
+{
+	const struct nft_plan_trigger *t;
+
+	if (!n->have_plan || (t = nft_plan_trigger(&n->plan, trigger)) == NULL)
+		return -1;
+	return (int)(t - n->plan.triggers);
 }
 
 int
 nft_allow_add(struct nft *n, const char *trigger, int family,
     const uint8_t *addr, uint64_t timeout_ms)
 {
-	return elem_queue(n, trigger, family, addr, timeout_ms, false);
+	return elem_queue(n, allow_target(n, trigger), trigger, family, addr,
+	    timeout_ms, false);
 }
 
 int
 nft_allow_del(struct nft *n, const char *trigger, int family,
     const uint8_t *addr)
 {
-	return elem_queue(n, trigger, family, addr, 0, true);
+	return elem_queue(n, allow_target(n, trigger), trigger, family, addr, 0,
+	    true);
+}
+
+int
+nft_block_add(struct nft *n, const char *trigger, int family,
+    const uint8_t *addr, uint64_t timeout_ms)
+{
+	const struct nft_plan_count *c;
+	int target = -2;
+
+	if (n->have_plan && (c = nft_plan_count(&n->plan, trigger)) != NULL &&
+	    c->kind == CONFIG_COUNT_THRESHOLD)
+		target = n->plan.ntriggers + (int)(c - n->plan.counts);
+	return elem_queue(n, target, trigger, family, addr, timeout_ms, false);
 }
 
 int
@@ -620,16 +666,14 @@ esets_free(struct nft *n)
 		}
 }
 
-/* Element messages name their set: one libnftnl set object per allow set. */
+/* Element messages name their set: one libnftnl set object per set we add to. */
 static int
 esets_build(struct nft *n)
 {
-	const struct nft_plan_trigger *t;
 	int i, f;
 
 	esets_free(n);
-	for (i = 0; i < n->plan.ntriggers; i++) {
-		t = &n->plan.triggers[i];
+	for (i = 0; i < n->plan.ntriggers + n->plan.ncounts; i++) {
 		for (f = 0; f < 2; f++) {
 			n->esets[i][f] = nftnl_set_alloc();
 			n->eelems[i][f] = nftnl_set_elem_alloc();
@@ -642,7 +686,7 @@ esets_build(struct nft *n)
 			nftnl_set_set_str(n->esets[i][f], NFTNL_SET_TABLE,
 			    n->plan.table);
 			nftnl_set_set_str(n->esets[i][f], NFTNL_SET_NAME,
-			    f ? t->set6 : t->set4);
+			    esets_name(n, i, f ? AF_INET6 : AF_INET));
 			nftnl_set_elem_add(n->esets[i][f], n->eelems[i][f]);
 		}
 	}
@@ -667,10 +711,15 @@ enum sync_kind {
 	SYNC_RULE_GUARD,
 	SYNC_RULE_DIVERT,
 	SYNC_RULE_ACTIVITY,
+	SYNC_POOL_FILL,
+	SYNC_RULE_COUNT_BLOCK,
+	SYNC_RULE_COUNT_METER,
+	SYNC_RULE_COUNT_DIVERT,
+	SYNC_RULE_ROTATE,
 };
 
 /* What a set of ours is for; each has its own shape. */
-enum set_kind { SET_ALLOW, SET_ACTIVE, SET_FLOWS };
+enum set_kind { SET_ALLOW, SET_ACTIVE, SET_FLOWS, SET_BLOCK, SET_RATE, SET_POOL };
 
 struct sync_op {
 	uint8_t kind;		/* enum sync_kind */
@@ -695,19 +744,31 @@ struct sync {
 	const char *table;
 };
 
-enum chain_kind { CHAIN_GUARD, CHAIN_DIVERT, CHAIN_ACTIVITY };
+enum chain_kind {
+	CHAIN_GUARD, CHAIN_DIVERT, CHAIN_ACTIVITY, CHAIN_COUNT_PRE, CHAIN_COUNT,
+	CHAIN_ROTATE
+};
 
 static const struct {
 	const char *name;
 	uint32_t hook;
 	int32_t prio;
 	uint8_t kind;		/* enum chain_kind */
+	const char *type;
 } sync_chains[] = {
-	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, CHAIN_GUARD },
-	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, CHAIN_GUARD },
-	{ NFT_CHAIN_DIVERT, NF_INET_LOCAL_IN, NFT_PRIO_DIVERT, CHAIN_DIVERT },
+	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
+	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
+	{ NFT_CHAIN_DIVERT, NF_INET_LOCAL_IN, NFT_PRIO_DIVERT, CHAIN_DIVERT, "filter" },
 	/* Before routing: a held packet is routed when it is let go (Decision 4). */
-	{ NFT_CHAIN_ACTIVITY, NF_INET_PRE_ROUTING, NFT_PRIO_ACTIVITY, CHAIN_ACTIVITY },
+	{ NFT_CHAIN_ACTIVITY, NF_INET_PRE_ROUTING, NFT_PRIO_ACTIVITY, CHAIN_ACTIVITY,
+	    "filter" },
+	/* Blocked sources go before anything else sees them, local or forwarded. */
+	{ NFT_CHAIN_COUNT_PRE, NF_INET_PRE_ROUTING, NFT_PRIO_GUARD, CHAIN_COUNT_PRE,
+	    "filter" },
+	/* Input and forward: a packet passes one of them once (docs/count.md). */
+	{ NFT_CHAIN_COUNT_IN, NF_INET_LOCAL_IN, NFT_PRIO_COUNT, CHAIN_COUNT, "filter" },
+	{ NFT_CHAIN_COUNT_FWD, NF_INET_FORWARD, NFT_PRIO_COUNT, CHAIN_COUNT, "filter" },
+	{ NFT_CHAIN_ROTATE, NF_INET_POST_ROUTING, NFT_PRIO_SRCNAT, CHAIN_ROTATE, "nat" },
 };
 #define SYNC_NCHAINS	(int)(sizeof(sync_chains) / sizeof(sync_chains[0]))
 
@@ -722,6 +783,34 @@ plan_has_guards(const struct nft_plan *p)
 	return false;
 }
 
+/* Count triggers with rules in count_pre (threshold) or count_in/count_fwd. */
+static bool
+plan_has_counts(const struct nft_plan *p, bool threshold)
+{
+	const struct nft_plan_count *c;
+	int i;
+
+	for (i = 0; i < p->ncounts; i++) {
+		c = &p->counts[i];
+		if (threshold ? c->kind == CONFIG_COUNT_THRESHOLD :
+		    c->kind == CONFIG_COUNT_EVERY || c->path == CONFIG_PATH_ENGINE)
+			return true;
+	}
+	return false;
+}
+
+static bool
+plan_has_rotates(const struct nft_plan *p)
+{
+	int i;
+
+	for (i = 0; i < p->nrotates; i++)
+		if (nft_rotate_has_family(&p->rotates[i], AF_INET) ||
+		    nft_rotate_has_family(&p->rotates[i], AF_INET6))
+			return true;
+	return false;
+}
+
 /* A chain is in the plan when it would hold at least one rule. */
 static bool
 chain_planned(const struct nft_plan *p, int i)
@@ -731,6 +820,12 @@ chain_planned(const struct nft_plan *p, int i)
 		return p->ndivert > 0;
 	case CHAIN_ACTIVITY:
 		return p->nactivities > 0;
+	case CHAIN_COUNT_PRE:
+		return plan_has_counts(p, true);
+	case CHAIN_COUNT:
+		return plan_has_counts(p, false);
+	case CHAIN_ROTATE:
+		return plan_has_rotates(p);
 	default:
 		return plan_has_guards(p);
 	}
@@ -751,7 +846,7 @@ chain_match(const struct nft_plan *p, struct nftnl_chain *c)
 		    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) == sync_chains[i].hook &&
 		    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) == sync_chains[i].prio &&
 		    nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_ACCEPT &&
-		    type != NULL && strcmp(type, "filter") == 0)
+		    type != NULL && strcmp(type, sync_chains[i].type) == 0)
 			return i;
 		return -1;
 	}
@@ -763,7 +858,8 @@ set_ours(const char *name)
 {
 	static const char *suffixes[] = {
 		NFT_SET_ALLOW4, NFT_SET_ALLOW6, NFT_SET_ACTIVE, NFT_SET_FLOWS4,
-		NFT_SET_FLOWS6, NULL
+		NFT_SET_FLOWS6, NFT_SET_BLOCK4, NFT_SET_BLOCK6, NFT_SET_RATE4,
+		NFT_SET_RATE6, NFT_SET_POOL4, NFT_SET_POOL6, NULL
 	};
 	size_t len = strlen(name), sl;
 	int i;
@@ -780,10 +876,46 @@ set_ours(const char *name)
 struct plan_set {
 	const char *name;
 	uint8_t kind;		/* enum set_kind */
-	int trigger;		/* in plan.triggers (SET_ALLOW) or plan.activities */
+	int trigger;		/* in plan.triggers (SET_ALLOW), plan.activities,
+				 * plan.counts or plan.rotates, by kind */
 	int family;		/* AF_INET, AF_INET6; 0 for SET_ACTIVE */
+	uint64_t timeout_ms;	/* SET_RATE: the default element timeout */
 };
-#define PLAN_SETS_MAX	(CONFIG_TRIGGERS_MAX * 3)
+#define PLAN_SETS_MAX	(CONFIG_TRIGGERS_MAX * 4)
+
+/* Sets of count triggers (block, bucket) and rotate triggers (pool maps). */
+static int
+plan_sets_count_rotate(const struct nft_plan *p, struct plan_set *out, int n)
+{
+	const struct nft_plan_count *c;
+	const struct nft_plan_rotate *r;
+	int i, f, fam;
+
+	for (i = 0; i < p->ncounts; i++) {
+		c = &p->counts[i];
+		for (f = 0; f < 2 && c->kind == CONFIG_COUNT_THRESHOLD; f++) {
+			fam = f ? AF_INET6 : AF_INET;
+			if (!match_has_family(&c->match, fam))
+				continue;
+			out[n++] = (struct plan_set){ f ? c->block6 : c->block4,
+			    SET_BLOCK, i, fam, 0 };
+			if (c->path == CONFIG_PATH_KERNEL)
+				out[n++] = (struct plan_set){ f ? c->rate6 :
+				    c->rate4, SET_RATE, i, fam, c->period_ms };
+		}
+	}
+	for (i = 0; i < p->nrotates; i++) {
+		r = &p->rotates[i];
+		for (f = 0; f < 2; f++) {
+			fam = f ? AF_INET6 : AF_INET;
+			if (r->mode == CONFIG_ROTATE && !r->pool[f].prefix &&
+			    nft_rotate_has_family(r, fam))
+				out[n++] = (struct plan_set){ f ? r->pool6 :
+				    r->pool4, SET_POOL, i, fam, 0 };
+		}
+	}
+	return n;
+}
 
 /* Every set of the plan into out (PLAN_SETS_MAX); returns how many. */
 static int
@@ -795,19 +927,21 @@ plan_sets(const struct nft_plan *p, struct plan_set *out)
 	for (i = 0; i < p->ntriggers; i++)
 		for (f = 0; f < 2; f++)
 			out[n++] = (struct plan_set){ f ? p->triggers[i].set6 :
-			    p->triggers[i].set4, SET_ALLOW, i, f ? AF_INET6 : AF_INET };
+			    p->triggers[i].set4, SET_ALLOW, i, f ? AF_INET6 :
+			    AF_INET, 0 };
 	for (i = 0; i < p->nactivities; i++) {
 		a = &p->activities[i];
 		if (!a->nflog)
-			out[n++] = (struct plan_set){ a->active, SET_ACTIVE, i, 0 };
+			out[n++] = (struct plan_set){ a->active, SET_ACTIVE, i, 0,
+			    0 };
 		for (f = 0; f < 2; f++) {
 			fam = f ? AF_INET6 : AF_INET;
 			if (match_has_family(&a->match, fam))
 				out[n++] = (struct plan_set){ f ? a->flows6 :
-				    a->flows4, SET_FLOWS, i, fam };
+				    a->flows4, SET_FLOWS, i, fam, 0 };
 		}
 	}
-	return n;
+	return plan_sets_count_rotate(p, out, n);
 }
 
 static bool
@@ -838,6 +972,17 @@ set_fits(struct nftnl_set *s, const struct plan_set *ps)
 	case SET_FLOWS:
 		return klen == alen * 2 && (flags & (kind | NFT_SET_EVAL)) ==
 		    (NFT_SET_TIMEOUT | NFT_SET_EVAL);
+	case SET_BLOCK:
+		return klen == alen && (flags & (kind | NFT_SET_EVAL)) ==
+		    (NFT_SET_TIMEOUT | NFT_SET_EVAL);
+	case SET_RATE:
+		/* A new period needs new buckets: the old ones count another rate. */
+		return klen == alen && (flags & (kind | NFT_SET_EVAL)) ==
+		    (NFT_SET_TIMEOUT | NFT_SET_EVAL) &&
+		    nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT) == ps->timeout_ms;
+	case SET_POOL:
+		return klen == sizeof(uint32_t) && (flags & kind) == NFT_SET_MAP &&
+		    nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN) == alen;
 	default:
 		return klen == alen && (flags & kind) == NFT_SET_TIMEOUT;
 	}
@@ -997,11 +1142,20 @@ sync_ops_sets(struct nft *n, struct sync *s)
 		 * Pairs sampled by an earlier run must not hide the first
 		 * packet from triggers that start in standby.
 		 */
-		if (set != NULL && set_fits(set, &ps[i]) && ps[i].kind == SET_FLOWS &&
+		if (set != NULL && set_fits(set, &ps[i]) && (ps[i].kind ==
+		    SET_FLOWS || ps[i].kind == SET_POOL) &&
 		    op_add(s, SYNC_SET_FLUSH, false, name) == NULL)
 			return -1;
-		if (set != NULL && set_fits(set, &ps[i]))
+		if (set != NULL && set_fits(set, &ps[i]) && ps[i].kind != SET_POOL)
 			continue;
+		if (set != NULL && set_fits(set, &ps[i])) {
+			/* A pool is refilled on every sync: it may have changed. */
+			if ((op = op_add(s, SYNC_POOL_FILL, true, name)) == NULL)
+				return -1;
+			op->trigger = ps[i].trigger;
+			op->family = ps[i].family;
+			continue;
+		}
 		if (set != NULL) {
 			log_warnx("nft: set %s has another type: recreating "
 			    "it (its elements are lost)", name);
@@ -1013,6 +1167,12 @@ sync_ops_sets(struct nft *n, struct sync *s)
 		op->trigger = ps[i].trigger;
 		op->family = ps[i].family;
 		op->set_kind = ps[i].kind;
+		if (ps[i].kind != SET_POOL)
+			continue;
+		if ((op = op_add(s, SYNC_POOL_FILL, true, name)) == NULL)
+			return -1;
+		op->trigger = ps[i].trigger;
+		op->family = ps[i].family;
 	}
 	return 0;
 }
@@ -1047,6 +1207,110 @@ sync_ops_activity(struct nft *n, struct sync *s)
 	return 0;
 }
 
+/* One rule op per family the trigger's match covers and per combination. */
+static int
+rule_ops(struct sync *s, uint8_t kind, const char *chain, int trigger,
+    const struct match *m, bool combos)
+{
+	struct sync_op *op;
+	int f, c, fam;
+
+	for (f = 0; f < 2; f++) {
+		fam = f ? AF_INET6 : AF_INET;
+		if (!match_has_family(m, fam))
+			continue;
+		for (c = 0; c < (combos ? match_combos(m) : 1); c++) {
+			if ((op = op_add(s, kind, true, chain)) == NULL)
+				return -1;
+			op->trigger = trigger;
+			op->family = fam;
+			op->port = c;
+		}
+	}
+	return 0;
+}
+
+/*
+ * count_pre: every block rule first, so a source one trigger blocked fills
+ * no other trigger's buckets; then the kernel-path buckets.
+ */
+static int
+sync_ops_count_pre(struct nft *n, struct sync *s)
+{
+	const struct nft_plan_count *c;
+	int i;
+
+	for (i = 0; i < n->plan.ncounts; i++) {
+		c = &n->plan.counts[i];
+		if (c->kind == CONFIG_COUNT_THRESHOLD && rule_ops(s,
+		    SYNC_RULE_COUNT_BLOCK, NFT_CHAIN_COUNT_PRE, i, &c->match,
+		    false) < 0)
+			return -1;
+	}
+	for (i = 0; i < n->plan.ncounts; i++) {
+		c = &n->plan.counts[i];
+		if (c->kind == CONFIG_COUNT_THRESHOLD &&
+		    c->path == CONFIG_PATH_KERNEL && rule_ops(s,
+		    SYNC_RULE_COUNT_METER, NFT_CHAIN_COUNT_PRE, i, &c->match,
+		    true) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * count_in, count_fwd: logging rules first, since a queue verdict ends the
+ * chain and a log does not; then the queued ones, which the engine
+ * dispatches to every queue-fed trigger that matches.
+ */
+static int
+sync_ops_count(struct nft *n, struct sync *s, const char *chain)
+{
+	const struct nft_plan_count *c;
+	int i, pass;
+
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n->plan.ncounts; i++) {
+			c = &n->plan.counts[i];
+			if (c->kind == CONFIG_COUNT_THRESHOLD &&
+			    c->path != CONFIG_PATH_ENGINE)
+				continue;
+			if (c->nflog != (pass == 0))
+				continue;
+			if (rule_ops(s, SYNC_RULE_COUNT_DIVERT, chain, i,
+			    &c->match, true) < 0)
+				return -1;
+		}
+	return 0;
+}
+
+/* rotate: in file order, the first rule that matches translates. */
+static int
+sync_ops_rotate(struct nft *n, struct sync *s)
+{
+	const struct nft_plan_rotate *r;
+	struct sync_op *op;
+	int i, f, c, fam;
+
+	for (i = 0; i < n->plan.nrotates; i++) {
+		r = &n->plan.rotates[i];
+		for (f = 0; f < 2; f++) {
+			fam = f ? AF_INET6 : AF_INET;
+			if (!nft_rotate_has_family(r, fam))
+				continue;
+			for (c = 0; c < match_combos(&r->match); c++) {
+				op = op_add(s, SYNC_RULE_ROTATE, true, NFT_CHAIN_ROTATE);
+				if (op == NULL)
+					return -1;
+				op->trigger = i;
+				op->family = fam;
+				op->port = c;
+			}
+		}
+	}
+	return 0;
+}
+
 static int
 sync_ops_rules(struct nft *n, struct sync *s, int chain)
 {
@@ -1054,8 +1318,16 @@ sync_ops_rules(struct nft *n, struct sync *s, int chain)
 	struct sync_op *op;
 	int i, j, f;
 
-	if (sync_chains[chain].kind == CHAIN_ACTIVITY)
+	switch (sync_chains[chain].kind) {
+	case CHAIN_ACTIVITY:
 		return sync_ops_activity(n, s);
+	case CHAIN_COUNT_PRE:
+		return sync_ops_count_pre(n, s);
+	case CHAIN_COUNT:
+		return sync_ops_count(n, s, sync_chains[chain].name);
+	case CHAIN_ROTATE:
+		return sync_ops_rotate(n, s);
+	}
 	if (sync_chains[chain].kind == CHAIN_DIVERT) {
 		for (j = 0; j < p->ndivert; j++) {
 			if ((op = op_add(s, SYNC_RULE_DIVERT, true, NFT_CHAIN_DIVERT)) == NULL)
@@ -1147,6 +1419,23 @@ op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 		    op->family == AF_INET ? "IPv4" : "IPv6", op->port + 1,
 		    op->sampled ? "sampled" : "all while not active");
 		break;
+	case SYNC_POOL_FILL:
+		snprintf(buf, len, "fill map %s", op->name);
+		break;
+	case SYNC_RULE_COUNT_BLOCK:
+	case SYNC_RULE_COUNT_METER:
+	case SYNC_RULE_COUNT_DIVERT:
+		snprintf(buf, len, "add rule %s: %s %s (%s) combination %d",
+		    op->name, op->kind == SYNC_RULE_COUNT_BLOCK ? "block set of" :
+		    op->kind == SYNC_RULE_COUNT_METER ? "threshold of" :
+		    "packets of", n->plan.counts[op->trigger].name,
+		    op->family == AF_INET ? "IPv4" : "IPv6", op->port + 1);
+		break;
+	case SYNC_RULE_ROTATE:
+		snprintf(buf, len, "add rule rotate: %s (%s) combination %d",
+		    n->plan.rotates[op->trigger].name,
+		    op->family == AF_INET ? "IPv4" : "IPv6", op->port + 1);
+		break;
 	default:
 		pr = &n->plan.divert[op->port];
 		if (pr->lo == pr->hi)
@@ -1160,6 +1449,30 @@ op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 		break;
 	}
 	return buf;
+}
+
+/* The set of a SYNC_SET_ADD step, by what it is for. */
+static struct nftnl_set *
+op_set_new(const struct nft *n, const struct sync_op *op, int idx)
+{
+	const struct nft_plan *p = &n->plan;
+	uint32_t id = (uint32_t)idx + 1;
+
+	switch (op->set_kind) {
+	case SET_ALLOW:
+		return nft_set_new(p->table, op->name, op->family, p->set_size, id);
+	case SET_BLOCK:
+		return nft_set_block_new(p->table, op->name, op->family,
+		    p->set_size, 0, id);
+	case SET_RATE:
+		return nft_set_block_new(p->table, op->name, op->family,
+		    p->set_size, p->counts[op->trigger].period_ms, id);
+	case SET_POOL:
+		return nft_set_pool_new(p->table, op->name, op->family, id);
+	default:
+		return nft_set_activity_new(p->table, op->name, op->family,
+		    p->set_size, id);
+	}
 }
 
 /* Build the libnftnl object of one step: what it is and which message. */
@@ -1207,15 +1520,37 @@ op_object(const struct nft *n, const struct sync_op *op, int idx,
 		return s;
 	case SYNC_SET_ADD:
 		*type = NFT_MSG_NEWSET;
-		if (op->set_kind != SET_ALLOW)
-			return nft_set_activity_new(p->table, op->name, op->family,
-			    p->set_size, (uint32_t)idx + 1);
-		return nft_set_new(p->table, op->name, op->family, p->set_size,
-		    (uint32_t)idx + 1);
+		return op_set_new(n, op, idx);
+	case SYNC_POOL_FILL:
+		*type = NFT_MSG_NEWSETELEM;
+		return nft_set_pool_elems(p->table, op->name, op->family,
+		    &p->rotates[op->trigger].pool[op->family == AF_INET6]);
 	case SYNC_CHAIN_ADD:
 		*type = NFT_MSG_NEWCHAIN;
-		return nft_chain_new(p->table, op->name, sync_chains[op->chain].hook,
-		    sync_chains[op->chain].prio);
+		if ((c = nft_chain_new(p->table, op->name, sync_chains[op->chain].hook,
+		    sync_chains[op->chain].prio)) != NULL)
+			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE,
+			    sync_chains[op->chain].type);
+		return c;
+	case SYNC_RULE_COUNT_BLOCK:
+		*type = NFT_MSG_NEWRULE;
+		*flags = NLM_F_CREATE | NLM_F_APPEND;
+		return nft_rule_count_block(p, &p->counts[op->trigger], op->family);
+	case SYNC_RULE_COUNT_METER:
+		*type = NFT_MSG_NEWRULE;
+		*flags = NLM_F_CREATE | NLM_F_APPEND;
+		return nft_rule_count_meter(p, &p->counts[op->trigger], op->family,
+		    op->port);
+	case SYNC_RULE_COUNT_DIVERT:
+		*type = NFT_MSG_NEWRULE;
+		*flags = NLM_F_CREATE | NLM_F_APPEND;
+		return nft_rule_count_divert(p, &p->counts[op->trigger], op->name,
+		    op->family, op->port, n->native_queue);
+	case SYNC_RULE_ROTATE:
+		*type = NFT_MSG_NEWRULE;
+		*flags = NLM_F_CREATE | NLM_F_APPEND;
+		return nft_rule_rotate(p, &p->rotates[op->trigger], op->family,
+		    op->port);
 	case SYNC_RULE_GUARD:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
@@ -1254,6 +1589,7 @@ op_emit(struct nft *n, const struct sync_op *op, int idx)
 		case NFT_MSG_DELSET:
 			nftnl_set_nlmsg_build_payload(nlh, obj);
 			break;
+		case NFT_MSG_NEWSETELEM:
 		case NFT_MSG_DELSETELEM:
 			nftnl_set_elems_nlmsg_build_payload(nlh, obj);
 			break;
@@ -1273,6 +1609,7 @@ op_emit(struct nft *n, const struct sync_op *op, int idx)
 		break;
 	case NFT_MSG_NEWSET:
 	case NFT_MSG_DELSET:
+	case NFT_MSG_NEWSETELEM:
 	case NFT_MSG_DELSETELEM:
 		nftnl_set_free(obj);
 		break;
@@ -1452,6 +1789,25 @@ sync_plan(struct nft *n)
 	return rc;
 }
 
+/*
+ * The count and rotate arrays of a plan are sized for the most triggers
+ * there may be; only the entries in use are copied, so the pages of the
+ * rest are never touched and cost no memory (about 250 KiB).
+ */
+static void
+plan_copy(struct nft_plan *to, const struct nft_plan *from)
+{
+	_Static_assert(offsetof(struct nft_plan, counts) <
+	    offsetof(struct nft_plan, rotates), "counts, then rotates, last");
+	memcpy(to, from, offsetof(struct nft_plan, counts));
+	memcpy(to->counts, from->counts, sizeof(from->counts[0]) *
+	    (size_t)from->ncounts);
+	to->ncounts = from->ncounts;
+	memcpy(to->rotates, from->rotates, sizeof(from->rotates[0]) *
+	    (size_t)from->nrotates);
+	to->nrotates = from->nrotates;
+}
+
 int
 nft_table_sync(struct nft *n, const struct config *cfg)
 {
@@ -1469,7 +1825,7 @@ nft_table_sync(struct nft *n, const struct config *cfg)
 		    "no longer wanted", n->plan.table);
 	if (!n->have_plan || strcmp(n->plan.table, p->table) != 0)
 		n->synced = false;
-	n->plan = *p;
+	plan_copy(&n->plan, p);
 	free(p);
 	n->have_plan = true;
 	/* Triggers start in standby: every switch off (a kept table may have one on). */
@@ -1482,13 +1838,15 @@ nft_table_sync(struct nft *n, const struct config *cfg)
 	rc = sync_plan(n);
 	if (n->plan.manage_rules)
 		log_info("nft: table inet %s: %d triggers, divert through %s",
-		    n->plan.table, n->plan.ntriggers + n->plan.nactivities,
+		    n->plan.table, n->plan.ntriggers + n->plan.nactivities +
+		    n->plan.ncounts + n->plan.nrotates,
 		    n->native_queue ? "the nft queue expression" :
 		    "the xtables NFQUEUE target");
 	else
 		log_info("nft: table inet %s: %d triggers, sets only "
 		    "(manage_rules = no)", n->plan.table,
-		    n->plan.ntriggers + n->plan.nactivities);
+		    n->plan.ntriggers + n->plan.nactivities + n->plan.ncounts +
+		    n->plan.nrotates);
 	return rc;
 }
 

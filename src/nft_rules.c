@@ -24,11 +24,14 @@
 #include "log.h"
 #include "match.h"
 #include "nft.h"
+#include "trigger_count.h"
 
 /* nft's datatype numbers, so that `nft list` prints ipv4_addr / ipv6_addr. */
 #define NFT_DATATYPE_IPADDR	7
 #define NFT_DATATYPE_IP6ADDR	8
 #define NFT_DATATYPE_MARK	19
+/* nft's byte orders, for a set's key in its user data. */
+#define NFT_BYTEORDER_HOST	1
 /* A concatenation's type: each member's type in 6 bits, the first highest. */
 #define NFT_DATATYPE_CONCAT2(a, b)	(((a) << 6) | (b))
 
@@ -97,6 +100,57 @@ plan_add_activity(struct nft_plan *p, const struct config_activity *c)
 	return 0;
 }
 
+static int
+plan_add_count(struct nft_plan *p, const struct config_count *c)
+{
+	struct nft_plan_count *pc = &p->counts[p->ncounts];
+
+	if (strlen(c->name) > CONFIG_NAME_MAX || c->nallow > CONFIG_ALLOW_MAX) {
+		log_warnx("nft: trigger %.40s does not fit the table layout",
+		    c->name);
+		return -1;
+	}
+	snprintf(pc->name, sizeof(pc->name), "%s", c->name);
+	snprintf(pc->block4, sizeof(pc->block4), "%s%s", c->name, NFT_SET_BLOCK4);
+	snprintf(pc->block6, sizeof(pc->block6), "%s%s", c->name, NFT_SET_BLOCK6);
+	snprintf(pc->rate4, sizeof(pc->rate4), "%s%s", c->name, NFT_SET_RATE4);
+	snprintf(pc->rate6, sizeof(pc->rate6), "%s%s", c->name, NFT_SET_RATE6);
+	pc->match = c->match;
+	pc->kind = (uint8_t)c->kind;
+	pc->path = (uint8_t)c->path;
+	pc->nflog = c->kind == CONFIG_COUNT_EVERY && c->source == CONFIG_SOURCE_NFLOG;
+	pc->log_blocks = c->kind == CONFIG_COUNT_THRESHOLD &&
+	    c->path == CONFIG_PATH_KERNEL && c->exec.argv != NULL;
+	pc->threshold = c->threshold;
+	pc->period_ms = c->period_ms;
+	pc->block_timeout_ms = c->block_timeout_ms;
+	memcpy(pc->allow, c->allow, sizeof(c->allow[0]) * (size_t)c->nallow);
+	pc->nallow = c->nallow;
+	p->ncounts++;
+	return 0;
+}
+
+static int
+plan_add_rotate(struct nft_plan *p, const struct config_rotate *r)
+{
+	struct nft_plan_rotate *pr = &p->rotates[p->nrotates];
+
+	if (strlen(r->name) > CONFIG_NAME_MAX) {
+		log_warnx("nft: trigger %.40s does not fit the table layout",
+		    r->name);
+		return -1;
+	}
+	snprintf(pr->name, sizeof(pr->name), "%s", r->name);
+	snprintf(pr->pool4, sizeof(pr->pool4), "%s%s", r->name, NFT_SET_POOL4);
+	snprintf(pr->pool6, sizeof(pr->pool6), "%s%s", r->name, NFT_SET_POOL6);
+	pr->match = r->match;
+	pr->mode = (uint8_t)r->mode;
+	pr->policy = (uint8_t)r->policy;
+	memcpy(pr->pool, r->pool, sizeof(pr->pool));
+	p->nrotates++;
+	return 0;
+}
+
 int
 nft_plan_build(struct nft_plan *p, const struct config *cfg)
 {
@@ -108,11 +162,13 @@ nft_plan_build(struct nft_plan *p, const struct config *cfg)
 		log_warnx("nft: table name '%.40s' is empty or too long", e->table);
 		return -1;
 	}
-	if (cfg->nknocks < 0 || cfg->nactivities < 0 ||
-	    cfg->nknocks + cfg->nactivities > CONFIG_TRIGGERS_MAX ||
+	if (cfg->nknocks < 0 || cfg->nactivities < 0 || cfg->ncounts < 0 ||
+	    cfg->nrotates < 0 || cfg->nknocks + cfg->nactivities +
+	    cfg->ncounts + cfg->nrotates > CONFIG_TRIGGERS_MAX ||
 	    e->queue_last < e->queue_first) {
 		log_warnx("nft: %d triggers, queues %u-%u: out of range",
-		    cfg->nknocks + cfg->nactivities, e->queue_first, e->queue_last);
+		    cfg->nknocks + cfg->nactivities + cfg->ncounts + cfg->nrotates,
+		    e->queue_first, e->queue_last);
 		return -1;
 	}
 	snprintf(p->table, sizeof(p->table), "%s", e->table);
@@ -128,7 +184,24 @@ nft_plan_build(struct nft_plan *p, const struct config *cfg)
 	for (i = 0; i < cfg->nactivities; i++)
 		if (plan_add_activity(p, &cfg->activities[i]) < 0)
 			return -1;
+	for (i = 0; i < cfg->ncounts; i++)
+		if (plan_add_count(p, &cfg->counts[i]) < 0)
+			return -1;
+	for (i = 0; i < cfg->nrotates; i++)
+		if (plan_add_rotate(p, &cfg->rotates[i]) < 0)
+			return -1;
 	return 0;
+}
+
+const struct nft_plan_count *
+nft_plan_count(const struct nft_plan *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->ncounts; i++)
+		if (strcmp(p->counts[i].name, name) == 0)
+			return &p->counts[i];
+	return NULL;
 }
 
 const struct nft_plan_activity *
@@ -663,6 +736,22 @@ rule_ifname(struct nftnl_rule *r, int which, const struct match_ifname *f)
 	    NFT_META_OIFNAME)) && rule_add(r, expr_cmp_eq(name, len));
 }
 
+/* tcp flags syn / syn,ack: byte 13 of the TCP header, masked, compared. */
+static bool
+rule_tcp_flags(struct nftnl_rule *r, const struct match_tcp_flags *f)
+{
+	uint8_t zero = 0;
+
+	if (!rule_add(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1)))
+		return false;
+	if (f->mask != 0xff && !rule_add(r, expr_mask(&f->mask, 1)))
+		return false;
+	if (f->op == MATCH_FLAGS_ANY)
+		return rule_add(r, expr_cmp(NFT_CMP_NEQ, &zero, 1));
+	return rule_add(r, expr_cmp(f->op == MATCH_FLAGS_NE ? NFT_CMP_NEQ :
+	    NFT_CMP_EQ, &f->value, 1));
+}
+
 static bool
 rule_match_combo(struct nftnl_rule *r, const struct match *m, int family,
     const struct match_combo *c)
@@ -691,6 +780,8 @@ rule_match_combo(struct nftnl_rule *r, const struct match *m, int family,
 			if (!rule_port(r, d, &m->port[d].v[i], true))
 				return false;
 	}
+	if (m->tcp_flags.op != MATCH_FLAGS_NONE && !rule_tcp_flags(r, &m->tcp_flags))
+		return false;
 	return true;
 }
 
@@ -791,4 +882,441 @@ nft_set_activity_new(const char *table, const char *name, int family,
 	if (size > 0)
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
 	return s;
+}
+
+/*
+ * Count triggers (docs/count.md). A threshold counted by the kernel is one
+ * rule per combination in count_pre: its dynamic set holds a token bucket
+ * per source (the `limit` expression of each element) and the bucket that
+ * runs over puts the source into the block set, in the same rule.
+ */
+struct nftnl_set *
+nft_set_block_new(const char *table, const char *name, int family,
+    uint32_t size, uint64_t timeout_ms, uint32_t id)
+{
+	struct nftnl_set *s;
+
+	if ((s = nft_set_new(table, name, family, size, id)) == NULL)
+		return NULL;
+	/* Dynamic: rules add to it from the packet path. */
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+	if (timeout_ms > 0)
+		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, timeout_ms);
+	return s;
+}
+
+static uint32_t
+saddr_offset(int family)
+{
+	return family == AF_INET ? 12 : 8;
+}
+
+/* meta nfproto ipv4: a payload offset means something only for its family. */
+static bool
+rule_nfproto(struct nftnl_rule *r, int family)
+{
+	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+
+	return rule_add(r, expr_meta(NFT_META_NFPROTO)) &&
+	    rule_add(r, expr_cmp_eq(&nfproto, sizeof(nfproto)));
+}
+
+/* ip saddr into register 1. */
+static bool
+rule_saddr(struct nftnl_rule *r, int family)
+{
+	return rule_add(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER,
+	    saddr_offset(family), (uint32_t)family_alen(family)));
+}
+
+/* ip saddr != 192.168.0.0/16 ...: the allow list of the trigger's family. */
+static bool
+rule_not_allowed(struct nftnl_rule *r, const struct nft_plan_count *c,
+    int family)
+{
+	int i;
+
+	for (i = 0; i < c->nallow; i++)
+		if (c->allow[i].family == family &&
+		    !rule_prefix(r, family, MATCH_SRC, &c->allow[i].p, NFT_CMP_NEQ))
+			return false;
+	return true;
+}
+
+static struct nftnl_expr *
+expr_log_prefix(const char *prefix, uint16_t group)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nft_expr_log_group(group)) != NULL)
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+	return e;
+}
+
+/* limit rate over N/T burst N packets: the bucket holds N, refills N per T. */
+static struct nftnl_expr *
+expr_limit_over(uint32_t packets, uint64_t period_ms)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("limit")) == NULL)
+		return NULL;
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, packets);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, period_ms / 1000);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, packets);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
+	return e;
+}
+
+/* update @set { reg 1 <limit> }: the dynset owns limit (freed with it). */
+static struct nftnl_expr *
+expr_dynset_update(const char *set, struct nftnl_expr *limit)
+{
+	struct nftnl_expr *e;
+
+	if (limit == NULL || (e = nftnl_expr_alloc("dynset")) == NULL) {
+		if (limit != NULL)
+			nftnl_expr_free(limit);
+		return NULL;
+	}
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	nftnl_expr_set(e, NFTNL_EXPR_DYNSET_EXPR, limit, 0);
+	return e;
+}
+
+/* add @set { reg 1 timeout T }. */
+static struct nftnl_expr *
+expr_dynset_add_timeout(const char *set, uint64_t timeout_ms)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("dynset")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_ADD);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, timeout_ms);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	return e;
+}
+
+static struct nftnl_rule *
+rule_done(struct nftnl_rule *r, bool ok)
+{
+	if (!ok) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+struct nftnl_rule *
+nft_rule_count_block(const struct nft_plan *p, const struct nft_plan_count *c,
+    int family)
+{
+	char comment[NFT_COMMENT_MAX];
+	struct nftnl_rule *r;
+
+	if (c->kind != CONFIG_COUNT_THRESHOLD || !match_has_family(&c->match,
+	    family) || (r = rule_new(p->table, NFT_CHAIN_COUNT_PRE)) == NULL)
+		return NULL;
+	snprintf(comment, sizeof(comment), "nfq-trigger %s: blocked sources",
+	    c->name);
+	return rule_done(r, rule_nfproto(r, family) && rule_saddr(r, family) &&
+	    rule_add(r, expr_lookup(family == AF_INET ? c->block4 : c->block6,
+		NFT_REG_1, false)) &&
+	    rule_add(r, nftnl_expr_alloc("counter")) &&
+	    rule_add(r, expr_verdict(NF_DROP)) &&
+	    rule_comment(r, comment));
+}
+
+struct nftnl_rule *
+nft_rule_count_meter(const struct nft_plan *p, const struct nft_plan_count *c,
+    int family, int combo)
+{
+	char comment[NFT_COMMENT_MAX], prefix[NFT_COMMENT_MAX];
+	struct match_combo mc;
+	struct nftnl_rule *r;
+	bool ok;
+
+	if (c->kind != CONFIG_COUNT_THRESHOLD || c->path != CONFIG_PATH_KERNEL ||
+	    !match_has_family(&c->match, family) || combo < 0 ||
+	    combo >= match_combos(&c->match) ||
+	    (r = rule_new(p->table, NFT_CHAIN_COUNT_PRE)) == NULL)
+		return NULL;
+	match_combo(&c->match, combo, &mc);
+	snprintf(comment, sizeof(comment), "nfq-trigger %s: over %u per %llus: "
+	    "blocked", c->name, c->threshold,
+	    (unsigned long long)(c->period_ms / 1000));
+	snprintf(prefix, sizeof(prefix), "%s%s", COUNT_LOG_PREFIX, c->name);
+	/* Two counters: packets counted, and (at the end) packets over. */
+	ok = rule_match_combo(r, &c->match, family, &mc) &&
+	    rule_not_allowed(r, c, family) &&
+	    rule_add(r, nftnl_expr_alloc("counter")) && rule_saddr(r, family) &&
+	    rule_add(r, expr_dynset_update(family == AF_INET ? c->rate4 : c->rate6,
+		expr_limit_over(c->threshold, c->period_ms))) &&
+	    rule_add(r, expr_dynset_add_timeout(family == AF_INET ? c->block4 :
+		c->block6, c->block_timeout_ms));
+	if (ok && c->log_blocks)
+		ok = rule_add(r, expr_log_prefix(prefix, p->nflog_group));
+	return rule_done(r, ok && rule_add(r, nftnl_expr_alloc("counter")) &&
+	    rule_add(r, expr_verdict(NF_DROP)) && rule_comment(r, comment));
+}
+
+struct nftnl_rule *
+nft_rule_count_divert(const struct nft_plan *p, const struct nft_plan_count *c,
+    const char *chain, int family, int combo, bool native_queue)
+{
+	char comment[NFT_COMMENT_MAX], prefix[NFT_COMMENT_MAX];
+	struct match_combo mc;
+	struct nftnl_rule *r;
+	bool ok;
+
+	if ((c->kind == CONFIG_COUNT_THRESHOLD && c->path != CONFIG_PATH_ENGINE) ||
+	    !match_has_family(&c->match, family) || combo < 0 ||
+	    combo >= match_combos(&c->match) ||
+	    (r = rule_new(p->table, chain)) == NULL)
+		return NULL;
+	match_combo(&c->match, combo, &mc);
+	snprintf(comment, sizeof(comment), "nfq-trigger %s: %s", c->name,
+	    c->kind == CONFIG_COUNT_EVERY ? "counted" : "counted per source");
+	snprintf(prefix, sizeof(prefix), "%s%s", COUNT_LOG_PREFIX, c->name);
+	ok = rule_match_combo(r, &c->match, family, &mc) &&
+	    rule_not_allowed(r, c, family) &&
+	    rule_add(r, nftnl_expr_alloc("counter")) &&
+	    rule_add(r, c->nflog ? expr_log_prefix(prefix, p->nflog_group) :
+		nft_expr_queue(p->queue_first, p->queue_last, p->queue_bypass,
+		native_queue));
+	return rule_done(r, ok && rule_comment(r, comment));
+}
+
+/*
+ * Rotate triggers (docs/rotate.md): rules of a nat chain see the first
+ * packet of a connection only, and conntrack applies the same translation
+ * to all of its packets after that, so each connection keeps the address
+ * its first packet was given.
+ */
+/*
+ * Keys in host byte order, as numgen writes them: the set's user data says
+ * so, or `nft list` shows slot 1 as 0x01000000.
+ */
+static bool
+set_key_host_order(struct nftnl_set *s)
+{
+	struct nftnl_udata_buf *u;
+	bool ok;
+
+	if ((u = nftnl_udata_buf_alloc(NFT_COMMENT_MAX)) == NULL)
+		return false;
+	ok = nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER,
+	    NFT_BYTEORDER_HOST);
+	if (ok)
+		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u),
+		    nftnl_udata_buf_len(u));
+	nftnl_udata_buf_free(u);
+	return ok;
+}
+
+struct nftnl_set *
+nft_set_pool_new(const char *table, const char *name, int family,
+    uint32_t id)
+{
+	struct nftnl_set *s;
+
+	if ((s = nftnl_set_alloc()) == NULL)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, NFT_DATATYPE_MARK);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(uint32_t));
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, family == AF_INET ?
+	    NFT_DATATYPE_IPADDR : NFT_DATATYPE_IP6ADDR);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, (uint32_t)family_alen(family));
+	/* No size: a reload refills it with a pool that may have grown. */
+	if (!set_key_host_order(s)) {
+		nftnl_set_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Slot i (numgen's number, host order like a mark) maps to address i. */
+struct nftnl_set *
+nft_set_pool_elems(const char *table, const char *name, int family,
+    const struct config_pool *pool)
+{
+	struct nftnl_set_elem *e;
+	struct nftnl_set *s;
+	uint32_t slot;
+	int i;
+
+	if ((s = nftnl_set_alloc()) == NULL)
+		return NULL;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	for (i = 0; i < pool->n && !pool->prefix; i++) {
+		if ((e = nftnl_set_elem_alloc()) == NULL) {
+			nftnl_set_free(s);
+			return NULL;
+		}
+		slot = (uint32_t)i;
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &slot, sizeof(slot));
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, pool->addr[i],
+		    (uint32_t)family_alen(family));
+		nftnl_set_elem_add(s, e);
+	}
+	return s;
+}
+
+bool
+nft_rotate_has_family(const struct nft_plan_rotate *r, int family)
+{
+	return match_has_family(&r->match, family) &&
+	    (r->mode == CONFIG_PASSTHROUGH || r->pool[family == AF_INET6].n > 0);
+}
+
+static struct nftnl_expr *
+expr_numgen(uint32_t dreg, uint32_t type, uint32_t modulus)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("numgen")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, type);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
+	return e;
+}
+
+/* reg 1 = map[reg 1]: the slot numgen picked becomes the address. */
+static struct nftnl_expr *
+expr_map(const char *set)
+{
+	struct nftnl_expr *e;
+
+	if ((e = expr_lookup(set, NFT_REG_1, false)) != NULL)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
+	return e;
+}
+
+static struct nftnl_expr *
+expr_snat(int family)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("nat")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_SNAT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, family == AF_INET ?
+	    NFPROTO_IPV4 : NFPROTO_IPV6);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+	return e;
+}
+
+static struct nftnl_expr *
+expr_immediate_data(uint32_t dreg, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("immediate")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+	return e;
+}
+
+/* reg = (reg & mask) ^ xor, over the 4 bytes of one 32-bit register. */
+static struct nftnl_expr *
+expr_mask_xor(uint32_t reg, const uint8_t *mask, const uint8_t *xor)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("bitwise")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, 4);
+	return e;
+}
+
+/*
+ * A random address in a prefix, computed in the kernel: the prefix into
+ * register 1 (the four 32-bit registers 8-11), then each 32-bit word that
+ * has host bits gets a random number with the prefix's bits put back
+ * ((random & host mask) ^ prefix). Every byte of numgen's 32-bit number
+ * is random, whatever the byte order.
+ */
+static bool
+rule_random_in_prefix(struct nftnl_rule *r, int family,
+    const struct config_pool *pool)
+{
+	uint8_t mask[16] = { 0 }, net[16];
+	int alen = family_alen(family), i, w;
+
+	for (i = 0; i < alen; i++) {
+		int bits = pool->prefix_len - i * 8;
+
+		mask[i] = bits >= 8 ? 0 : bits <= 0 ? 0xff :
+		    (uint8_t)(0xff >> bits);
+		net[i] = pool->addr[0][i] & (uint8_t)~mask[i];
+	}
+	if (!rule_add(r, expr_immediate_data(NFT_REG_1, net, (uint32_t)alen)))
+		return false;
+	for (w = 0; w < alen / 4; w++) {
+		if ((mask[w * 4] | mask[w * 4 + 1] | mask[w * 4 + 2] |
+		    mask[w * 4 + 3]) == 0)
+			continue;
+		if (!rule_add(r, expr_numgen(NFT_REG32_00 + (uint32_t)w,
+		    NFT_NG_RANDOM, UINT32_MAX)) ||
+		    !rule_add(r, expr_mask_xor(NFT_REG32_00 + (uint32_t)w,
+		    mask + w * 4, net + w * 4)))
+			return false;
+	}
+	return true;
+}
+
+struct nftnl_rule *
+nft_rule_rotate(const struct nft_plan *p, const struct nft_plan_rotate *rt,
+    int family, int combo)
+{
+	const struct config_pool *pool = &rt->pool[family == AF_INET6];
+	char comment[NFT_COMMENT_MAX], a[INET6_ADDRSTRLEN];
+	struct match_combo mc;
+	struct nftnl_rule *r;
+	bool ok;
+
+	if (!nft_rotate_has_family(rt, family) || combo < 0 ||
+	    combo >= match_combos(&rt->match) ||
+	    (r = rule_new(p->table, NFT_CHAIN_ROTATE)) == NULL)
+		return NULL;
+	match_combo(&rt->match, combo, &mc);
+	if (pool->prefix)
+		snprintf(comment, sizeof(comment), "nfq-trigger %s: random source "
+		    "in %s/%u", rt->name, inet_ntop(family, pool->addr[0], a,
+		    sizeof(a)), pool->prefix_len);
+	else
+		snprintf(comment, sizeof(comment), "nfq-trigger %s: %s", rt->name,
+		    rt->mode == CONFIG_PASSTHROUGH ? "passthrough" :
+		    rt->policy == CONFIG_RANDOM ? "random source" :
+		    "round-robin source");
+	ok = rule_match_combo(r, &rt->match, family, &mc) &&
+	    rule_add(r, nftnl_expr_alloc("counter"));
+	if (ok && rt->mode == CONFIG_PASSTHROUGH)
+		ok = rule_add(r, expr_verdict(NF_ACCEPT));
+	else if (ok && pool->prefix)
+		ok = rule_random_in_prefix(r, family, pool) &&
+		    rule_add(r, expr_snat(family));
+	else if (ok)
+		ok = rule_add(r, expr_numgen(NFT_REG_1, rt->policy == CONFIG_RANDOM ?
+		    NFT_NG_RANDOM : NFT_NG_INCREMENTAL, (uint32_t)pool->n)) &&
+		    rule_add(r, expr_map(family == AF_INET ? rt->pool4 : rt->pool6)) &&
+		    rule_add(r, expr_snat(family));
+	return rule_done(r, ok && rule_comment(r, comment));
 }

@@ -358,6 +358,7 @@ test_hook_repeated_start_coalesces(void **state)
 	struct hook_request req = mkreq(f, HOOK_EV_START, &hook);
 	char got[128];
 
+	req.coalesce = true;
 	set_ipv4(&req, "192.0.2.1");
 	assert_int_equal(hook_run(f->h, &req), 0);
 	assert_int_equal(hook_run(f->h, &req), 1);

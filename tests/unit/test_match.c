@@ -255,6 +255,69 @@ test_match_packet_ports_protocols_and_fragments(void **state)
 	assert_false(matches(&tcp));
 }
 
+/* nft's readings: a bare list is "any of", == and != the whole byte, / a mask. */
+static void
+test_match_tcp_flags_read_like_nft(void **state)
+{
+	struct pkt syn = packet(IPPROTO_TCP, "10.0.0.1", 5000, "10.0.0.2", 22);
+	struct pkt synack = syn, ack = syn, udp = packet(IPPROTO_UDP, "10.0.0.1",
+	    5000, "10.0.0.2", 22);
+
+	(void)state;
+	syn.tcp_flags = PKT_TCP_SYN;
+	synack.tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK;
+	ack.tcp_flags = PKT_TCP_ACK;
+	parse_ok("tcp flags syn");
+	assert_true(matches(&syn));
+	assert_true(matches(&synack));
+	assert_false(matches(&ack));
+	assert_false(matches(&udp));
+	parse_ok("tcp flags == syn");
+	assert_true(matches(&syn));
+	assert_false(matches(&synack));
+	parse_ok("tcp dport 22 tcp flags syn / syn,ack");
+	assert_true(matches(&syn));
+	assert_false(matches(&synack));
+	assert_int_equal(m.nprotos, 1);
+	parse_ok("tcp flags != syn / syn,ack");
+	assert_false(matches(&syn));
+	assert_true(matches(&synack));
+	assert_true(matches(&ack));
+	parse_ok("tcp flags syn|ack");
+	assert_true(matches(&ack));
+	assert_string_equal(text_of("tcp flags syn / syn , ack"),
+	    "tcp flags syn / syn,ack");
+	assert_string_equal(text_of("tcp flags == syn,ack"), "tcp flags == syn,ack");
+	assert_string_equal(text_of("tcp flags != fin tcp dport 80"),
+	    "tcp dport 80 tcp flags != fin");
+	assert_string_equal(text_of("meta l4proto tcp tcp flags syn"),
+	    "tcp flags syn");
+}
+
+static void
+test_match_tcp_flags_errors(void **state)
+{
+	(void)state;
+	parse_fails("tcp flags sin", "tcp flags: 'sin' is not a flag (fin, syn, "
+	    "rst, psh, ack, urg, ecn, cwr)");
+	parse_fails("tcp flags", "tcp flags: a flag is missing at the end");
+	parse_fails("tcp flags syn /", "tcp flags: 'syn/' ends without a flag");
+	parse_fails("tcp flags ack / syn", "tcp flags ack/syn: flags outside the "
+	    "mask match nothing");
+	parse_fails("tcp flags == syn / syn", "tcp flags: '==' with a mask: say "
+	    "tcp flags syn/syn");
+	parse_fails("tcp flags syn tcp flags ack", "tcp flags is given twice");
+	parse_fails("udp dport 53 tcp flags syn",
+	    "tcp flags and udp ports match nothing");
+	parse_fails("meta l4proto udp tcp flags syn",
+	    "tcp flags and meta l4proto without tcp match nothing");
+	parse_fails("meta l4proto { tcp, udp } tcp flags syn",
+	    "tcp flags apply to tcp only: drop the other protocols from meta "
+	    "l4proto");
+	parse_fails("tcp flags syn ack", "unknown word 'ack' (expected ip, ip6, "
+	    "tcp, udp, th, meta, iif or oif)");
+}
+
 static void
 test_match_packet_interfaces(void **state)
 {
@@ -457,6 +520,8 @@ main(void)
 		cmocka_unit_test(test_match_text_round_trips),
 		cmocka_unit_test(test_match_packet_addresses_and_prefixes),
 		cmocka_unit_test(test_match_packet_ports_protocols_and_fragments),
+		cmocka_unit_test(test_match_tcp_flags_read_like_nft),
+		cmocka_unit_test(test_match_tcp_flags_errors),
 		cmocka_unit_test(test_match_packet_interfaces),
 		cmocka_unit_test(test_match_combos_pick_one_value_of_each_set),
 		cmocka_unit_test(test_rule_activity_queue_all_while_not_active),
