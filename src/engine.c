@@ -1,7 +1,11 @@
-#include <arpa/inet.h>
-#include <errno.h>
-#include <net/if.h>
+/*
+ * The engine's lifecycle and packet sources: it opens the table and the
+ * queues and log groups, hands each packet down the line (parse, knock,
+ * activity, count; the glue per trigger kind is in engine_*.c), arms the
+ * timer, flushes each loop pass's nftables batch, reloads and stops.
+ */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +15,10 @@
 #include "config.h"
 #include "deferred.h"
 #include "engine.h"
+#include "engine_priv.h"
 #include "hook.h"
 #include "log.h"
 #include "loop.h"
-#include "match.h"
 #include "nflog.h"
 #include "nfq.h"
 #include "nft.h"
@@ -22,64 +26,6 @@
 #include "trigger_activity.h"
 #include "trigger_count.h"
 #include "trigger_knock.h"
-
-#define ENGINE_QUEUES_MAX	64
-/* exec_stop hooks waiting for their delay; beyond this they are refused (logged). */
-#define ENGINE_DEFERRED_MAX	4096
-/* Interface names looked up for `iif` matches, each trusted for a second. */
-#define ENGINE_IFCACHE		16
-#define ENGINE_IFCACHE_MS	1000
-
-struct engine_counters {
-	uint64_t parsed;
-	uint64_t malformed;
-	uint64_t deferred_refused;
-};
-
-struct engine;
-
-/*
- * An activity trigger as the engine runs it: the state machine, and the
- * epochs of its hooks whose results are still to come, oldest first (hooks
- * of one owner finish in the order they were asked for, hook.h). The
- * struct is the hooks' owner, so it lives on across reloads under its name
- * and is freed only once no result is due.
- */
-struct engine_act {
-	struct activity st;
-	struct engine *e;
-	char name[CONFIG_NAME_MAX + 1];
-	bool retired;			/* gone from the config: waits for its hooks */
-	uint64_t start_ms;		/* when the running start was asked for */
-	uint32_t expect[HOOK_OWNER_JOBS_MAX];
-	int nexpect;
-};
-
-struct engine_ifname {
-	uint32_t index;
-	uint64_t at_ms;
-	char name[IF_NAMESIZE];
-};
-
-struct engine {
-	struct config *cfg;
-	struct loop *loop;
-	struct nfq_source *queues[ENGINE_QUEUES_MAX];
-	int nqueues;
-	struct nflog_source *nflog;
-	struct nft *nft;
-	struct knock_set *knocks;
-	struct count_set *counts;
-	struct engine_act **acts;	/* one per cfg->activities[], same order */
-	int nacts;
-	struct engine_act **retired;
-	int nretired;
-	struct engine_ifname ifcache[ENGINE_IFCACHE];
-	struct hooks *hooks;
-	struct deferred *deferred;
-	struct engine_counters counters;
-	int exit_status;
-};
 
 static void
 engine_log_packet(const char *source, const struct pkt *p, const char *what)
@@ -117,576 +63,21 @@ engine_parse(struct engine *e, const char *source, const uint8_t *buf,
 	return 0;
 }
 
-static void
-engine_run_hook(struct engine *e, const struct config_knock *k,
-    const struct config_hook *hook, enum hook_event event, int family,
-    const uint8_t *addr)
-{
-	struct hook_request req = {
-		.owner = (void *)(uintptr_t)k,
-		.name = k->name,
-		.event = event,
-		.hook = hook,
-		.timeout_ms = (uint32_t)e->cfg->engine.hook_timeout_ms,
-		.family = (uint8_t)family,
-		.proto = k->open[0].proto,
-		.port = k->open[0].port,
-	};
-
-	memcpy(req.addr, addr, sizeof(req.addr));
-	hook_run(e->hooks, &req);	/* a refusal is logged there */
-}
-
-/* A source completed k's sequence: the kernel opens the service to it. */
-static void
-engine_knock_opened(struct engine *e, const struct config_knock *k,
-    int family, const uint8_t *addr, uint64_t now)
-{
-	struct deferred_item later = { .family = (uint8_t)family };
-	char ip[64], timeout[32];
-	struct pkt view = { .family = (uint8_t)family };
-
-	pkt_addr_str(&view, addr, ip, sizeof(ip));
-	log_info("knock %s: %s completed the sequence, allowed for %s", k->name, ip,
-	    config_duration_str(k->allow_timeout_ms, timeout, sizeof(timeout)));
-	nft_allow_add(e->nft, k->name, family, addr, k->allow_timeout_ms);
-	if (k->exec.argv == NULL)
-		return;
-	engine_run_hook(e, k, &k->exec, HOOK_EV_OPEN, family, addr);
-	if (k->exec_stop.argv == NULL)
-		return;
-	later.when_ms = now + k->exec_stop_delay_ms;
-	snprintf(later.trigger, sizeof(later.trigger), "%s", k->name);
-	memcpy(later.addr, addr, sizeof(later.addr));
-	if (deferred_push(e->deferred, &later) < 0) {
-		e->counters.deferred_refused++;
-		log_warnx("knock %s: %d exec_stop hooks already waiting, not running "
-		    "one for %s", k->name, ENGINE_DEFERRED_MAX, ip);
-	}
-}
-
-static const struct config_knock *
-engine_find_knock(const struct config *cfg, const char *name)
-{
-	int i;
-
-	for (i = 0; i < cfg->nknocks; i++)
-		if (strcmp(cfg->knocks[i].name, name) == 0)
-			return &cfg->knocks[i];
-	return NULL;
-}
-
-/* --- activity triggers ------------------------------------------------ */
-
-static const char *
-engine_ifname(struct engine *e, uint32_t index, uint64_t now)
-{
-	struct engine_ifname *c = &e->ifcache[index % ENGINE_IFCACHE];
-
-	if (index == 0)
-		return NULL;
-	if (c->index == index && now - c->at_ms < ENGINE_IFCACHE_MS)
-		return c->name;
-	if (if_indextoname(index, c->name) == NULL) {
-		c->index = 0;
-		return NULL;
-	}
-	c->index = index;
-	c->at_ms = now;
-	return c->name;
-}
-
-static struct nfq_source *
-engine_queue_source(const struct engine *e, uint16_t queue)
-{
-	int i;
-
-	for (i = 0; i < e->nqueues; i++)
-		if (nfq_source_queue(e->queues[i]) == queue)
-			return e->queues[i];
-	return NULL;
-}
-
-static void engine_act_apply(struct engine_act *, const struct act_actions *,
-    uint64_t);
-
-static void
-engine_act_free(struct engine_act *ea)
-{
-	act_free(&ea->st);
-	free(ea);
-}
-
-/* A retired trigger whose last hook result came in. */
-static void
-engine_act_drop_retired(struct engine *e, struct engine_act *ea)
-{
-	int i;
-
-	for (i = 0; i < e->nretired; i++)
-		if (e->retired[i] == ea) {
-			e->retired[i] = e->retired[--e->nretired];
-			break;
-		}
-	engine_act_free(ea);
-}
-
-static void
-engine_act_log_done(const struct engine_act *ea, enum act_state before,
-    enum hook_event ev, const struct act_actions *out, uint64_t now)
-{
-	const struct activity *a = &ea->st;
-	char d[32];
-
-	if (before == ACT_STARTING && a->state == ACT_ACTIVE)
-		log_info("activity %s: up, start took %llu ms; %d held packets "
-		    "accepted", ea->name, (unsigned long long)(now - ea->start_ms),
-		    out->nrelease);
-	else if (before == ACT_STARTING && a->state == ACT_BACKOFF)
-		log_warnx("activity %s: start failed; %d held packets %s, next "
-		    "start in %s at the earliest", ea->name, out->nrelease,
-		    out->release_accept ? "accepted" : "dropped",
-		    config_duration_str(a->cfg->retry_after_ms, d, sizeof(d)));
-	else if (before == ACT_STOPPING && ev == HOOK_EV_STOP)
-		log_info("activity %s: stopped%s", ea->name, a->state ==
-		    ACT_STARTING ? "; traffic came meanwhile: starting again" : "");
-}
-
-/* The spawner's report on a start or stop of ea. */
-static void
-engine_act_done(void *arg, void *owner, enum hook_event ev,
-    const struct hook_result *r)
-{
-	struct engine_act *ea = owner;
-	struct act_actions out;
-	enum act_state before = ea->st.state;
-	uint64_t now = loop_now_ms();
-	uint32_t epoch;
-	bool ok = r->status == HOOK_OK;
-
-	(void)arg;
-	if (ea->nexpect == 0) {
-		log_warnx("activity %s: result of a %s nobody waits for", ea->name,
-		    hook_event_name(ev));
-		return;
-	}
-	epoch = ea->expect[0];
-	memmove(ea->expect, ea->expect + 1, (size_t)--ea->nexpect * sizeof(ea->expect[0]));
-	if (ea->retired) {
-		if (ea->nexpect == 0)
-			engine_act_drop_retired(ea->e, ea);
-		return;
-	}
-	if (ev == HOOK_EV_START)
-		act_start_done(&ea->st, epoch, ok, now, &out);
-	else
-		act_stop_done(&ea->st, epoch, ok, now, &out);
-	engine_act_log_done(ea, before, ev, &out, now);
-	engine_act_apply(ea, &out, now);
-}
-
-static void
-engine_act_hook(struct engine_act *ea, enum hook_event ev, uint32_t epoch,
-    uint64_t now)
-{
-	const struct config_activity *c = ea->st.cfg;
-	struct act_actions out;
-	struct hook_request req = {
-		.owner = ea,
-		.name = ea->name,
-		.event = ev,
-		.hook = ev == HOOK_EV_START ? &c->start : &c->stop,
-		.timeout_ms = (uint32_t)ea->e->cfg->engine.hook_timeout_ms,
-		.coalesce = true,	/* repeated starts are one start */
-		.done = engine_act_done,
-		.arg = ea,
-	};
-	int rc;
-
-	if (ev == HOOK_EV_START)
-		ea->start_ms = now;
-	rc = hook_run(ea->e->hooks, &req);
-	if (rc == 0) {
-		/* hook_run() queues at most HOOK_OWNER_JOBS_MAX per owner. */
-		if (ea->nexpect < HOOK_OWNER_JOBS_MAX)
-			ea->expect[ea->nexpect++] = epoch;
-		return;
-	}
-	if (rc == 1 && ea->nexpect > 0) {
-		/* Merged into the owner's last request: its result is ours now. */
-		ea->expect[ea->nexpect - 1] = epoch;
-		return;
-	}
-	/* Refused (logged by hook_run): as if it had failed at once. */
-	if (ev == HOOK_EV_START) {
-		act_start_done(&ea->st, epoch, false, now, &out);
-		engine_act_log_done(ea, ACT_STARTING, ev, &out, now);
-	} else
-		act_stop_done(&ea->st, epoch, false, now, &out);
-	engine_act_apply(ea, &out, now);
-}
-
-/* Do what the state machine asked for: verdicts, the kernel switch, hooks. */
-static void
-engine_act_apply(struct engine_act *ea, const struct act_actions *out,
-    uint64_t now)
-{
-	struct engine *e = ea->e;
-	struct nfq_source *s;
-	int i;
-
-	for (i = 0; i < out->nrelease; i++) {
-		if ((s = engine_queue_source(e, out->release[i].queue)) == NULL) {
-			log_warnx("activity %s: held packet %u of queue %u: the "
-			    "queue is gone", ea->name, out->release[i].id,
-			    out->release[i].queue);
-			continue;
-		}
-		nfq_source_verdict(s, out->release[i].id,
-		    out->release_accept ? NF_ACCEPT : NF_DROP);
-	}
-	if (out->kernel_sampling >= 0)
-		nft_activity_sampling(e->nft, ea->name, out->kernel_sampling == 1);
-	if (out->run_stop)
-		engine_act_hook(ea, HOOK_EV_STOP, out->epoch, now);
-	if (out->run_start)
-		engine_act_hook(ea, HOOK_EV_START, out->epoch, now);
-}
-
-/*
- * A packet for the activity triggers of its source. The first trigger it
- * matches (in file order) judges it: holds it, or not; every matching
- * trigger counts it as traffic. pkt is NULL for NFLOG packets.
- */
-static int
-engine_act_packet(struct engine *e, const struct pkt *p, uint32_t indev,
-    uint32_t outdev, const struct act_held *pkt, enum config_source source,
-    uint64_t now)
-{
-	const struct config_activity *c;
-	const char *iif = NULL, *oif = NULL;
-	struct engine_act *ea;
-	struct act_actions out;
-	enum act_state before;
-	enum act_verdict v;
-	int i, verdict = NF_ACCEPT;
-	bool judged = false, restart;
-
-	for (i = 0; i < e->nacts; i++) {
-		ea = e->acts[i];
-		c = ea->st.cfg;
-		if (c->source != source)
-			continue;
-		if (iif == NULL && match_uses_ifs(&c->match, MATCH_IIF))
-			iif = engine_ifname(e, indev, now);
-		if (oif == NULL && match_uses_ifs(&c->match, MATCH_OIF))
-			oif = engine_ifname(e, outdev, now);
-		if (!match_packet(&c->match, p, iif, oif))
-			continue;
-		before = ea->st.state;
-		restart = ea->st.restart;
-		v = act_packet(&ea->st, judged ? NULL : pkt, now, &out);
-		if (!judged && pkt != NULL) {
-			judged = true;
-			verdict = v == ACT_HOLD ? NFQ_HOLD : v == ACT_DROP ?
-			    NF_DROP : NF_ACCEPT;
-		}
-		if (before != ACT_STARTING && ea->st.state == ACT_STARTING)
-			log_info("activity %s: traffic on the path: starting",
-			    ea->name);
-		else if (!restart && ea->st.restart)
-			log_info("activity %s: traffic while stopping: starting "
-			    "again after stop", ea->name);
-		engine_act_apply(ea, &out, now);
-	}
-	return verdict;
-}
-
-static uint64_t
-engine_act_next_deadline(const struct engine *e)
-{
-	uint64_t next = ACT_NO_DEADLINE, d;
-	int i;
-
-	for (i = 0; i < e->nacts; i++)
-		if ((d = act_next_deadline(&e->acts[i]->st)) < next)
-			next = d;
-	return next;
-}
-
-static void
-engine_act_expire(struct engine *e, uint64_t now)
-{
-	struct act_actions out;
-	struct engine_act *ea;
-	char d[32];
-	int i;
-
-	for (i = 0; i < e->nacts; i++) {
-		ea = e->acts[i];
-		if (act_next_deadline(&ea->st) > now)
-			continue;
-		act_expire(&ea->st, now, &out);
-		log_info("activity %s: idle for %s: %s", ea->name,
-		    config_duration_str(ea->st.cfg->ttl_ms, d, sizeof(d)),
-		    out.run_stop ? "stopping" : "standby (no stop hook)");
-		engine_act_apply(ea, &out, now);
-	}
-}
-
-/*
- * Every trigger back to standby (SIGHUP, exit): held packets get their
- * start_failure verdict; with hooks, stop runs where start ran or runs.
- */
-static void
-engine_act_reset_all(struct engine *e, bool hooks)
-{
-	struct act_actions out;
-	struct engine_act *ea;
-	uint64_t now = loop_now_ms();
-	int i;
-
-	for (i = 0; i < e->nacts; i++) {
-		ea = e->acts[i];
-		if (ea->st.state != ACT_STANDBY || ea->st.nheld > 0)
-			log_info("activity %s: reset from %s to standby%s", ea->name,
-			    act_state_name(ea->st.state), hooks &&
-			    (ea->st.state == ACT_STARTING || ea->st.state ==
-			    ACT_ACTIVE) && ea->st.cfg->stop.argv != NULL ?
-			    ": stopping" : "");
-		act_reset(&ea->st, &out);
-		if (!hooks)
-			out.run_stop = out.run_start = false;
-		engine_act_apply(ea, &out, now);
-	}
-}
-
-static struct engine_act *
-engine_act_take(struct engine *e, const char *name)
-{
-	struct engine_act *ea;
-	int i;
-
-	for (i = 0; i < e->nacts; i++)
-		if (e->acts[i] != NULL && strcmp(e->acts[i]->name, name) == 0) {
-			ea = e->acts[i];
-			e->acts[i] = NULL;
-			return ea;
-		}
-	for (i = 0; i < e->nretired; i++)
-		if (strcmp(e->retired[i]->name, name) == 0) {
-			ea = e->retired[i];
-			e->retired[i] = e->retired[--e->nretired];
-			ea->retired = false;
-			return ea;
-		}
-	return NULL;
-}
-
-static void
-engine_act_retire(struct engine *e, struct engine_act *ea)
-{
-	struct engine_act **r;
-
-	if (ea->nexpect == 0) {
-		engine_act_free(ea);
-		return;
-	}
-	if ((r = reallocarray(e->retired, (size_t)e->nretired + 1, sizeof(*r))) == NULL)
-		fatal("activity");
-	e->retired = r;
-	ea->retired = true;
-	e->retired[e->nretired++] = ea;
-}
-
-/*
- * The triggers of cfg, in its order. A trigger keeps its struct (its hook
- * owner) across reloads by name, so its hooks stay in order; call it with
- * every trigger in standby (engine_act_reset_all()).
- */
-static void
-engine_act_bind(struct engine *e, const struct config *cfg)
-{
-	struct engine_act **next;
-	struct engine_act *ea;
-	int i;
-
-	next = calloc((size_t)cfg->nactivities + 1, sizeof(*next));
-	if (next == NULL)
-		fatal("activity");
-	for (i = 0; i < cfg->nactivities; i++) {
-		if ((ea = engine_act_take(e, cfg->activities[i].name)) != NULL) {
-			if (act_configure(&ea->st, &cfg->activities[i]) < 0)
-				log_warn("activity %s: no room to hold packets", ea->name);
-		} else {
-			if ((ea = calloc(1, sizeof(*ea))) == NULL)
-				fatal("activity");
-			ea->e = e;
-			snprintf(ea->name, sizeof(ea->name), "%s",
-			    cfg->activities[i].name);
-			if (act_init(&ea->st, &cfg->activities[i]) < 0)
-				log_warn("activity %s: no room to hold packets", ea->name);
-		}
-		next[i] = ea;
-	}
-	for (i = 0; i < e->nacts; i++)
-		if (e->acts[i] != NULL)
-			engine_act_retire(e, e->acts[i]);
-	free(e->acts);
-	e->acts = next;
-	e->nacts = cfg->nactivities;
-}
-
-static void
-engine_act_free_all(struct engine *e)
-{
-	int i;
-
-	for (i = 0; i < e->nacts; i++)
-		engine_act_free(e->acts[i]);
-	for (i = 0; i < e->nretired; i++)
-		engine_act_free(e->retired[i]);
-	free(e->acts);
-	free(e->retired);
-	e->acts = e->retired = NULL;
-	e->nacts = e->nretired = 0;
-}
-
-static void
-engine_log_act_counters(const struct engine *e)
-{
-	const struct act_counters *c;
-	const struct engine_act *ea;
-	int i;
-
-	for (i = 0; i < e->nacts; i++) {
-		ea = e->acts[i];
-		c = &ea->st.c;
-		log_info("activity %s: %s, %llu packets, %llu held, %llu released, "
-		    "%llu given the start_failure verdict, %llu over the hold "
-		    "bound, %llu in back-off, %llu starts (%llu failed), %llu stops",
-		    ea->name, act_state_name(ea->st.state),
-		    (unsigned long long)c->packets, (unsigned long long)c->held,
-		    (unsigned long long)c->released,
-		    (unsigned long long)c->failed_released,
-		    (unsigned long long)c->overflow, (unsigned long long)c->backoff,
-		    (unsigned long long)c->starts,
-		    (unsigned long long)c->start_failures,
-		    (unsigned long long)c->stops);
-	}
-}
-
-/* --- count triggers --------------------------------------------------- */
-
-/* Once per N packets: each run is its own, serialized per trigger. */
-static void
-engine_count_hook(struct engine *e, const struct config_count *c,
-    const struct count_result *r)
-{
-	struct hook_request req = {
-		.owner = (void *)(uintptr_t)c,	/* one at a time; never merged */
-		.name = c->name,
-		.event = HOOK_EV_COUNT,
-		.hook = &c->exec,
-		.timeout_ms = (uint32_t)e->cfg->engine.hook_timeout_ms,
-		.family = (uint8_t)r->family,
-		.proto = r->proto,
-		.port = r->dport,
-	};
-
-	memcpy(req.addr, r->addr, sizeof(req.addr));
-	hook_run(e->hooks, &req);	/* a refusal is logged there */
-}
-
-/* What the count triggers decided: block sets (batched per pass) and hooks. */
-static void
-engine_count_apply(struct engine *e, const struct count_result *r)
-{
-	const struct config_count *c;
-	struct pkt view = { .family = (uint8_t)r->family };
-	char ip[64], per[32], d[32];
-	int i;
-
-	for (i = 0; i < r->nfired; i++) {
-		c = r->fired[i].trigger;
-		pkt_addr_str(&view, r->addr, ip, sizeof(ip));
-		if (r->fired[i].block) {
-			log_info("count %s: %s sent over %u packets per %s: blocked "
-			    "for %s", c->name, ip, c->threshold,
-			    config_duration_str(c->period_ms, per, sizeof(per)),
-			    config_duration_str(c->block_timeout_ms, d, sizeof(d)));
-			nft_block_add(e->nft, c->name, r->family, r->addr,
-			    c->block_timeout_ms);
-		} else if (c->kind == CONFIG_COUNT_THRESHOLD)
-			log_info("count %s: %s blocked by the kernel", c->name, ip);
-		else
-			log_debug("count %s: %u more packets, the last from %s: "
-			    "exec", c->name, c->every, ip);
-		if (r->fired[i].hook)
-			engine_count_hook(e, c, r);
-	}
-}
-
-/*
- * A packet from the count chains (input, forward: docs/count.md): every
- * queue-fed count trigger whose match fits counts it.
- */
-static int
-engine_count_packet(struct engine *e, const struct pkt *p, uint32_t indev,
-    uint32_t outdev, uint64_t now)
-{
-	const char *iif = NULL, *oif = NULL;
-	struct count_result r;
-
-	if (count_set_uses_ifs(e->counts, MATCH_IIF))
-		iif = engine_ifname(e, indev, now);
-	if (count_set_uses_ifs(e->counts, MATCH_OIF))
-		oif = engine_ifname(e, outdev, now);
-	count_set_packet(e->counts, p, iif, oif, now, &r);
-	engine_count_apply(e, &r);
-	return r.verdict == COUNT_DROP ? NF_DROP : NF_ACCEPT;
-}
-
-static void
-engine_log_count_counters(const struct engine *e)
-{
-	struct count_counters cc;
-	const struct config_count *c;
-	int i;
-
-	for (i = 0; i < count_set_count(e->counts); i++) {
-		count_set_counters(e->counts, i, &cc);
-		c = count_set_trigger(e->counts, i);
-		log_info("count %s: %llu packets, %llu hooks, %llu blocks, "
-		    "%llu exempt, %llu dropped, %llu tracked, %llu evicted",
-		    c->name, (unsigned long long)cc.packets,
-		    (unsigned long long)cc.hooks, (unsigned long long)cc.blocks,
-		    (unsigned long long)cc.exempt, (unsigned long long)cc.dropped,
-		    (unsigned long long)cc.tracker.tracked,
-		    (unsigned long long)(cc.tracker.evicted_fresh +
-		    cc.tracker.evicted_progress));
-	}
-}
-
 static int
 engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 {
 	struct engine *e = arg;
-	struct knock_result kr;
 	struct act_held held;
 	struct pkt p;
 	char source[16];
 	uint64_t now;
-	int i, verdict;
+	int verdict;
 
 	snprintf(source, sizeof(source), "queue %u", queue);
 	if (engine_parse(e, source, np->payload, np->payload_len, &p) < 0)
 		return NF_ACCEPT;
 	now = loop_now_ms();
-	knock_set_packet(e->knocks, &p, now, &kr);
-	for (i = 0; i < kr.nopened; i++)
-		engine_knock_opened(e, kr.opened[i], kr.family, kr.addr, now);
-	if (kr.verdict == KNOCK_DROP) {
+	if (engine_knock_packet(e, &p, now) == KNOCK_DROP) {
 		engine_log_packet(source, &p, "knock frame, drop");
 		return NF_DROP;
 	}
@@ -713,7 +104,6 @@ static void
 engine_on_logged(void *arg, uint16_t group, const struct nflog_packet *lp)
 {
 	struct engine *e = arg;
-	struct count_result r;
 	struct pkt p;
 	char source[24];
 
@@ -722,10 +112,8 @@ engine_on_logged(void *arg, uint16_t group, const struct nflog_packet *lp)
 		return;
 	engine_log_packet(source, &p, "seen");
 	/* Count rules log with their trigger's prefix; activity rules without. */
-	if (count_set_logged(e->counts, lp->prefix, &p, loop_now_ms(), &r) == 0) {
-		engine_count_apply(e, &r);
+	if (engine_count_logged(e, lp->prefix, &p, loop_now_ms()) == 0)
 		return;
-	}
 	engine_act_packet(e, &p, lp->indev, lp->outdev, NULL,
 	    CONFIG_SOURCE_NFLOG, loop_now_ms());
 }
@@ -752,18 +140,11 @@ static void
 engine_on_timer(void *arg, uint64_t now)
 {
 	struct engine *e = arg;
-	const struct config_knock *k;
-	struct deferred_item it;
 
 	knock_set_expire(e->knocks, now);
 	count_set_expire(e->counts, now);
 	engine_act_expire(e, now);
-	while (deferred_pop_due(e->deferred, now, &it)) {
-		/* The trigger may have left the config by a reload since. */
-		k = engine_find_knock(e->cfg, it.trigger);
-		if (k != NULL && k->exec_stop.argv != NULL)
-			engine_run_hook(e, k, &k->exec_stop, HOOK_EV_CLOSE, it.family, it.addr);
-	}
+	engine_knock_run_deferred(e, now);
 	engine_arm_timer(e);
 }
 
@@ -809,25 +190,6 @@ engine_nflog_readable(void *arg)
 }
 
 static void
-engine_log_knock_counters(const struct engine *e)
-{
-	struct knock_counters kc;
-	int i;
-
-	for (i = 0; i < knock_set_count(e->knocks); i++) {
-		knock_set_counters(e->knocks, i, &kc);
-		log_info("knock %s: %llu frames, %llu started, %llu opened, %llu resets, "
-		    "%llu replays refused, %llu state errors, %llu tracked, %llu evicted",
-		    knock_set_trigger(e->knocks, i)->name,
-		    (unsigned long long)kc.frames, (unsigned long long)kc.started,
-		    (unsigned long long)kc.opened, (unsigned long long)kc.resets,
-		    (unsigned long long)kc.replays, (unsigned long long)kc.state_errors,
-		    (unsigned long long)kc.tracker.tracked,
-		    (unsigned long long)(kc.tracker.evicted_fresh + kc.tracker.evicted_progress));
-	}
-}
-
-static void
 engine_log_counters(const struct engine *e)
 {
 	const struct nfq_counters *qc;
@@ -855,9 +217,9 @@ engine_log_counters(const struct engine *e)
 	log_info("parser: %llu packets parsed, %llu malformed",
 	    (unsigned long long)e->counters.parsed,
 	    (unsigned long long)e->counters.malformed);
-	engine_log_knock_counters(e);
-	engine_log_act_counters(e);
-	engine_log_count_counters(e);
+	engine_knock_log_counters(e);
+	engine_act_log_counters(e);
+	engine_count_log_counters(e);
 	nc = nft_counters(e->nft);
 	log_info("nftables: %llu batches, %llu elements added, %llu refused, "
 	    "%llu set full, %llu table rebuilds", (unsigned long long)nc->batches_sent,
