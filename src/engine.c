@@ -288,6 +288,18 @@ engine_sources_differ(const struct config_engine *a, const struct config_engine 
 	    a->queue_maxlen != b->queue_maxlen || a->copy_range != b->copy_range;
 }
 
+/* A reload that cannot be applied: drop what was built for it. */
+static void
+engine_reload_abandon(struct engine *e, struct config *next,
+    struct knock_set *knocks, struct count_set *counts)
+{
+	knock_set_free(knocks);
+	count_set_free(counts);
+	config_free(next);
+	/* The table may be half way: bring it back to the running shape. */
+	nft_table_sync(e->nft, e->cfg);
+}
+
 /*
  * SIGHUP: a new config with errors is refused and the running one, with all
  * its state, stays. Sources are rebound only when their settings changed.
@@ -313,11 +325,7 @@ engine_reload(struct engine *e)
 	if (knocks == NULL || counts == NULL || nft_table_sync(e->nft, next) < 0) {
 		log_warnx("reload: %s cannot be applied, keeping the running configuration",
 		    next->path);
-		knock_set_free(knocks);
-		count_set_free(counts);
-		config_free(next);
-		/* The table may be half way: bring it back to the running shape. */
-		nft_table_sync(e->nft, e->cfg);
+		engine_reload_abandon(e, next, knocks, counts);
 		return;
 	}
 	engine_act_reset_all(e, true);
@@ -328,10 +336,7 @@ engine_reload(struct engine *e)
 			engine_close_sources(e);
 			if (engine_open_sources(e, &e->cfg->engine) < 0)
 				log_warnx("reload: old sources could not be restored either");
-			knock_set_free(knocks);
-			count_set_free(counts);
-			config_free(next);
-			nft_table_sync(e->nft, e->cfg);
+			engine_reload_abandon(e, next, knocks, counts);
 			return;
 		}
 	}
