@@ -112,3 +112,13 @@ need_nft_ctl() {
 		exit 1
 	fi
 }
+
+# recording_hook: $work/hook.sh, a hook that appends its arguments as one
+# line to $work/hook.log.
+recording_hook() {
+	cat >"$work/hook.sh" <<'SH'
+#!/bin/sh
+echo "$*" >>"$(dirname "$0")/hook.log"
+SH
+	chmod 700 "$work/hook.sh"
+}

@@ -11,11 +11,7 @@ netns_enter "$@"
 . "$(dirname "$0")/count_net.inc"
 count_net
 
-cat >"$work/hook.sh" <<'SH'
-#!/bin/sh
-echo "$*" >>"$(dirname "$0")/hook.log"
-SH
-chmod 700 "$work/hook.sh"
+recording_hook
 
 cfg=$(write_config count.ini <<INI
 [engine]

@@ -5,11 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 
-cat >"$work/hook.sh" <<'SH'
-#!/bin/sh
-echo "$*" >>"$(dirname "$0")/hook.log"
-SH
-chmod 700 "$work/hook.sh"
+recording_hook
 
 cfg=$(write_config count.ini <<INI
 [engine]

@@ -6,11 +6,7 @@
 netns_enter "$@"
 ip addr add 127.0.0.2/8 dev lo 2>/dev/null
 
-cat >"$work/hook.sh" <<'SH'
-#!/bin/sh
-echo "$*" >>"$(dirname "$0")/hook.log"
-SH
-chmod 700 "$work/hook.sh"
+recording_hook
 cfg=$(write_config knock.ini <<INI
 [engine]
 queue = 0
