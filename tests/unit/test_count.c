@@ -33,24 +33,6 @@ load(const char *text)
 	return cfg;
 }
 
-/* The config's errors, one per line, for comparing with what a user reads. */
-static const char *
-errors_of(const char *text)
-{
-	static char buf[4096];
-	struct config *cfg;
-	FILE *f;
-	int n;
-
-	memset(buf, 0, sizeof(buf));
-	f = fmemopen(buf, sizeof(buf) - 1, "w");
-	assert_non_null(f);
-	cfg = config_load_string("t.ini", text, f, &n);
-	fclose(f);
-	assert_null(cfg);
-	return buf;
-}
-
 static struct pkt
 tcp_syn(const char *src, uint16_t dport)
 {
@@ -436,42 +418,42 @@ static void
 test_count_config_errors_say_what_is_wrong(void **state)
 {
 	(void)state;
-	assert_string_equal(errors_of("[count x]\nmatch = tcp dport 22\n"),
+	assert_string_equal(unit_config_errors("[count x]\nmatch = tcp dport 22\n"),
 	    "t.ini:1: count x: needs exec (what to run every N packets) or "
 	    "threshold (sources to block)\n");
-	assert_string_equal(errors_of("[count x]\nmatch = tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count x]\nmatch = tcp dport 22\n"
 	    "every = 2\nthreshold = 5/1m\n"),
 	    "t.ini:3: count x: every and threshold are two kinds of count "
 	    "trigger: use a section for each\n");
-	assert_string_equal(errors_of("[count x]\nmatch = tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count x]\nmatch = tcp dport 22\n"
 	    "threshold = 5/1500ms\n"),
 	    "t.ini:3: count x: threshold: '5/1500ms': the period must be whole "
 	    "seconds (nftables counts rates per second)\n");
-	assert_string_equal(errors_of("[count x]\nmatch = tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count x]\nmatch = tcp dport 22\n"
 	    "threshold = 0/1m\n"),
 	    "t.ini:3: count x: threshold: '0/1m': the packets are not a number "
 	    "from 1 to 1000000\n");
-	assert_string_equal(errors_of("[count x]\nmatch = tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count x]\nmatch = tcp dport 22\n"
 	    "threshold = 5\n"),
 	    "t.ini:3: count x: threshold: '5' is not PACKETS/PERIOD, as in "
 	    "10/60s or 10/minute\n");
-	assert_string_equal(errors_of("[count x]\nmatch = tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count x]\nmatch = tcp dport 22\n"
 	    "every = 2\nexec = /bin/true\nallow = 10.0.0.0/8\n"),
 	    "t.ini:5: count x: allow only applies with threshold\n");
-	assert_string_equal(errors_of("[count x]\nmatch = tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count x]\nmatch = tcp dport 22\n"
 	    "threshold = 5/1m\nallow = 10.0.0.0/8 10.0.0.0/8\n"),
 	    "t.ini:4: count x: allow: '10.0.0.0/8' is listed twice\n");
-	assert_string_equal(errors_of("[count x]\nmatch = tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count x]\nmatch = tcp dport 22\n"
 	    "threshold = 5/1m\nexec = /bin/true\n"),
 	    "t.ini:1: count x: exec with a threshold counted by the kernel needs "
 	    "nflog_group in [engine] (the kernel reports each block through "
 	    "it)\n");
-	assert_string_equal(errors_of("[count x]\nmatch = oif eth0 tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count x]\nmatch = oif eth0 tcp dport 22\n"
 	    "threshold = 5/1m\n"),
 	    "t.ini:2: count x: match: oif: the kernel counts a threshold in "
 	    "prerouting, before routing has chosen an output interface (path = "
 	    "engine counts after it)\n");
-	assert_string_equal(errors_of("[count x]\nmatch = tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count x]\nmatch = tcp dport 22\n"
 	    "every = 2\nexec = /bin/true\nsource = nflog\n"),
 	    "t.ini:1: count x: source = nflog needs nflog_group in [engine]\n");
 }
@@ -480,11 +462,11 @@ static void
 test_count_trigger_names_are_unique_across_kinds(void **state)
 {
 	(void)state;
-	assert_string_equal(errors_of("[knock ssh]\nsequence = udp:1 udp:2\n"
+	assert_string_equal(unit_config_errors("[knock ssh]\nsequence = udp:1 udp:2\n"
 	    "open = tcp:22\n[count ssh]\nmatch = tcp dport 22\n"
 	    "threshold = 5/1m\n"),
 	    "t.ini:4: count ssh: duplicate trigger name (first at line 1)\n");
-	assert_string_equal(errors_of("[count a]\nmatch = tcp dport 22\n"
+	assert_string_equal(unit_config_errors("[count a]\nmatch = tcp dport 22\n"
 	    "threshold = 5/1m\n[rotate a]\nmatch = oif eth0\n"
 	    "mode = passthrough\n"),
 	    "t.ini:4: rotate a: duplicate trigger name (first at line 1)\n");

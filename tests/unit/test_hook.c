@@ -107,23 +107,6 @@ pump_idle(struct hooks *h, int timeout_ms)
 	}
 }
 
-static size_t
-read_file(const char *path, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd;
-
-	buf[0] = '\0';
-	if ((fd = open(path, O_RDONLY)) < 0)
-		return 0;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
-	return (size_t)n;
-}
-
 struct fixture {
 	struct spawn *sp;
 	struct hooks *h;
@@ -250,7 +233,7 @@ test_hook_hostile_value_stays_one_word(void **state)
 	assert_int_equal(nrecords, 1);
 	assert_int_equal(records[0].r.status, HOOK_OK);
 	snprintf(want, sizeof(want), "[%s]\n[pre-%s-post]\n", hostile, hostile);
-	read_file(outpath, got, sizeof(got));
+	unit_read_file(outpath, got, sizeof(got));
 	assert_string_equal(got, want);
 	assert_int_equal(access(pwned, F_OK), -1);
 }
@@ -345,7 +328,7 @@ test_hook_start_then_stop_run_in_order(void **state)
 	assert_int_equal(records[1].event, HOOK_EV_STOP);
 	assert_int_equal(records[0].r.status, HOOK_OK);
 	assert_int_equal(records[1].r.status, HOOK_OK);
-	read_file(outpath, got, sizeof(got));
+	unit_read_file(outpath, got, sizeof(got));
 	assert_string_equal(got, "start\nstop\n");
 }
 
@@ -369,7 +352,7 @@ test_hook_repeated_start_coalesces(void **state)
 	assert_int_equal(hook_pending(f->h), 2);
 	pump(f->h, 2, 3000);
 	assert_int_equal(nrecords, 2);
-	read_file(outpath, got, sizeof(got));
+	unit_read_file(outpath, got, sizeof(got));
 	assert_string_equal(got, "start 192.0.2.1\nstart 192.0.2.2\n");
 }
 
@@ -409,7 +392,7 @@ test_hook_environment_carries_the_request(void **state)
 	assert_int_equal(hook_run(f->h, &req), 0);
 	pump(f->h, 1, 3000);
 	assert_int_equal(records[0].r.status, HOOK_OK);
-	read_file(outpath, got, sizeof(got));
+	unit_read_file(outpath, got, sizeof(got));
 	assert_string_equal(got,
 	    "NFQT_EVENT=stop\nNFQT_FAMILY=6\nNFQT_IP=2001:db8::1\nNFQT_NAME=vpn\n"
 	    "NFQT_PORT=53\nNFQT_PROTO=udp\n");
@@ -477,7 +460,7 @@ test_hook_owner_queue_is_bounded_and_fifo(void **state)
 	assert_int_equal(errno, EBUSY);
 	pump(f->h, HOOK_OWNER_JOBS_MAX, 5000);
 	assert_int_equal(nrecords, HOOK_OWNER_JOBS_MAX);
-	read_file(outpath, got, sizeof(got));
+	unit_read_file(outpath, got, sizeof(got));
 	assert_string_equal(got, "1\n2\n3\n4\n5\n6\n7\n8\n");
 }
 
@@ -502,7 +485,7 @@ test_hook_cancel_owner_drops_queued_and_silences_running(void **state)
 	assert_int_equal(hook_pending(f->h), 0);
 	assert_int_equal(nrecords, 1);
 	assert_int_equal(records[0].event, HOOK_EV_START);
-	read_file(outpath, got, sizeof(got));
+	unit_read_file(outpath, got, sizeof(got));
 	assert_string_equal(got, "start\nstart\n");
 }
 

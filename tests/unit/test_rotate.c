@@ -33,23 +33,6 @@ load(const char *ini)
 }
 
 static const char *
-errors_of(const char *ini)
-{
-	static char buf[4096];
-	struct config *cfg;
-	FILE *f;
-	int n;
-
-	memset(buf, 0, sizeof(buf));
-	f = fmemopen(buf, sizeof(buf) - 1, "w");
-	assert_non_null(f);
-	cfg = config_load_string("t.ini", ini, f, &n);
-	fclose(f);
-	assert_null(cfg);
-	return buf;
-}
-
-static const char *
 rule_text(struct nftnl_rule *r)
 {
 	assert_non_null(r);
@@ -100,30 +83,30 @@ static void
 test_rotate_config_errors_say_what_is_wrong(void **state)
 {
 	(void)state;
-	assert_string_equal(errors_of("[rotate a]\nmatch = oif eth0\n"),
+	assert_string_equal(unit_config_errors("[rotate a]\nmatch = oif eth0\n"),
 	    "t.ini:1: rotate a: needs pool (the source addresses to spread "
 	    "connections over) or mode = passthrough\n");
-	assert_string_equal(errors_of("[rotate a]\nmatch = oif eth0\n"
+	assert_string_equal(unit_config_errors("[rotate a]\nmatch = oif eth0\n"
 	    "pool = 2001:db8::/48\n"),
 	    "t.ini:3: rotate a: a pool prefix of more than 64 addresses takes "
 	    "policy = random (round-robin needs a list)\n");
-	assert_string_equal(errors_of("[rotate a]\nmatch = oif eth0\n"
+	assert_string_equal(unit_config_errors("[rotate a]\nmatch = oif eth0\n"
 	    "pool = 10.0.0.1 10.0.0.0/16\npolicy = random\n"),
 	    "t.ini:3: rotate a: pool: '10.0.0.0/16' holds more than 64 "
 	    "addresses: such a prefix stands alone in its family's pool\n");
-	assert_string_equal(errors_of("[rotate a]\nmatch = oif eth0\n"
+	assert_string_equal(unit_config_errors("[rotate a]\nmatch = oif eth0\n"
 	    "pool = 10.0.0.1 10.0.0.0/31\n"),
 	    "t.ini:3: rotate a: pool: '10.0.0.0/31': an address of it is listed "
 	    "twice\n");
-	assert_string_equal(errors_of("[rotate a]\nmatch = ip daddr 10.0.0.0/8\n"
+	assert_string_equal(unit_config_errors("[rotate a]\nmatch = ip daddr 10.0.0.0/8\n"
 	    "pool = 2001:db8::1\n"),
 	    "t.ini:3: rotate a: pool: no address of the family the match is "
 	    "for\n");
-	assert_string_equal(errors_of("[rotate a]\nmatch = oif eth0\n"
+	assert_string_equal(unit_config_errors("[rotate a]\nmatch = oif eth0\n"
 	    "mode = passthrough\npool = 10.0.0.1\n"),
 	    "t.ini:4: rotate a: pool: not with mode = passthrough (connections "
 	    "keep their address)\n");
-	assert_string_equal(errors_of("[rotate a]\nmatch = oif eth0\n"
+	assert_string_equal(unit_config_errors("[rotate a]\nmatch = oif eth0\n"
 	    "pool = 10.0.0.1\npolicy = sticky\n"),
 	    "t.ini:4: rotate a: policy: 'sticky' is not round-robin or random\n");
 }

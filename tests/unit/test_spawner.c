@@ -54,23 +54,6 @@ start_logged(void)
 	return sp;
 }
 
-static size_t
-read_file(const char *path, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd;
-
-	buf[0] = '\0';
-	if ((fd = open(path, O_RDONLY)) < 0)
-		return 0;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
-	return (size_t)n;
-}
-
 /* 1: a reply, 0: none within timeout_ms, -1: the spawner has gone. */
 static int
 wait_reply(struct spawn *sp, struct spawn_reply *r, int timeout_ms)
@@ -249,7 +232,7 @@ logged_lines(const char *name, char lines[][256], int max)
 	char prefix[128], *p, *nl, *body;
 	int n = 0;
 
-	read_file(logpath, log, sizeof(log));
+	unit_read_file(logpath, log, sizeof(log));
 	snprintf(prefix, sizeof(prefix), "hook %s[", name);
 	for (p = log; *p != '\0' && n < max; p = nl + 1) {
 		if ((nl = strchr(p, '\n')) == NULL)
@@ -508,7 +491,7 @@ test_spawner_lets_running_hook_finish_after_engine_closes(void **state)
 	assert_int_not_equal(st, -1);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_true(loop_now_ms() - t0 >= 250);
-	read_file(out, buf, sizeof(buf));
+	unit_read_file(out, buf, sizeof(buf));
 	assert_string_equal(buf, "done\n");
 	unlink(out);
 }
@@ -584,12 +567,12 @@ test_spawner_timeout_kills_whole_process_group(void **state)
 	assert_int_equal(send_argv(sp, 50, 300, "group", argv, NULL), 0);
 	expect_reply(sp, 50, SPAWN_EV_STARTED, 2000);
 	expect_reply(sp, 50, SPAWN_EV_KILLED, 3000);
-	read_file(out, buf, sizeof(buf));
+	unit_read_file(out, buf, sizeof(buf));
 	assert_true(atoi(buf) > 0);
 	snprintf(statpath, sizeof(statpath), "/proc/%d/stat", atoi(buf));
 	for (i = 0; i < 50 && !gone; i++) {
 		/* Dead: gone, or a zombie its new parent has not reaped yet. */
-		if (read_file(statpath, stat, sizeof(stat)) == 0)
+		if (unit_read_file(statpath, stat, sizeof(stat)) == 0)
 			gone = 1;
 		else if ((paren = strrchr(stat, ')')) != NULL && paren[2] == 'Z')
 			gone = 1;
