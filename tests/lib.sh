@@ -122,3 +122,21 @@ echo "$*" >>"$(dirname "$0")/hook.log"
 SH
 	chmod 700 "$work/hook.sh"
 }
+
+# engine_rss: the engine's resident memory in kB.
+engine_rss() { awk '/^VmRSS/ { print $2 }' "/proc/$engine_pid/status"; }
+
+# engine_counters PATTERN: ask for counters (SIGUSR1) and print the first
+# new log line matching PATTERN (3 s at most).
+engine_counters() {
+	n=$(grep -c -- "$1" "$work/engine.log")
+	kill -USR1 "$engine_pid"
+	for _ in $(seq 30); do
+		[ "$(grep -c -- "$1" "$work/engine.log")" -gt "$n" ] && break
+		sleep 0.1
+	done
+	grep -- "$1" "$work/engine.log" | tail -1
+}
+
+# counter_of LINE WORD: the number just before WORD in a counters line.
+counter_of() { echo "$1" | sed -n "s/.* \([0-9]*\) $2.*/\1/p"; }

@@ -43,24 +43,14 @@ sent 192.168.72.2 40
 expect_eq count_engine_allow_listed_never_blocked 40 "$(got 192.168.72.2)"
 expect_eq count_engine_allow_listed_not_in_set 10.72.0.2 "$(blocked flood_block4)"
 
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$engine_pid/status"; }
 flood() {	# flood SECONDS: spoofed sources, one datagram each
 	timeout "$1" hping3 -q -2 -p 7777 --rand-source --flood 10.72.0.1 >/dev/null 2>&1
 }
-counters() {
-	n=$(grep -c 'count flood: .* tracked' "$work/engine.log")
-	kill -USR1 "$engine_pid"
-	for _ in $(seq 30); do
-		[ "$(grep -c 'count flood: .* tracked' "$work/engine.log")" -gt "$n" ] && break
-		sleep 0.1
-	done
-	grep 'count flood: .* tracked' "$work/engine.log" | tail -1
-}
 flood 3
-rss_first=$(rss)
-line=$(counters)
-tracked=$(echo "$line" | sed -n 's/.* \([0-9]*\) tracked.*/\1/p')
-evicted=$(echo "$line" | sed -n 's/.* \([0-9]*\) evicted.*/\1/p')
+rss_first=$(engine_rss)
+line=$(engine_counters 'count flood: .* tracked')
+tracked=$(counter_of "$line" tracked)
+evicted=$(counter_of "$line" evicted)
 check count_engine_flood_tracked_within_max_sources [ "${tracked:-99999}" -le 1024 ]
 check count_engine_flood_evicted_spoofed_sources [ "${evicted:-0}" -gt 5000 ]
 
@@ -70,7 +60,7 @@ flooder=$!
 sleep 1
 for _ in 1 2 3 4; do sent 10.72.0.4 3; done
 wait "$flooder"
-rss_second=$(rss)
+rss_second=$(engine_rss)
 echo "engine RSS after a 3 s flood: ${rss_first} kB; after 5 s more: ${rss_second} kB ($line)"
 expect_eq count_engine_blocked_during_flood yes \
     "$(blocked flood_block4 | grep -qw 10.72.0.4 && echo yes || echo no)"

@@ -18,7 +18,6 @@ INI
 )
 tcp_server 127.0.0.1 2222
 start_engine "$cfg" || exit 1
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$engine_pid/status"; }
 # Three frames from one process, back to back: udp, a connect() SYN, udp.
 knock() {
 	python3 - <<'PY'
@@ -38,17 +37,12 @@ PY
 flood() {	# flood SECONDS: spoofed first frames from random sources
 	timeout "$1" hping3 -q -2 -p 7000 --rand-source --flood 127.0.0.1 >/dev/null 2>&1
 }
-counters() {
-	kill -USR1 "$engine_pid"
-	engine_log_wait 'knock ssh: .* tracked' 5
-	grep 'knock ssh: .* tracked' "$work/engine.log" | tail -1
-}
 
 flood 3
-rss_first=$(rss)
-line=$(counters)
-tracked=$(echo "$line" | sed -n 's/.* \([0-9]*\) tracked.*/\1/p')
-evicted=$(echo "$line" | sed -n 's/.* \([0-9]*\) evicted.*/\1/p')
+rss_first=$(engine_rss)
+line=$(engine_counters 'knock ssh: .* tracked')
+tracked=$(counter_of "$line" tracked)
+evicted=$(counter_of "$line" evicted)
 check flood_tracked_sources_within_max_sources [ "${tracked:-99999}" -le 1024 ]
 check flood_evicted_spoofed_sources [ "${evicted:-0}" -gt 10000 ]
 
@@ -58,7 +52,7 @@ sleep 1
 knock
 expect_eq flood_knock_during_flood_opens open "$(tcp_probe 127.0.0.1 2222)"
 wait "$flooder"
-rss_second=$(rss)
+rss_second=$(engine_rss)
 echo "engine RSS after a 3 s flood: ${rss_first} kB; after 8 s more: ${rss_second} kB ($line)"
 check flood_memory_does_not_grow [ $((rss_second - rss_first)) -lt 1024 ]
 kill -USR1 "$engine_pid"; sleep 0.3
