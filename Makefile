@@ -36,47 +36,70 @@ NFQT_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -iquote src \
              -DNFQT_VERSION='"$(VERSION)"' -DNFQT_SYSCONFDIR='"$(SYSCONFDIR)"'
 LDLIBS    += $(PKG_LIBS)
 
-# Every src/*.c but the two programs' mains goes into one library that the
-# engine, the client, the unit tests and the fuzz targets link against; new
-# modules need no Makefile edit.
-MAIN_SRC  := src/main.c src/nfq-knock.c
-LIB_SRC   := $(filter-out $(MAIN_SRC),$(wildcard src/*.c))
+# A folder under src/ is a layer (docs/design.md). The core (src/core) is a
+# library of its own that links libsodium alone: tools/check-core fails the
+# build when a core object calls anything outside its allow-list of pure libc
+# functions (no socket, file or process call). Every other layer goes into
+# libnfqt.a; src/cmd holds the two programs' mains. New files need no
+# Makefile edit.
+CORE_SRC  := $(wildcard src/core/*.c)
+CORE_OBJ  := $(CORE_SRC:src/%.c=$(O)/obj/%.o)
+CMD_SRC   := $(wildcard src/cmd/*.c)
+LIB_SRC   := $(filter-out $(CORE_SRC) $(CMD_SRC),$(wildcard src/*/*.c))
 LIB_OBJ   := $(LIB_SRC:src/%.c=$(O)/obj/%.o)
+HEADERS   := $(wildcard src/*/*.h)
+CORE_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+# Unit tests of the core link the core library alone: they prove it needs
+# nothing else.
+UNIT_CORE := $(patsubst tests/unit/%.c,$(O)/tests/%,$(shell grep -L '"\(config\|kernel\|engine\|privsep\|builders\|util\)/' $(UNIT_SRC) 2>/dev/null))
 
 .PHONY: all check check-unit check-integration check-fuzz demo asan fuzz \
         install uninstall clean deps unit-bins tools bench asan-bins
 
 all: $(O)/nfq-trigger $(O)/nfq-knock
 
-$(O)/obj/%.o: src/%.c $(wildcard src/*.h) | $(O)/obj
+$(O)/obj/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/libcore.a: $(CORE_OBJ) tools/check-core
+	-tools/check-core $(CORE_OBJ)
+	$(AR) rcs $@ $(CORE_OBJ)
 
 $(O)/libnfqt.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(O)/nfq-trigger: $(O)/obj/main.o $(O)/libnfqt.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+LIBS_ALL  := $(O)/libnfqt.a $(O)/libcore.a
+LINK_ALL  := -Wl,--start-group $(LIBS_ALL) -Wl,--end-group
 
-$(O)/nfq-knock: $(O)/obj/nfq-knock.o $(O)/libnfqt.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/nfq-trigger: $(O)/obj/cmd/nfq-trigger.o $(LIBS_ALL)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS)
 
-$(O)/tests/%: tests/unit/%.c tests/unit/unit.h $(O)/libnfqt.a | $(O)/tests
-	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(O)/libnfqt.a \
+$(O)/nfq-knock: $(O)/obj/cmd/nfq-knock.o $(LIBS_ALL)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS)
+
+$(UNIT_CORE): $(O)/tests/%: tests/unit/%.c tests/unit/unit.h $(O)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(O)/libcore.a \
+	    $(CORE_LIBS) $(shell pkg-config --libs cmocka)
+
+$(O)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(LINK_ALL) \
 	    $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 # Test drivers (tests/tools/*.c) and benchmarks (bench/*.c) link the library too.
-$(O)/tools/%: tests/tools/%.c $(O)/libnfqt.a | $(O)/tools
-	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libnfqt.a $(LDLIBS)
+$(O)/tools/%: tests/tools/%.c $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS)
 
-$(O)/bench/%: bench/%.c $(O)/libnfqt.a | $(O)/bench
-	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libnfqt.a $(LDLIBS)
+$(O)/bench/%: bench/%.c $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS)
 
 TOOLS     := $(patsubst tests/tools/%.c,$(O)/tools/%,$(wildcard tests/tools/*.c))
-
-$(O)/obj $(O)/tests $(O)/tools $(O)/bench:
-	mkdir -p $@
 
 # The whole suite; tests/run prints "N passed, N failed" and fails on any failure.
 # Unit tests run plain and under ASan+UBSan; the integration tests drive the
@@ -119,11 +142,11 @@ FUZZ_CC   ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz:
 	$(MAKE) O=build-fuzz CC=$(FUZZ_CC) CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
-	    build-fuzz/libnfqt.a
+	    build-fuzz/libnfqt.a build-fuzz/libcore.a
 	mkdir -p build-fuzz/bin
 	for f in $(FUZZ_SRC); do \
 	    $(FUZZ_CC) $(FUZZ_FLAGS) $(NFQT_CFLAGS) \
-	        -o build-fuzz/bin/$$(basename $$f .c) $$f build-fuzz/libnfqt.a $(LDLIBS) || exit 1; \
+	        -o build-fuzz/bin/$$(basename $$f .c) $$f -Wl,--start-group build-fuzz/libnfqt.a build-fuzz/libcore.a -Wl,--end-group $(LDLIBS) || exit 1; \
 	done
 
 demo: all

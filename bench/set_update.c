@@ -1,5 +1,5 @@
 /*
- * Set updates: libnftnl batches through src/nft.c against `nft add element`
+ * Set updates: libnftnl batches through src/kernel/nft.c against `nft add element`
  * run once per element, measured in the same run. Run it in a throwaway
  * network namespace (bench/set-update does): it creates table inet
  * nfqt_bench there.
@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
-#include "nft.h"
+#include "config/config.h"
+#include "util/log.h"
+#include "kernel/nft.h"
 
 #define RATIO_REQUIRED	100.0
 

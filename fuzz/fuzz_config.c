@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "argv.h"
-#include "config.h"
+#include "core/argv.h"
+#include "config/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

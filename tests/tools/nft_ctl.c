@@ -1,5 +1,5 @@
 /*
- * nft_ctl: drives src/nft.c without the engine, for the integration tests.
+ * nft_ctl: drives src/kernel/nft.c without the engine, for the integration tests.
  * Runs a script given as arguments against one struct nft, in order:
  *
  *   nft_ctl [-v] CONFIG COMMAND...
@@ -33,10 +33,10 @@
 
 #include <linux/netfilter.h>
 
-#include "config.h"
-#include "log.h"
-#include "nfq.h"
-#include "nft.h"
+#include "config/config.h"
+#include "util/log.h"
+#include "kernel/nfq.h"
+#include "kernel/nft.h"
 
 struct ctl {
 	struct nft *n;

@@ -1,13 +1,13 @@
 /*
- * The activity trigger's state machine (src/trigger_activity.c): what it
+ * The activity trigger's state machine (src/core/trigger_activity.c): what it
  * asks the engine to do at each step, with time as an argument.
  */
 #include "unit.h"
 
 #include <string.h>
 
-#include "config.h"
-#include "trigger_activity.h"
+#include "config/config.h"
+#include "core/trigger_activity.h"
 
 static struct config_activity cfg;
 static struct activity a;

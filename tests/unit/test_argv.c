@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "unit.h"
-#include "argv.h"
+#include "core/argv.h"
 
 /* line must split into exactly the NULL-terminated list of words. */
 static void

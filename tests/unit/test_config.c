@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "unit.h"
-#include "argv.h"
-#include "config.h"
+#include "core/argv.h"
+#include "config/config.h"
 
 /* Loads text as "t.ini"; returns the messages (malloc'd) and their count. */
 static char *

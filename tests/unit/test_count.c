@@ -1,5 +1,5 @@
 /*
- * Count triggers (src/trigger_count.c) and their [count NAME] sections:
+ * Count triggers (src/core/trigger_count.c) and their [count NAME] sections:
  * hooks once per N packets, per-source token buckets on the engine path,
  * allow lists, bounded state under a flood of spoofed sources, NFLOG
  * dispatch by prefix, reload.
@@ -14,10 +14,10 @@
 
 #include <libnftnl/rule.h>
 
-#include "config.h"
-#include "nft.h"
-#include "packet.h"
-#include "trigger_count.h"
+#include "config/config.h"
+#include "kernel/nft.h"
+#include "core/packet.h"
+#include "core/trigger_count.h"
 
 static const uint8_t hash_key[TRACKER_HASH_KEY_LEN] = { 7 };
 

@@ -1,7 +1,7 @@
 #include <string.h>
 
 #include "unit.h"
-#include "deferred.h"
+#include "core/deferred.h"
 
 static struct deferred_item
 item_at(uint64_t when, const char *name)

@@ -19,11 +19,11 @@
 
 #include "unit.h"
 
-#include "config.h"
-#include "hook.h"
-#include "log.h"
-#include "loop.h"
-#include "spawner.h"
+#include "config/config.h"
+#include "engine/hook.h"
+#include "util/log.h"
+#include "engine/loop.h"
+#include "privsep/spawner.h"
 
 struct record {
 	void *owner;

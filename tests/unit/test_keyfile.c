@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "unit.h"
-#include "keyfile.h"
+#include "config/keyfile.h"
 
 #define HEX64	"000102030405060708090a0b0c0d0e0f" \
 		"101112131415161718191A1B1C1D1E1F"

@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 #include "unit.h"
-#include "config.h"
-#include "knock_otp.h"
-#include "packet.h"
-#include "statefile.h"
-#include "tracker.h"
-#include "trigger_knock.h"
+#include "config/config.h"
+#include "core/knock_otp.h"
+#include "core/packet.h"
+#include "config/statefile.h"
+#include "core/tracker.h"
+#include "core/trigger_knock.h"
 
 /* The six flags a frame's letters cover; ECE and CWR are never looked at. */
 #define F6	(PKT_TCP_FIN | PKT_TCP_SYN | PKT_TCP_RST | PKT_TCP_PSH | \

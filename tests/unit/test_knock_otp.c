@@ -11,8 +11,8 @@
 #include <sodium.h>
 
 #include "unit.h"
-#include "config.h"
-#include "knock_otp.h"
+#include "config/config.h"
+#include "core/knock_otp.h"
 
 /* Key 00 01 02 ... 1f. */
 static void

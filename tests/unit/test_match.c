@@ -1,7 +1,7 @@
 /*
- * The `match` subset of nft syntax (src/match.c): what parses and what does
+ * The `match` subset of nft syntax (src/core/match.c): what parses and what does
  * not (with the word at fault), which packets match, the canonical text,
- * and the rules the same struct match becomes (src/nft_rules.c), as
+ * and the rules the same struct match becomes (src/builders/rules.c), as
  * libnftnl prints them.
  */
 #include "unit.h"
@@ -17,9 +17,9 @@
 #include <libnftnl/common.h>
 #include <libnftnl/rule.h>
 
-#include "match.h"
-#include "nft.h"
-#include "packet.h"
+#include "core/match.h"
+#include "kernel/nft.h"
+#include "core/packet.h"
 
 static struct match m;
 static char why[MATCH_WHY_MAX];
@@ -504,7 +504,7 @@ test_rule_activity_worst_case_fits_a_message(void **state)
 	assert_non_null(r);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
-	assert_true(nlh->nlmsg_len < 8192);	/* NFT_MSG_ROOM in src/nft.c */
+	assert_true(nlh->nlmsg_len < 8192);	/* NFT_MSG_ROOM in src/kernel/nft.c */
 }
 
 int

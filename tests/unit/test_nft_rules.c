@@ -1,5 +1,5 @@
 /*
- * The table's shape and the rules built from a config (src/nft_rules.c):
+ * The table's shape and the rules built from a config (src/builders/rules.c):
  * memory only, so the expressions the kernel will get are checked here
  * as libnftnl prints them, without root.
  */
@@ -16,7 +16,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 
-#include "nft.h"
+#include "kernel/nft.h"
 
 struct fixture {
 	struct config cfg;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "unit.h"
-#include "packet.h"
+#include "core/packet.h"
 
 #define TH_FIN PKT_TCP_FIN
 #define TH_SYN PKT_TCP_SYN

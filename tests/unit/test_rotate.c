@@ -1,7 +1,7 @@
 /*
  * Rotate triggers: the [rotate NAME] section (pools, prefixes, policies,
  * passthrough) and the nat rules and pool maps it becomes
- * (src/nft_rules.c), as libnftnl prints them.
+ * (src/builders/rules.c), as libnftnl prints them.
  */
 #include "unit.h"
 
@@ -13,8 +13,8 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 
-#include "config.h"
-#include "nft.h"
+#include "config/config.h"
+#include "kernel/nft.h"
 
 static struct nft_plan plan;
 static char text[8192];

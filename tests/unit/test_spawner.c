@@ -19,9 +19,9 @@
 
 #include "unit.h"
 
-#include "log.h"
-#include "loop.h"
-#include "spawner.h"
+#include "util/log.h"
+#include "engine/loop.h"
+#include "privsep/spawner.h"
 
 static char tmpdir[] = "/tmp/nfqt-spawner.XXXXXX";
 static char logpath[PATH_MAX];

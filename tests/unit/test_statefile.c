@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "unit.h"
-#include "statefile.h"
+#include "config/statefile.h"
 
 static char dir[64];
 static char path[128];

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "unit.h"
-#include "tracker.h"
+#include "core/tracker.h"
 
 struct val {
 	uint32_t id;

@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /* A small file's contents as a string ("" when it cannot be read). */
 static inline size_t

@@ -1,0 +1,177 @@
+/*
+ * nfq-trigger: command line and start-up order. Packet logic lives in
+ * engine.c and the modules it calls.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "engine/engine.h"
+#include "util/log.h"
+#include "kernel/nft.h"
+#include "privsep/spawner.h"
+
+#define INSTALLED_CONFIG NFQT_SYSCONFDIR "/nfq-trigger/nfq-trigger.ini"
+#define LOCAL_CONFIG "nfq-trigger.ini"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: nfq-trigger [-dv] [-c FILE]\n"
+	    "       nfq-trigger -C FILE\n"
+	    "       nfq-trigger [-c FILE] remove-table\n"
+	    "\n"
+	    "Firewall triggers from NFQUEUE and NFLOG: port knocks, activity hooks,\n"
+	    "packet counts; programs nftables sets through libnftnl.\n"
+	    "\n"
+	    "  -c, --config FILE  configuration (default: ./" LOCAL_CONFIG " in the\n"
+	    "                     foreground when present, else " INSTALLED_CONFIG ")\n"
+	    "  -C, --check FILE   check FILE, print the triggers it defines, exit;\n"
+	    "                     touches no netfilter state\n"
+	    "  -d, --daemon       detach and log to syslog\n"
+	    "  -v, --verbose      more log output (twice: every packet)\n"
+	    "  -h, --help         this text\n"
+	    "  -V, --version      version\n"
+	    "\n"
+	    "The engine's nftables table (allow sets, guards, divert rules) stays when\n"
+	    "it exits, so guarded services stay closed; remove-table deletes it.\n"
+	    "\n"
+	    "Signals: SIGHUP reloads the configuration (a file with errors is refused\n"
+	    "and the running one kept), SIGUSR1 logs counters, SIGTERM/SIGINT stop.\n"
+	    "See nfq-trigger.ini(5) and README.md.\n");
+}
+
+/* -C: every error with its line, then the triggers understood; no netfilter. */
+static int
+check_config(const char *path)
+{
+	struct config *cfg;
+	int nerrors = 0;
+
+	cfg = config_load(path, true, stderr, &nerrors);
+	if (cfg == NULL) {
+		fprintf(stderr, "%s: %d error%s\n", path, nerrors, nerrors == 1 ? "" : "s");
+		return 1;
+	}
+	config_print(cfg, stdout);
+	config_free(cfg);
+	return 0;
+}
+
+/* Decision 1: the table outlives the engine; only this command removes it. */
+static int
+remove_table(const char *path)
+{
+	struct config *cfg;
+	struct nft *n;
+	int nerrors = 0, rc;
+
+	cfg = config_load(path, true, stderr, &nerrors);
+	if (cfg == NULL)
+		fatalx("%s: %d error%s", path, nerrors, nerrors == 1 ? "" : "s");
+	n = nft_open();
+	if (n == NULL)
+		fatalx("nftables: cannot open a netlink socket (root or CAP_NET_ADMIN?)");
+	rc = nft_table_delete(n, cfg->engine.table);
+	if (rc == 0)
+		log_info("table inet %s removed", cfg->engine.table);
+	nft_close(n);
+	config_free(cfg);
+	return rc == 0 ? 0 : 1;
+}
+
+/* The daemon never reads the working directory: its config names root commands. */
+static const char *
+default_config_path(bool daemonize)
+{
+	if (!daemonize && access(LOCAL_CONFIG, F_OK) == 0)
+		return LOCAL_CONFIG;
+	return INSTALLED_CONFIG;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", required_argument, NULL, 'C' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *command = NULL;
+	struct config *cfg;
+	struct engine *e;
+	struct spawn *sp;
+	bool daemonize = false;
+	int ch, verbose = 0, nerrors = 0, status;
+
+	while ((ch = getopt_long(argc, argv, "c:C:dvhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			return check_config(optarg);
+		case 'd':
+			daemonize = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("nfq-trigger %s\n", NFQT_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		command = argv[optind++];
+	if (optind < argc || (command != NULL && strcmp(command, "remove-table") != 0)) {
+		fprintf(stderr, "nfq-trigger: unexpected argument '%s'\n",
+		    optind < argc ? argv[optind] : command);
+		usage(stderr);
+		return 2;
+	}
+	log_init(0, verbose);
+	if (path == NULL)
+		path = default_config_path(daemonize);
+	if (command != NULL)
+		return remove_table(path);
+	cfg = config_load(path, true, stderr, &nerrors);
+	if (cfg == NULL)
+		fatalx("%s: %d error%s, not starting", path, nerrors, nerrors == 1 ? "" : "s");
+	log_info("nfq-trigger %s starting with %s", NFQT_VERSION, path);
+
+	/* Before anything else: the spawner is a copy of this process. */
+	sp = spawn_start();
+	if (sp == NULL)
+		fatalx("cannot start the hook spawner");
+	e = engine_open(cfg, sp);
+	if (e == NULL)
+		fatalx("start-up failed");
+	if (daemonize) {
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		log_init(1, verbose);
+		spawn_set_log(sp, 1, verbose);
+	}
+	log_info("running");
+	status = engine_run(e);
+	engine_close(e);
+	spawn_close(sp);
+	return status;
+}

@@ -1,0 +1,282 @@
+/*
+ * Configuration: nfq-trigger.ini parsed with inih into one immutable struct,
+ * validated as a whole. Every error is reported as "file:line: message" and
+ * all of them are reported, not just the first.
+ */
+#ifndef NFQT_CONFIG_H
+#define NFQT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/match.h"
+
+#define CONFIG_NAME_MAX		32	/* trigger names: [A-Za-z0-9_-], fits nft set names */
+#define CONFIG_TABLE_MAX	32
+#define CONFIG_KNOCK_FRAMES_MAX	16
+#define CONFIG_OPEN_MAX		8
+#define CONFIG_TRIGGERS_MAX	64
+/*
+ * Longest line, in bytes without its line end: what Debian's libinih can take
+ * in its 200-byte buffer with "\r\n\0". Longer lines are an error, never split.
+ */
+#define CONFIG_LINE_MAX		197
+/* Longest duration (3650d): keeps "now + duration" arithmetic far from overflow. */
+#define CONFIG_DURATION_MAX_MS	(3650ULL * 24 * 3600 * 1000)
+/* hook_timeout: a day is plenty, and it fits the hook layer's 32-bit ms. */
+#define CONFIG_HOOK_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
+/* Bounds of [engine] numbers. */
+#define CONFIG_COPY_RANGE_MIN	64
+#define CONFIG_COPY_RANGE_MAX	65535
+#define CONFIG_MAX_SOURCES_MIN	4	/* both tracker tiers need room */
+#define CONFIG_MAX_SOURCES_MAX	(1U << 24)
+/* Derived knocks (derive = time | counter): see docs/knock.md. */
+#define CONFIG_KEY_LEN		32	/* KEYFILE_KEY_LEN */
+#define CONFIG_PATH_MAX		(CONFIG_LINE_MAX + 1)
+#define CONFIG_LOOKAHEAD_MAX	32	/* counters in play: one bit each */
+#define CONFIG_STEP_MAX_MS	(24ULL * 3600 * 1000)
+/* Fewest different sequences (range size ^ frames) a derived knock may have. */
+#define CONFIG_DERIVED_MIN_SEQUENCES 1000000000ULL
+
+/* A transport port on a protocol: "tcp:22". */
+struct config_port {
+	uint8_t proto;			/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;
+};
+
+/* Destination ports lo..hi (lo <= hi) on one protocol. */
+struct config_port_range {
+	uint8_t proto;			/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t lo;
+	uint16_t hi;
+};
+
+/*
+ * One frame of a knock sequence, "proto:port[:flags]". A TCP packet matches
+ * when (tcp_flags & flags_mask) == flags_value; masks cover the six classic
+ * flags f s r p a u only (ECN bits are ignored). UDP frames have mask 0.
+ */
+struct config_knock_frame {
+	struct config_port port;
+	uint8_t flags_mask;
+	uint8_t flags_value;
+	char text[24];			/* as written in the file, for messages */
+};
+
+/* An exec hook: argv split from the config line (no shell ever). */
+struct config_hook {
+	char **argv;			/* NULL-terminated; NULL when not configured */
+	int argc;
+	char *line;			/* as written, for messages */
+};
+
+enum config_derive {
+	CONFIG_DERIVE_NONE = 0,		/* the sequence is listed in the file */
+	CONFIG_DERIVE_TIME,		/* from the key and the current time step */
+	CONFIG_DERIVE_COUNTER,		/* from the key and a counter: each once */
+};
+
+struct config_knock {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;			/* line of the [knock NAME] header */
+	struct config_knock_frame frames[CONFIG_KNOCK_FRAMES_MAX]; /* listed only */
+	int nframes;			/* listed, or derived per sequence */
+	enum config_derive derive;
+	/* Derived sequences only (derive != CONFIG_DERIVE_NONE): */
+	uint8_t key[CONFIG_KEY_LEN];	/* the secret, read from key_path */
+	char key_path[CONFIG_PATH_MAX];
+	struct config_port_range ports;	/* where the derived frames fall */
+	uint64_t step_ms;		/* time: step length, whole seconds */
+	uint32_t lookahead;		/* counter: counters accepted from the next */
+	char state_path[CONFIG_PATH_MAX]; /* counter: the engine's next counter */
+	uint64_t window_ms;		/* runs from the first frame */
+	struct config_port open[CONFIG_OPEN_MAX];
+	int nopen;
+	uint64_t allow_timeout_ms;	/* lifetime of an allow-set element */
+	bool reset_on_wrong;		/* a wrong frame on a knock port resets progress */
+	struct config_hook exec;	/* run on success */
+	struct config_hook exec_stop;	/* run exec_stop_delay after exec */
+	uint64_t exec_stop_delay_ms;
+};
+
+struct config_engine {
+	uint16_t queue_first;		/* NFQUEUE numbers queue_first..queue_last */
+	uint16_t queue_last;
+	int nflog_group;		/* -1: none */
+	bool fail_open;			/* NFQA_CFG_F_FAIL_OPEN: accept when the queue is full */
+	bool queue_bypass;		/* rule flag: accept when no engine listens */
+	uint32_t queue_maxlen;		/* kernel queue length */
+	uint32_t copy_range;		/* bytes of each packet copied to us: headers only */
+	char table[CONFIG_TABLE_MAX + 1]; /* inet table the engine owns */
+	bool manage_rules;		/* no: only create and fill sets, leave chains alone */
+	uint32_t max_sources;		/* memory bound for tracked sources */
+	uint64_t hook_timeout_ms;	/* a hook still running after this is killed */
+};
+
+/* [activity NAME]: hooks on traffic appearing and going idle (docs/activity.md). */
+#define CONFIG_HOLD_PACKETS_MAX	4096
+#define CONFIG_HOLD_BYTES_MAX	(64U * 1024 * 1024)
+#define CONFIG_TTL_MIN_MS	2000	/* flows are sampled once a second */
+
+enum config_source {
+	CONFIG_SOURCE_QUEUE = 0,	/* NFQUEUE: inline, packets held while start runs */
+	CONFIG_SOURCE_NFLOG,		/* NFLOG: passive, nothing held */
+};
+
+struct config_activity {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;			/* line of the [activity NAME] header */
+	struct match match;
+	enum config_source source;
+	uint64_t ttl_ms;		/* idle this long: stop */
+	struct config_hook start;
+	struct config_hook stop;	/* argv NULL: none */
+	uint32_t hold_packets;		/* held at most while start runs (queue) */
+	uint32_t hold_bytes;
+	bool start_failure_accept;	/* verdict of held packets when start fails */
+	uint64_t retry_after_ms;	/* after a failed start, no new one before this */
+};
+
+/*
+ * [count NAME] (docs/count.md): every `every` matching packets run exec
+ * (the engine counts), or a source over `threshold` packets per `period`
+ * goes into the trigger's block set for block_timeout (the kernel counts,
+ * or the engine with path = engine).
+ */
+#define CONFIG_ALLOW_MAX	16	/* prefixes never blocked, per trigger */
+#define CONFIG_EVERY_MAX	1000000000U
+#define CONFIG_THRESHOLD_MAX	1000000U
+
+enum config_count_kind {
+	CONFIG_COUNT_EVERY = 0,		/* a hook every N matching packets */
+	CONFIG_COUNT_THRESHOLD,		/* a source over N per T is blocked */
+};
+
+enum config_count_path {
+	CONFIG_PATH_KERNEL = 0,		/* nft meter and block set: no packet reaches us */
+	CONFIG_PATH_ENGINE,		/* queued; counted per source in a tracker */
+};
+
+/* An address prefix of either family. */
+struct config_prefix {
+	uint8_t family;			/* AF_INET, AF_INET6 */
+	struct match_prefix p;
+};
+
+struct config_count {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;			/* line of the [count NAME] header */
+	struct match match;
+	enum config_count_kind kind;
+	enum config_source source;	/* every: how packets reach the engine */
+	uint32_t every;
+	uint32_t threshold;		/* more than this many packets ... */
+	uint64_t period_ms;		/* ... per this long (whole seconds) */
+	uint64_t block_timeout_ms;
+	enum config_count_path path;
+	struct config_prefix allow[CONFIG_ALLOW_MAX];
+	int nallow;
+	struct config_hook exec;	/* every: each Nth packet; threshold: each block */
+};
+
+/*
+ * [rotate NAME] (docs/rotate.md): new connections that match get a source
+ * address from the pool (SNAT in the kernel, each connection keeps its
+ * own), or, with mode = passthrough, keep theirs and skip later rotate
+ * sections. A pool is listed (at most CONFIG_POOL_MAX addresses per family,
+ * small prefixes spelled out) or, per family, one larger prefix from which
+ * the kernel picks a random address per connection.
+ */
+#define CONFIG_POOL_MAX		64
+#define CONFIG_POOL_HOST_BITS	6	/* a prefix with more host bits stays a prefix */
+
+enum config_rotate_mode { CONFIG_ROTATE = 0, CONFIG_PASSTHROUGH };
+enum config_rotate_policy { CONFIG_ROUND_ROBIN = 0, CONFIG_RANDOM };
+
+struct config_pool {
+	uint8_t addr[CONFIG_POOL_MAX][16]; /* network order; IPv4 in the first 4 bytes */
+	int n;				/* addresses listed; 0: none of this family */
+	bool prefix;			/* addr[0]/prefix_len: a random address in it */
+	uint8_t prefix_len;
+};
+
+struct config_rotate {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;
+	struct match match;
+	enum config_rotate_mode mode;
+	enum config_rotate_policy policy;
+	struct config_pool pool[2];	/* [0] IPv4, [1] IPv6 */
+};
+
+struct config {
+	char *path;
+	struct config_engine engine;
+	struct config_knock *knocks;
+	int nknocks;
+	struct config_activity *activities;
+	int nactivities;
+	struct config_count *counts;
+	int ncounts;
+	struct config_rotate *rotates;
+	int nrotates;
+};
+
+/*
+ * Load and validate a file. On any error, prints every one of them to errs
+ * (NULL: discard) as "path:line: message", stores their count in *nerrors
+ * and returns NULL. Checks that the file is not writable by anyone but its
+ * root owner (it names commands that run as root) unless check_owner is false.
+ * Key files named by `key` are read here too; with check_owner they must
+ * belong to root and grant nothing to group and others.
+ */
+struct config *config_load(const char *path, bool check_owner, FILE *errs, int *nerrors);
+
+/*
+ * The same from a string (tests, fuzzing); name is used in messages. Key
+ * files are read without the ownership checks.
+ */
+struct config *config_load_string(const char *name, const char *text, FILE *errs, int *nerrors);
+
+/* Frees cfg and wipes the keys it holds. */
+void config_free(struct config *cfg);
+
+/* What -C prints: the engine settings and every trigger as understood. */
+void config_print(const struct config *cfg, FILE *out);
+
+/* "10s", "5m", "1h", "250ms", "2d" into milliseconds; a bare number is an error. */
+int config_parse_duration(const char *text, uint64_t *ms);
+
+/* "tcp:22" / "udp:7000". */
+int config_parse_port(const char *text, struct config_port *out);
+
+/*
+ * A knock frame as a sequence lists it, "udp:7000" / "tcp:9000:fa" (a tcp
+ * frame without flags is exactly SYN). 0, or -1 with the reason in why
+ * (at least 128 bytes).
+ */
+int config_parse_frame(const char *text, struct config_knock_frame *out,
+    char *why, size_t whylen);
+
+/* "1500ms" style for printing durations back. */
+const char *config_duration_str(uint64_t ms, char *buf, size_t buflen);
+
+/*
+ * The ports that carry k's frames, for the rules that divert them: a listed
+ * sequence gives each distinct proto:port once (lo == hi), in order of first
+ * use; a derived one its range. Returns how many were stored (at most
+ * CONFIG_KNOCK_FRAMES_MAX, and at most max).
+ */
+int config_knock_divert(const struct config_knock *k,
+    struct config_port_range *out, int max);
+
+/* Whether a packet to proto:port is one of k's knock frames (or may be). */
+bool config_knock_has_port(const struct config_knock *k, uint8_t proto,
+    uint16_t port);
+
+/* A frame in canonical form, "tcp:9000:fa" / "udp:7000", for messages and -C. */
+const char *config_frame_str(const struct config_knock_frame *f, char *buf,
+    size_t buflen);
+
+#endif

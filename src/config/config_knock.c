@@ -1,0 +1,657 @@
+/*
+ * [knock NAME] sections (docs/knock.md): listed or derived sequences,
+ * the ports they open, and the knock frames as config.h exposes them.
+ */
+#include <netinet/in.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/config_parse.h"
+#include "config/keyfile.h"
+
+_Static_assert(CONFIG_KEY_LEN == KEYFILE_KEY_LEN, "a key is a key file's key");
+
+#define TCP_FLAGS_SIX		0x3f		/* FIN SYN RST PSH ACK URG */
+
+/* tportknockd's letters; letter i is bit i of the TCP flags byte. */
+static const char tcp_flag_letters[] = "fsrpau";
+
+/* --- frames and their ports ------------------------------------------- */
+
+/* The part after the second ':' of a TCP frame. */
+static bool
+flags_parse(const char *s, struct config_knock_frame *f, char *why)
+{
+	const char *l;
+	char sb[SHOW_BUF], one[2] = { 0, 0 };
+	uint8_t v = 0, bit;
+
+	if (*s == '\0') {
+		snprintf(why, WHY_MAX, "no flags after ':'");
+		return false;
+	}
+	f->flags_mask = TCP_FLAGS_SIX;
+	if (s[1] == '\0' && (*s == 'x' || *s == 'n' || *s == 'i')) {
+		f->flags_mask = *s == 'i' ? 0 : TCP_FLAGS_SIX;
+		f->flags_value = *s == 'x' ? TCP_FLAGS_SIX : 0;
+		return true;
+	}
+	for (; *s != '\0'; s++) {
+		one[0] = *s;
+		if (*s == 'x' || *s == 'n' || *s == 'i') {
+			snprintf(why, WHY_MAX, "flag '%c' stands alone", *s);
+			return false;
+		}
+		if ((l = strchr(tcp_flag_letters, *s)) == NULL) {
+			snprintf(why, WHY_MAX, "unknown flag '%s' (f s r p a u, "
+			    "or x, n, i alone)", cfg_show(one, sb, sizeof(sb)));
+			return false;
+		}
+		bit = (uint8_t)(1U << (l - tcp_flag_letters));
+		if (v & bit) {
+			snprintf(why, WHY_MAX, "flag '%c' given twice", *s);
+			return false;
+		}
+		v |= bit;
+	}
+	f->flags_value = v;
+	return true;
+}
+
+/* "proto:port[:flags]"; a TCP frame without flags is a plain SYN. */
+static bool
+frame_parse(const char *tok, struct config_knock_frame *f, char *why)
+{
+	const char *c1 = strchr(tok, ':');
+	const char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+	size_t n = c2 != NULL ? (size_t)(c2 - tok) : strlen(tok);
+
+	memset(f, 0, sizeof(*f));
+	if (!cfg_port_parse(tok, n, &f->port, why))
+		return false;
+	if (c2 != NULL && f->port.proto != IPPROTO_TCP) {
+		snprintf(why, WHY_MAX, "flags only apply to tcp");
+		return false;
+	}
+	if (c2 != NULL && !flags_parse(c2 + 1, f, why))
+		return false;
+	if (c2 == NULL && f->port.proto == IPPROTO_TCP) {
+		f->flags_mask = TCP_FLAGS_SIX;
+		f->flags_value = 0x02;	/* SYN: what connect() sends */
+	}
+	snprintf(f->text, sizeof(f->text), "%s", tok);
+	return true;
+}
+
+int
+config_parse_frame(const char *text, struct config_knock_frame *out,
+    char *why, size_t whylen)
+{
+	char buf[WHY_MAX];
+
+	if (strlen(text) >= sizeof(out->text)) {
+		snprintf(why, whylen, "too long for a frame");
+		return -1;
+	}
+	if (!frame_parse(text, out, buf)) {
+		snprintf(why, whylen, "%s", buf);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+config_frame_str(const struct config_knock_frame *f, char *buf, size_t buflen)
+{
+	char flags[8];
+	size_t i, n = 0;
+
+	if (f->port.proto != IPPROTO_TCP) {
+		snprintf(buf, buflen, "udp:%u", f->port.port);
+		return buf;
+	}
+	if (f->flags_mask == 0)
+		flags[n++] = 'i';
+	else if (f->flags_value == 0)
+		flags[n++] = 'n';
+	else if ((f->flags_value & TCP_FLAGS_SIX) == TCP_FLAGS_SIX)
+		flags[n++] = 'x';
+	else
+		for (i = 0; i < 6; i++)
+			if (f->flags_value & (1U << i))
+				flags[n++] = tcp_flag_letters[i];
+	flags[n] = '\0';
+	snprintf(buf, buflen, "tcp:%u:%s", f->port.port, flags);
+	return buf;
+}
+
+int
+config_knock_divert(const struct config_knock *k,
+    struct config_port_range *out, int max)
+{
+	const struct config_port *fp;
+	int i, j, n = 0;
+
+	if (k->derive != CONFIG_DERIVE_NONE) {
+		if (max < 1)
+			return 0;
+		out[0] = k->ports;
+		return 1;
+	}
+	for (i = 0; i < k->nframes && i < CONFIG_KNOCK_FRAMES_MAX && n < max;
+	    i++) {
+		fp = &k->frames[i].port;
+		for (j = 0; j < n; j++)
+			if (out[j].proto == fp->proto && out[j].lo == fp->port)
+				break;
+		if (j < n)
+			continue;
+		out[n].proto = fp->proto;
+		out[n].lo = out[n].hi = fp->port;
+		n++;
+	}
+	return n;
+}
+
+bool
+config_knock_has_port(const struct config_knock *k, uint8_t proto,
+    uint16_t port)
+{
+	int i;
+
+	if (k->derive != CONFIG_DERIVE_NONE)
+		return k->ports.proto == proto && port >= k->ports.lo &&
+		    port <= k->ports.hi;
+	for (i = 0; i < k->nframes && i < CONFIG_KNOCK_FRAMES_MAX; i++)
+		if (k->frames[i].port.proto == proto &&
+		    k->frames[i].port.port == port)
+			return true;
+	return false;
+}
+
+/* --- [knock NAME] ----------------------------------------------------- */
+
+enum knock_key {
+	K_SEQUENCE, K_WINDOW, K_OPEN, K_ALLOW_TIMEOUT, K_RESET_ON_WRONG,
+	K_EXEC, K_EXEC_STOP, K_EXEC_STOP_DELAY,
+	K_KEY, K_DERIVE, K_STEP, K_FRAMES, K_PORTS, K_PROTO, K_LOOKAHEAD, K_STATE
+};
+
+#define DERIVED_FRAMES_DEFAULT	4
+
+static void
+knock_defaults(struct config_knock *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->window_ms = 10 * 1000;
+	k->allow_timeout_ms = 30 * 1000;
+	k->reset_on_wrong = true;
+	/* Below 32768, where Linux picks its own ephemeral ports. */
+	k->ports.proto = IPPROTO_UDP;
+	k->ports.lo = 20000;
+	k->ports.hi = 29999;
+	k->step_ms = 30 * 1000;
+	k->lookahead = 5;
+}
+
+/* Calls fn on every blank-separated word of v; returns how many. */
+
+static void
+knock_frame(struct parse *p, const char *tok, int i)
+{
+	struct config_knock *k = p->knock;
+	struct config_knock_frame spare;
+	char why[WHY_MAX], sb[SHOW_BUF];
+
+	/* Frames past the limit are still checked, into a spare. */
+	if (!frame_parse(tok, i < CONFIG_KNOCK_FRAMES_MAX ?
+	    &k->frames[i] : &spare, why))
+		cfg_perr(p, p->lineno, "%s: frame '%s': %s", p->ctx,
+		    cfg_show(tok, sb, sizeof(sb)), why);
+}
+
+static void
+knock_sequence(struct parse *p, const char *v)
+{
+	int n;
+
+	n = cfg_words_each(p, v, knock_frame);
+	if (n == 0)
+		cfg_verr(p, "no frames");
+	else if (n > CONFIG_KNOCK_FRAMES_MAX)
+		cfg_verr(p, "%d frames, at most %d", n, CONFIG_KNOCK_FRAMES_MAX);
+	else
+		p->knock->nframes = n;
+}
+
+static void
+knock_open_port(struct parse *p, const char *tok, int i)
+{
+	struct config_knock *k = p->knock;
+	struct config_port port;
+	char why[WHY_MAX], sb[SHOW_BUF];
+	int j;
+
+	if (!cfg_port_parse(tok, strlen(tok), &port, why)) {
+		cfg_verr(p, "'%s': %s", cfg_show(tok, sb, sizeof(sb)), why);
+		return;
+	}
+	for (j = 0; j < i && j < CONFIG_OPEN_MAX; j++)
+		if (k->open[j].proto == port.proto &&
+		    k->open[j].port == port.port) {
+			cfg_verr(p, "'%s' is listed twice", cfg_show(tok, sb, sizeof(sb)));
+			break;
+		}
+	if (i < CONFIG_OPEN_MAX)
+		k->open[i] = port;
+}
+
+static void
+knock_open(struct parse *p, const char *v)
+{
+	int n;
+
+	n = cfg_words_each(p, v, knock_open_port);
+	if (n == 0)
+		cfg_verr(p, "no ports");
+	else if (n > CONFIG_OPEN_MAX)
+		cfg_verr(p, "%d ports, at most %d", n, CONFIG_OPEN_MAX);
+	else
+		p->knock->nopen = n;
+}
+
+static void
+knock_window(struct parse *p, const char *v)
+{
+	cfg_set_duration(p, v, 1, CONFIG_DURATION_MAX_MS, &p->knock->window_ms);
+}
+
+static void
+knock_allow_timeout(struct parse *p, const char *v)
+{
+	cfg_set_duration(p, v, 1, CONFIG_DURATION_MAX_MS,
+	    &p->knock->allow_timeout_ms);
+}
+
+static void
+knock_reset_on_wrong(struct parse *p, const char *v)
+{
+	cfg_set_bool(p, v, &p->knock->reset_on_wrong);
+}
+
+static void
+knock_exec(struct parse *p, const char *v)
+{
+	cfg_set_hook(p, v, &p->knock->exec);
+}
+
+static void
+knock_exec_stop(struct parse *p, const char *v)
+{
+	cfg_set_hook(p, v, &p->knock->exec_stop);
+}
+
+static void
+knock_exec_stop_delay(struct parse *p, const char *v)
+{
+	cfg_set_duration(p, v, 0, CONFIG_DURATION_MAX_MS,
+	    &p->knock->exec_stop_delay_ms);
+}
+
+static void
+knock_key(struct parse *p, const char *v)
+{
+	char why[KEYFILE_WHY_MAX];
+
+	if (!cfg_set_path(p, v, p->knock->key_path))
+		return;
+	if (keyfile_read(v, p->check_owner, KEYFILE_ROOT_ONLY, p->knock->key,
+	    why, sizeof(why)) == -1)
+		cfg_verr(p, "%s", why);
+}
+
+static void
+knock_derive(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "time") == 0)
+		p->knock->derive = CONFIG_DERIVE_TIME;
+	else if (strcmp(v, "counter") == 0)
+		p->knock->derive = CONFIG_DERIVE_COUNTER;
+	else
+		cfg_verr(p, "'%s' is not time or counter", cfg_show(v, sb, sizeof(sb)));
+}
+
+static void
+knock_step(struct parse *p, const char *v)
+{
+	uint64_t ms = 0;
+
+	cfg_set_duration(p, v, 1, CONFIG_STEP_MAX_MS, &ms);
+	if (ms == 0)
+		return;
+	if (ms % 1000 != 0)
+		cfg_verr(p, "must be whole seconds (the engine counts steps "
+		    "from time(2))");
+	else
+		p->knock->step_ms = ms;
+}
+
+static void
+knock_frames(struct parse *p, const char *v)
+{
+	uint64_t n;
+
+	if (cfg_set_uint(p, v, 2, CONFIG_KNOCK_FRAMES_MAX, &n))
+		p->knock->nframes = (int)n;
+}
+
+static void
+knock_ports(struct parse *p, const char *v)
+{
+	const char *dash = strchr(v, '-');
+	char sb[SHOW_BUF];
+	uint16_t lo, hi;
+
+	if (dash == NULL || !cfg_u16_parse(v, (size_t)(dash - v), &lo) ||
+	    !cfg_u16_parse(dash + 1, strlen(dash + 1), &hi) || lo == 0) {
+		cfg_verr(p, "'%s' is not a port range such as 20000-29999",
+		    cfg_show(v, sb, sizeof(sb)));
+		return;
+	}
+	if (lo >= hi) {
+		cfg_verr(p, "'%s' must go from a lower port to a higher one",
+		    cfg_show(v, sb, sizeof(sb)));
+		return;
+	}
+	p->knock->ports.lo = lo;
+	p->knock->ports.hi = hi;
+}
+
+static void
+knock_proto(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "udp") == 0)
+		p->knock->ports.proto = IPPROTO_UDP;
+	else if (strcmp(v, "tcp") == 0)
+		p->knock->ports.proto = IPPROTO_TCP;
+	else
+		cfg_verr(p, "'%s' is not udp or tcp", cfg_show(v, sb, sizeof(sb)));
+}
+
+static void
+knock_lookahead(struct parse *p, const char *v)
+{
+	uint64_t n;
+
+	if (cfg_set_uint(p, v, 1, CONFIG_LOOKAHEAD_MAX, &n))
+		p->knock->lookahead = (uint32_t)n;
+}
+
+static void
+knock_state(struct parse *p, const char *v)
+{
+	cfg_set_path(p, v, p->knock->state_path);
+}
+
+static const struct key knock_keys[] = {
+	[K_SEQUENCE] = { "sequence", knock_sequence, true },
+	[K_WINDOW] = { "window", knock_window, false },
+	[K_OPEN] = { "open", knock_open, true },
+	[K_ALLOW_TIMEOUT] = { "allow_timeout", knock_allow_timeout, false },
+	[K_RESET_ON_WRONG] = { "reset_on_wrong", knock_reset_on_wrong, false },
+	[K_EXEC] = { "exec", knock_exec, false },
+	[K_EXEC_STOP] = { "exec_stop", knock_exec_stop, false },
+	[K_EXEC_STOP_DELAY] = { "exec_stop_delay", knock_exec_stop_delay, false },
+	[K_KEY] = { "key", knock_key, false },
+	[K_DERIVE] = { "derive", knock_derive, false },
+	[K_STEP] = { "step", knock_step, false },
+	[K_FRAMES] = { "frames", knock_frames, false },
+	[K_PORTS] = { "ports", knock_ports, false },
+	[K_PROTO] = { "proto", knock_proto, false },
+	[K_LOOKAHEAD] = { "lookahead", knock_lookahead, false },
+	[K_STATE] = { "state", knock_state, false },
+	{ NULL, NULL, false }
+};
+_Static_assert(sizeof(knock_keys) / sizeof(knock_keys[0]) <= KEYS_MAX,
+    "seen_line[] too small for [knock]");
+
+
+static const char *
+proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : "udp";
+}
+
+/* How many sequences k's range and frames give, capped at cap. */
+static uint64_t
+derived_sequences(const struct config_knock *k, uint64_t cap)
+{
+	uint64_t span = (uint64_t)k->ports.hi - k->ports.lo + 1, n = 1;
+	int i;
+
+	for (i = 0; i < k->nframes && n < cap; i++)
+		n = n > cap / span ? cap : n * span;
+	return n;
+}
+
+/* Keys that only mean something with derive, or with one kind of it. */
+static void
+knock_check_derive_keys(struct parse *p)
+{
+	static const struct {
+		enum knock_key key;
+		enum config_derive only;	/* NONE: either kind */
+	} keys[] = {
+		{ K_STEP, CONFIG_DERIVE_TIME }, { K_FRAMES, CONFIG_DERIVE_NONE },
+		{ K_PORTS, CONFIG_DERIVE_NONE }, { K_PROTO, CONFIG_DERIVE_NONE },
+		{ K_LOOKAHEAD, CONFIG_DERIVE_COUNTER },
+		{ K_STATE, CONFIG_DERIVE_COUNTER },
+	};
+	enum config_derive d = p->knock->derive;
+	const int *seen = p->seen_line;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!seen[keys[i].key] || (d != CONFIG_DERIVE_NONE &&
+		    (keys[i].only == CONFIG_DERIVE_NONE || keys[i].only == d)))
+			continue;
+		cfg_perr(p, seen[keys[i].key], "%s: %s only applies with derive = %s",
+		    p->ctx, knock_keys[keys[i].key].name,
+		    keys[i].only == CONFIG_DERIVE_TIME ? "time" :
+		    keys[i].only == CONFIG_DERIVE_COUNTER ? "counter" :
+		    "time or counter");
+	}
+}
+
+/* A derived sequence: key, derive and the keys that shape it, together. */
+static void
+knock_check_derived(struct parse *p)
+{
+	struct config_knock *k = p->knock;
+	const int *seen = p->seen_line;
+	int line;
+
+	if (seen[K_DERIVE] && !seen[K_KEY])
+		cfg_perr(p, seen[K_DERIVE], "%s: derive needs key (the file of the "
+		    "secret the sequence is derived from)", p->ctx);
+	if (seen[K_KEY] && !seen[K_DERIVE])
+		cfg_perr(p, seen[K_KEY], "%s: key needs derive = time or derive = "
+		    "counter", p->ctx);
+	if (seen[K_SEQUENCE] && (seen[K_KEY] || seen[K_DERIVE]))
+		cfg_perr(p, seen[K_SEQUENCE], "%s: sequence: not with key and derive "
+		    "(the sequence is derived from the key)", p->ctx);
+	/* A bad derive value is its own error: no guess at what was meant. */
+	if (!seen[K_DERIVE] || k->derive != CONFIG_DERIVE_NONE)
+		knock_check_derive_keys(p);
+	if (k->derive == CONFIG_DERIVE_COUNTER && !seen[K_STATE])
+		cfg_perr(p, seen[K_DERIVE], "%s: derive = counter needs state (the "
+		    "file where the engine keeps the next counter)", p->ctx);
+	if (k->derive == CONFIG_DERIVE_NONE)
+		return;
+	if (!seen[K_FRAMES])
+		k->nframes = DERIVED_FRAMES_DEFAULT;
+	if (k->nframes >= 2 && derived_sequences(k,
+	    CONFIG_DERIVED_MIN_SEQUENCES) < CONFIG_DERIVED_MIN_SEQUENCES) {
+		line = seen[K_PORTS] ? seen[K_PORTS] : seen[K_FRAMES] ?
+		    seen[K_FRAMES] : seen[K_DERIVE];
+		cfg_perr(p, line, "%s: ports %u-%u and frames = %d give %" PRIu64
+		    " sequences, too few to resist guessing: widen ports or add "
+		    "frames (at least %llu sequences)", p->ctx, k->ports.lo,
+		    k->ports.hi, k->nframes, derived_sequences(k, UINT64_MAX),
+		    CONFIG_DERIVED_MIN_SEQUENCES);
+	}
+}
+
+/* A port this section opens that also carries knock frames: its own, or b's. */
+static void
+knock_check_open(struct parse *p, const struct config_knock *b)
+{
+	const struct config_knock *k = p->knock;
+	const struct config_port *o;
+	char what[CONFIG_NAME_MAX + 64];
+	int i;
+
+	for (i = 0; i < k->nopen; i++) {
+		o = &k->open[i];
+		if (!config_knock_has_port(b, o->proto, o->port))
+			continue;
+		if (b != k)
+			snprintf(what, sizeof(what), "a knock port of [knock %s] "
+			    "(line %d)", b->name, b->line);
+		else if (k->derive == CONFIG_DERIVE_NONE)
+			snprintf(what, sizeof(what), "also a knock frame");
+		else
+			snprintf(what, sizeof(what), "in the knock's ports "
+			    "%s:%u-%u", proto_name(k->ports.proto), k->ports.lo,
+			    k->ports.hi);
+		cfg_perr(p, p->seen_line[K_OPEN], "%s: open: %s:%u is %s", p->ctx,
+		    proto_name(o->proto), o->port, what);
+	}
+}
+
+/* Ports this section knocks on that an earlier trigger opens. */
+static void
+knock_check_frames_of_others(struct parse *p)
+{
+	const struct config_knock *k = p->knock, *a;
+	const int *seen = p->seen_line;
+	int i, j, line;
+
+	line = seen[K_SEQUENCE] ? seen[K_SEQUENCE] : seen[K_PORTS] ?
+	    seen[K_PORTS] : p->section_line;
+	for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++) {
+		a = &p->cfg->knocks[i];
+		for (j = 0; j < a->nopen; j++)
+			if (config_knock_has_port(k, a->open[j].proto,
+			    a->open[j].port)) {
+				cfg_perr(p, line, "%s: knocks on %s:%u, which [knock "
+				    "%s] (line %d) opens", p->ctx,
+				    proto_name(a->open[j].proto), a->open[j].port,
+				    a->name, a->line);
+				break;
+			}
+	}
+}
+
+/*
+ * The knock's keys together: hooks that need each other, derived keys,
+ * and ports that would be both knocked on and opened: the divert rule of the
+ * knock would swallow the service's packets.
+ */
+void
+cfg_knock_check(struct parse *p)
+{
+	const struct config_knock *k = p->knock;
+	const int *seen = p->seen_line;
+	int i;
+
+	if (seen[K_EXEC_STOP] && !seen[K_EXEC])
+		cfg_perr(p, seen[K_EXEC_STOP], "%s: exec_stop needs exec", p->ctx);
+	if (seen[K_EXEC_STOP] && !seen[K_EXEC_STOP_DELAY])
+		cfg_perr(p, seen[K_EXEC_STOP], "%s: exec_stop needs exec_stop_delay "
+		    "(how long after exec it runs)", p->ctx);
+	if (seen[K_EXEC_STOP_DELAY] && !seen[K_EXEC_STOP])
+		cfg_perr(p, seen[K_EXEC_STOP_DELAY], "%s: exec_stop_delay without "
+		    "exec_stop", p->ctx);
+	knock_check_derived(p);
+	knock_check_open(p, k);
+	if (k == &p->scratch_knock)
+		return;
+	for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++)
+		knock_check_open(p, &p->cfg->knocks[i]);
+	knock_check_frames_of_others(p);
+}
+
+/* A knock with key or derive has no sequence to list. */
+bool
+cfg_knock_derived_needs_no(const struct parse *p, int key)
+{
+	return p->section == SECTION_KNOCK && key == K_SEQUENCE &&
+	    (p->seen_line[K_KEY] || p->seen_line[K_DERIVE]);
+}
+
+void
+cfg_knock_begin(struct parse *p, const char *name)
+{
+	struct config_knock *nk;
+	bool named;
+
+	p->knock = &p->scratch_knock;
+	named = cfg_trigger_begin(p, SECTION_KNOCK, knock_keys, "knock", name);
+	if (named && (nk = cfg_trigger_room(p, p->cfg->knocks, p->cfg->nknocks,
+	    sizeof(*nk))) != NULL) {
+		p->cfg->knocks = nk;
+		p->knock = &nk[p->cfg->nknocks++];
+	}
+	knock_defaults(p->knock);
+	p->knock->line = p->lineno;
+	if (named)
+		snprintf(p->knock->name, sizeof(p->knock->name), "%s", name);
+}
+
+void
+cfg_knock_print(const struct config_knock *k, FILE *out)
+{
+	char buf[32];
+	int i;
+
+	fprintf(out, "knock %s:", k->name);
+	if (k->derive != CONFIG_DERIVE_NONE)
+		fprintf(out, " %d frames in %s:%u-%u derived from the %s",
+		    k->nframes, k->ports.proto == IPPROTO_TCP ? "tcp" : "udp",
+		    k->ports.lo, k->ports.hi, k->derive == CONFIG_DERIVE_TIME ?
+		    "time" : "counter");
+	for (i = 0; k->derive == CONFIG_DERIVE_NONE && i < k->nframes; i++)
+		fprintf(out, "%s%s", i ? " -> " : " ",
+		    config_frame_str(&k->frames[i], buf, sizeof(buf)));
+	fprintf(out, " within %s opens",
+	    config_duration_str(k->window_ms, buf, sizeof(buf)));
+	for (i = 0; i < k->nopen; i++)
+		fprintf(out, " %s:%u", k->open[i].proto == IPPROTO_TCP ?
+		    "tcp" : "udp", k->open[i].port);
+	fprintf(out, " for %s\n",
+	    config_duration_str(k->allow_timeout_ms, buf, sizeof(buf)));
+	if (k->derive != CONFIG_DERIVE_NONE)
+		fprintf(out, "  %-15s %s\n", "key", k->key_path);
+	if (k->derive == CONFIG_DERIVE_TIME)
+		fprintf(out, "  %-15s %s\n", "step",
+		    config_duration_str(k->step_ms, buf, sizeof(buf)));
+	if (k->derive == CONFIG_DERIVE_COUNTER)
+		fprintf(out, "  %-15s %u\n  %-15s %s\n", "lookahead",
+		    k->lookahead, "state", k->state_path);
+	fprintf(out, "  %-15s %s\n", "reset_on_wrong",
+	    k->reset_on_wrong ? "yes" : "no");
+	cfg_hook_print("exec", &k->exec, out);
+	cfg_hook_print("exec_stop", &k->exec_stop, out);
+	if (k->exec_stop.argv != NULL)
+		fprintf(out, "  %-15s %s\n", "exec_stop_delay",
+		    config_duration_str(k->exec_stop_delay_ms, buf, sizeof(buf)));
+}
+

@@ -1,0 +1,420 @@
+/*
+ * The engine's side of activity triggers: each trigger's state machine
+ * with its hook owner, held packets' verdicts, the kernel's sampling
+ * switch, start and stop hooks and their results, TTL expiry, and the
+ * triggers kept by name across reloads.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+
+#include "config/config.h"
+#include "engine/engine_priv.h"
+#include "engine/hook.h"
+#include "util/log.h"
+#include "engine/loop.h"
+#include "core/match.h"
+#include "kernel/nfq.h"
+#include "kernel/nft.h"
+#include "core/trigger_activity.h"
+
+/*
+ * An activity trigger as the engine runs it: the state machine, and the
+ * epochs of its hooks whose results are still to come, oldest first (hooks
+ * of one owner finish in the order they were asked for, hook.h). The
+ * struct is the hooks' owner, so it lives on across reloads under its name
+ * and is freed only once no result is due.
+ */
+struct engine_act {
+	struct activity st;
+	struct engine *e;
+	char name[CONFIG_NAME_MAX + 1];
+	bool retired;			/* gone from the config: waits for its hooks */
+	uint64_t start_ms;		/* when the running start was asked for */
+	uint32_t expect[HOOK_OWNER_JOBS_MAX];
+	int nexpect;
+};
+
+static void engine_act_apply(struct engine_act *, const struct act_actions *,
+    uint64_t);
+
+static struct nfq_source *
+engine_queue_source(const struct engine *e, uint16_t queue)
+{
+	int i;
+
+	for (i = 0; i < e->nqueues; i++)
+		if (nfq_source_queue(e->queues[i]) == queue)
+			return e->queues[i];
+	return NULL;
+}
+
+static void
+engine_act_free(struct engine_act *ea)
+{
+	act_free(&ea->st);
+	free(ea);
+}
+
+/* A retired trigger whose last hook result came in. */
+static void
+engine_act_drop_retired(struct engine *e, struct engine_act *ea)
+{
+	int i;
+
+	for (i = 0; i < e->nretired; i++)
+		if (e->retired[i] == ea) {
+			e->retired[i] = e->retired[--e->nretired];
+			break;
+		}
+	engine_act_free(ea);
+}
+
+static void
+engine_act_log_done(const struct engine_act *ea, enum act_state before,
+    enum hook_event ev, const struct act_actions *out, uint64_t now)
+{
+	const struct activity *a = &ea->st;
+	char d[32];
+
+	if (before == ACT_STARTING && a->state == ACT_ACTIVE)
+		log_info("activity %s: up, start took %llu ms; %d held packets "
+		    "accepted", ea->name, (unsigned long long)(now - ea->start_ms),
+		    out->nrelease);
+	else if (before == ACT_STARTING && a->state == ACT_BACKOFF)
+		log_warnx("activity %s: start failed; %d held packets %s, next "
+		    "start in %s at the earliest", ea->name, out->nrelease,
+		    out->release_accept ? "accepted" : "dropped",
+		    config_duration_str(a->cfg->retry_after_ms, d, sizeof(d)));
+	else if (before == ACT_STOPPING && ev == HOOK_EV_STOP)
+		log_info("activity %s: stopped%s", ea->name, a->state ==
+		    ACT_STARTING ? "; traffic came meanwhile: starting again" : "");
+}
+
+/* The spawner's report on a start or stop of ea. */
+static void
+engine_act_done(void *arg, void *owner, enum hook_event ev,
+    const struct hook_result *r)
+{
+	struct engine_act *ea = owner;
+	struct act_actions out;
+	enum act_state before = ea->st.state;
+	uint64_t now = loop_now_ms();
+	uint32_t epoch;
+	bool ok = r->status == HOOK_OK;
+
+	(void)arg;
+	if (ea->nexpect == 0) {
+		log_warnx("activity %s: result of a %s nobody waits for", ea->name,
+		    hook_event_name(ev));
+		return;
+	}
+	epoch = ea->expect[0];
+	memmove(ea->expect, ea->expect + 1, (size_t)--ea->nexpect * sizeof(ea->expect[0]));
+	if (ea->retired) {
+		if (ea->nexpect == 0)
+			engine_act_drop_retired(ea->e, ea);
+		return;
+	}
+	if (ev == HOOK_EV_START)
+		act_start_done(&ea->st, epoch, ok, now, &out);
+	else
+		act_stop_done(&ea->st, epoch, ok, now, &out);
+	engine_act_log_done(ea, before, ev, &out, now);
+	engine_act_apply(ea, &out, now);
+}
+
+static void
+engine_act_hook(struct engine_act *ea, enum hook_event ev, uint32_t epoch,
+    uint64_t now)
+{
+	const struct config_activity *c = ea->st.cfg;
+	struct act_actions out;
+	struct hook_request req = {
+		.owner = ea,
+		.name = ea->name,
+		.event = ev,
+		.hook = ev == HOOK_EV_START ? &c->start : &c->stop,
+		.timeout_ms = (uint32_t)ea->e->cfg->engine.hook_timeout_ms,
+		.coalesce = true,	/* repeated starts are one start */
+		.done = engine_act_done,
+		.arg = ea,
+	};
+	int rc;
+
+	if (ev == HOOK_EV_START)
+		ea->start_ms = now;
+	rc = hook_run(ea->e->hooks, &req);
+	if (rc == 0) {
+		/* hook_run() queues at most HOOK_OWNER_JOBS_MAX per owner. */
+		if (ea->nexpect < HOOK_OWNER_JOBS_MAX)
+			ea->expect[ea->nexpect++] = epoch;
+		return;
+	}
+	if (rc == 1 && ea->nexpect > 0) {
+		/* Merged into the owner's last request: its result is ours now. */
+		ea->expect[ea->nexpect - 1] = epoch;
+		return;
+	}
+	/* Refused (logged by hook_run): as if it had failed at once. */
+	if (ev == HOOK_EV_START) {
+		act_start_done(&ea->st, epoch, false, now, &out);
+		engine_act_log_done(ea, ACT_STARTING, ev, &out, now);
+	} else
+		act_stop_done(&ea->st, epoch, false, now, &out);
+	engine_act_apply(ea, &out, now);
+}
+
+/* Do what the state machine asked for: verdicts, the kernel switch, hooks. */
+static void
+engine_act_apply(struct engine_act *ea, const struct act_actions *out,
+    uint64_t now)
+{
+	struct engine *e = ea->e;
+	struct nfq_source *s;
+	int i;
+
+	for (i = 0; i < out->nrelease; i++) {
+		if ((s = engine_queue_source(e, out->release[i].queue)) == NULL) {
+			log_warnx("activity %s: held packet %u of queue %u: the "
+			    "queue is gone", ea->name, out->release[i].id,
+			    out->release[i].queue);
+			continue;
+		}
+		nfq_source_verdict(s, out->release[i].id,
+		    out->release_accept ? NF_ACCEPT : NF_DROP);
+	}
+	if (out->kernel_sampling >= 0)
+		nft_activity_sampling(e->nft, ea->name, out->kernel_sampling == 1);
+	if (out->run_stop)
+		engine_act_hook(ea, HOOK_EV_STOP, out->epoch, now);
+	if (out->run_start)
+		engine_act_hook(ea, HOOK_EV_START, out->epoch, now);
+}
+
+/*
+ * A packet for the activity triggers of its source. The first trigger it
+ * matches (in file order) judges it: holds it, or not; every matching
+ * trigger counts it as traffic. pkt is NULL for NFLOG packets.
+ */
+int
+engine_act_packet(struct engine *e, const struct pkt *p, uint32_t indev,
+    uint32_t outdev, const struct act_held *pkt, enum config_source source,
+    uint64_t now)
+{
+	const struct config_activity *c;
+	const char *iif = NULL, *oif = NULL;
+	struct engine_act *ea;
+	struct act_actions out;
+	enum act_state before;
+	enum act_verdict v;
+	int i, verdict = NF_ACCEPT;
+	bool judged = false, restart;
+
+	for (i = 0; i < e->nacts; i++) {
+		ea = e->acts[i];
+		c = ea->st.cfg;
+		if (c->source != source)
+			continue;
+		if (iif == NULL && match_uses_ifs(&c->match, MATCH_IIF))
+			iif = engine_ifname(e, indev, now);
+		if (oif == NULL && match_uses_ifs(&c->match, MATCH_OIF))
+			oif = engine_ifname(e, outdev, now);
+		if (!match_packet(&c->match, p, iif, oif))
+			continue;
+		before = ea->st.state;
+		restart = ea->st.restart;
+		v = act_packet(&ea->st, judged ? NULL : pkt, now, &out);
+		if (!judged && pkt != NULL) {
+			judged = true;
+			verdict = v == ACT_HOLD ? NFQ_HOLD : v == ACT_DROP ?
+			    NF_DROP : NF_ACCEPT;
+		}
+		if (before != ACT_STARTING && ea->st.state == ACT_STARTING)
+			log_info("activity %s: traffic on the path: starting",
+			    ea->name);
+		else if (!restart && ea->st.restart)
+			log_info("activity %s: traffic while stopping: starting "
+			    "again after stop", ea->name);
+		engine_act_apply(ea, &out, now);
+	}
+	return verdict;
+}
+
+uint64_t
+engine_act_next_deadline(const struct engine *e)
+{
+	uint64_t next = ACT_NO_DEADLINE, d;
+	int i;
+
+	for (i = 0; i < e->nacts; i++)
+		if ((d = act_next_deadline(&e->acts[i]->st)) < next)
+			next = d;
+	return next;
+}
+
+void
+engine_act_expire(struct engine *e, uint64_t now)
+{
+	struct act_actions out;
+	struct engine_act *ea;
+	char d[32];
+	int i;
+
+	for (i = 0; i < e->nacts; i++) {
+		ea = e->acts[i];
+		if (act_next_deadline(&ea->st) > now)
+			continue;
+		act_expire(&ea->st, now, &out);
+		log_info("activity %s: idle for %s: %s", ea->name,
+		    config_duration_str(ea->st.cfg->ttl_ms, d, sizeof(d)),
+		    out.run_stop ? "stopping" : "standby (no stop hook)");
+		engine_act_apply(ea, &out, now);
+	}
+}
+
+/*
+ * Every trigger back to standby (SIGHUP, exit): held packets get their
+ * start_failure verdict; with hooks, stop runs where start ran or runs.
+ */
+void
+engine_act_reset_all(struct engine *e, bool hooks)
+{
+	struct act_actions out;
+	struct engine_act *ea;
+	uint64_t now = loop_now_ms();
+	int i;
+
+	for (i = 0; i < e->nacts; i++) {
+		ea = e->acts[i];
+		if (ea->st.state != ACT_STANDBY || ea->st.nheld > 0)
+			log_info("activity %s: reset from %s to standby%s", ea->name,
+			    act_state_name(ea->st.state), hooks &&
+			    (ea->st.state == ACT_STARTING || ea->st.state ==
+			    ACT_ACTIVE) && ea->st.cfg->stop.argv != NULL ?
+			    ": stopping" : "");
+		act_reset(&ea->st, &out);
+		if (!hooks)
+			out.run_stop = out.run_start = false;
+		engine_act_apply(ea, &out, now);
+	}
+}
+
+static struct engine_act *
+engine_act_take(struct engine *e, const char *name)
+{
+	struct engine_act *ea;
+	int i;
+
+	for (i = 0; i < e->nacts; i++)
+		if (e->acts[i] != NULL && strcmp(e->acts[i]->name, name) == 0) {
+			ea = e->acts[i];
+			e->acts[i] = NULL;
+			return ea;
+		}
+	for (i = 0; i < e->nretired; i++)
+		if (strcmp(e->retired[i]->name, name) == 0) {
+			ea = e->retired[i];
+			e->retired[i] = e->retired[--e->nretired];
+			ea->retired = false;
+			return ea;
+		}
+	return NULL;
+}
+
+static void
+engine_act_retire(struct engine *e, struct engine_act *ea)
+{
+	struct engine_act **r;
+
+	if (ea->nexpect == 0) {
+		engine_act_free(ea);
+		return;
+	}
+	if ((r = reallocarray(e->retired, (size_t)e->nretired + 1, sizeof(*r))) == NULL)
+		fatal("activity");
+	e->retired = r;
+	ea->retired = true;
+	e->retired[e->nretired++] = ea;
+}
+
+/*
+ * The triggers of cfg, in its order. A trigger keeps its struct (its hook
+ * owner) across reloads by name, so its hooks stay in order; call it with
+ * every trigger in standby (engine_act_reset_all()).
+ */
+void
+engine_act_bind(struct engine *e, const struct config *cfg)
+{
+	struct engine_act **next;
+	struct engine_act *ea;
+	int i;
+
+	next = calloc((size_t)cfg->nactivities + 1, sizeof(*next));
+	if (next == NULL)
+		fatal("activity");
+	for (i = 0; i < cfg->nactivities; i++) {
+		if ((ea = engine_act_take(e, cfg->activities[i].name)) != NULL) {
+			if (act_configure(&ea->st, &cfg->activities[i]) < 0)
+				log_warn("activity %s: no room to hold packets", ea->name);
+		} else {
+			if ((ea = calloc(1, sizeof(*ea))) == NULL)
+				fatal("activity");
+			ea->e = e;
+			snprintf(ea->name, sizeof(ea->name), "%s",
+			    cfg->activities[i].name);
+			if (act_init(&ea->st, &cfg->activities[i]) < 0)
+				log_warn("activity %s: no room to hold packets", ea->name);
+		}
+		next[i] = ea;
+	}
+	for (i = 0; i < e->nacts; i++)
+		if (e->acts[i] != NULL)
+			engine_act_retire(e, e->acts[i]);
+	free(e->acts);
+	e->acts = next;
+	e->nacts = cfg->nactivities;
+}
+
+void
+engine_act_free_all(struct engine *e)
+{
+	int i;
+
+	for (i = 0; i < e->nacts; i++)
+		engine_act_free(e->acts[i]);
+	for (i = 0; i < e->nretired; i++)
+		engine_act_free(e->retired[i]);
+	free(e->acts);
+	free(e->retired);
+	e->acts = e->retired = NULL;
+	e->nacts = e->nretired = 0;
+}
+
+void
+engine_act_log_counters(const struct engine *e)
+{
+	const struct act_counters *c;
+	const struct engine_act *ea;
+	int i;
+
+	for (i = 0; i < e->nacts; i++) {
+		ea = e->acts[i];
+		c = &ea->st.c;
+		log_info("activity %s: %s, %llu packets, %llu held, %llu released, "
+		    "%llu given the start_failure verdict, %llu over the hold "
+		    "bound, %llu in back-off, %llu starts (%llu failed), %llu stops",
+		    ea->name, act_state_name(ea->st.state),
+		    (unsigned long long)c->packets, (unsigned long long)c->held,
+		    (unsigned long long)c->released,
+		    (unsigned long long)c->failed_released,
+		    (unsigned long long)c->overflow, (unsigned long long)c->backoff,
+		    (unsigned long long)c->starts,
+		    (unsigned long long)c->start_failures,
+		    (unsigned long long)c->stops);
+	}
+}

@@ -1,0 +1,125 @@
+/*
+ * The engine's side of count triggers: what a fired trigger asks for (its
+ * source into the block set, its hook); packets come from the count
+ * chains' queues or, prefixed by trigger name, from NFLOG.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+
+#include "config/config.h"
+#include "engine/engine_priv.h"
+#include "engine/hook.h"
+#include "util/log.h"
+#include "core/match.h"
+#include "kernel/nft.h"
+#include "core/packet.h"
+#include "core/trigger_count.h"
+
+
+/* Once per N packets: each run is its own, serialized per trigger. */
+static void
+engine_count_hook(struct engine *e, const struct config_count *c,
+    const struct count_result *r)
+{
+	struct hook_request req = {
+		.owner = (void *)(uintptr_t)c,	/* one at a time; never merged */
+		.name = c->name,
+		.event = HOOK_EV_COUNT,
+		.hook = &c->exec,
+		.timeout_ms = (uint32_t)e->cfg->engine.hook_timeout_ms,
+		.family = (uint8_t)r->family,
+		.proto = r->proto,
+		.port = r->dport,
+	};
+
+	memcpy(req.addr, r->addr, sizeof(req.addr));
+	hook_run(e->hooks, &req);	/* a refusal is logged there */
+}
+
+/* What the count triggers decided: block sets (batched per pass) and hooks. */
+static void
+engine_count_apply(struct engine *e, const struct count_result *r)
+{
+	const struct config_count *c;
+	struct pkt view = { .family = (uint8_t)r->family };
+	char ip[64], per[32], d[32];
+	int i;
+
+	for (i = 0; i < r->nfired; i++) {
+		c = r->fired[i].trigger;
+		pkt_addr_str(&view, r->addr, ip, sizeof(ip));
+		if (r->fired[i].block) {
+			log_info("count %s: %s sent over %u packets per %s: blocked "
+			    "for %s", c->name, ip, c->threshold,
+			    config_duration_str(c->period_ms, per, sizeof(per)),
+			    config_duration_str(c->block_timeout_ms, d, sizeof(d)));
+			nft_block_add(e->nft, c->name, r->family, r->addr,
+			    c->block_timeout_ms);
+		} else if (c->kind == CONFIG_COUNT_THRESHOLD)
+			log_info("count %s: %s blocked by the kernel", c->name, ip);
+		else
+			log_debug("count %s: %u more packets, the last from %s: "
+			    "exec", c->name, c->every, ip);
+		if (r->fired[i].hook)
+			engine_count_hook(e, c, r);
+	}
+}
+
+/*
+ * A packet from the count chains (input, forward: docs/count.md): every
+ * queue-fed count trigger whose match fits counts it.
+ */
+int
+engine_count_packet(struct engine *e, const struct pkt *p, uint32_t indev,
+    uint32_t outdev, uint64_t now)
+{
+	const char *iif = NULL, *oif = NULL;
+	struct count_result r;
+
+	if (count_set_uses_ifs(e->counts, MATCH_IIF))
+		iif = engine_ifname(e, indev, now);
+	if (count_set_uses_ifs(e->counts, MATCH_OIF))
+		oif = engine_ifname(e, outdev, now);
+	count_set_packet(e->counts, p, iif, oif, now, &r);
+	engine_count_apply(e, &r);
+	return r.verdict == COUNT_DROP ? NF_DROP : NF_ACCEPT;
+}
+
+/*
+ * A packet from NFLOG: 0 when its prefix is a count trigger's (the
+ * trigger took it), -1 when the packet is someone else's.
+ */
+int
+engine_count_logged(struct engine *e, const char *prefix, const struct pkt *p,
+    uint64_t now)
+{
+	struct count_result r;
+
+	if (count_set_logged(e->counts, prefix, p, now, &r) != 0)
+		return -1;
+	engine_count_apply(e, &r);
+	return 0;
+}
+
+void
+engine_count_log_counters(const struct engine *e)
+{
+	struct count_counters cc;
+	const struct config_count *c;
+	int i;
+
+	for (i = 0; i < count_set_count(e->counts); i++) {
+		count_set_counters(e->counts, i, &cc);
+		c = count_set_trigger(e->counts, i);
+		log_info("count %s: %llu packets, %llu hooks, %llu blocks, "
+		    "%llu exempt, %llu dropped, %llu tracked, %llu evicted",
+		    c->name, (unsigned long long)cc.packets,
+		    (unsigned long long)cc.hooks, (unsigned long long)cc.blocks,
+		    (unsigned long long)cc.exempt, (unsigned long long)cc.dropped,
+		    (unsigned long long)cc.tracker.tracked,
+		    (unsigned long long)(cc.tracker.evicted_fresh +
+		    cc.tracker.evicted_progress));
+	}
+}

@@ -1,0 +1,123 @@
+/*
+ * The engine's side of knock triggers: a completed sequence opens the
+ * service to its source (allow set), runs exec, and schedules exec_stop
+ * after its delay.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "core/deferred.h"
+#include "engine/engine_priv.h"
+#include "engine/hook.h"
+#include "util/log.h"
+#include "kernel/nft.h"
+#include "core/packet.h"
+#include "core/trigger_knock.h"
+
+static void
+engine_run_hook(struct engine *e, const struct config_knock *k,
+    const struct config_hook *hook, enum hook_event event, int family,
+    const uint8_t *addr)
+{
+	struct hook_request req = {
+		.owner = (void *)(uintptr_t)k,
+		.name = k->name,
+		.event = event,
+		.hook = hook,
+		.timeout_ms = (uint32_t)e->cfg->engine.hook_timeout_ms,
+		.family = (uint8_t)family,
+		.proto = k->open[0].proto,
+		.port = k->open[0].port,
+	};
+
+	memcpy(req.addr, addr, sizeof(req.addr));
+	hook_run(e->hooks, &req);	/* a refusal is logged there */
+}
+
+/* A source completed k's sequence: the kernel opens the service to it. */
+static void
+engine_knock_opened(struct engine *e, const struct config_knock *k,
+    int family, const uint8_t *addr, uint64_t now)
+{
+	struct deferred_item later = { .family = (uint8_t)family };
+	char ip[64], timeout[32];
+	struct pkt view = { .family = (uint8_t)family };
+
+	pkt_addr_str(&view, addr, ip, sizeof(ip));
+	log_info("knock %s: %s completed the sequence, allowed for %s", k->name, ip,
+	    config_duration_str(k->allow_timeout_ms, timeout, sizeof(timeout)));
+	nft_allow_add(e->nft, k->name, family, addr, k->allow_timeout_ms);
+	if (k->exec.argv == NULL)
+		return;
+	engine_run_hook(e, k, &k->exec, HOOK_EV_OPEN, family, addr);
+	if (k->exec_stop.argv == NULL)
+		return;
+	later.when_ms = now + k->exec_stop_delay_ms;
+	snprintf(later.trigger, sizeof(later.trigger), "%s", k->name);
+	memcpy(later.addr, addr, sizeof(later.addr));
+	if (deferred_push(e->deferred, &later) < 0) {
+		e->counters.deferred_refused++;
+		log_warnx("knock %s: %d exec_stop hooks already waiting, not running "
+		    "one for %s", k->name, ENGINE_DEFERRED_MAX, ip);
+	}
+}
+
+static const struct config_knock *
+engine_find_knock(const struct config *cfg, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cfg->nknocks; i++)
+		if (strcmp(cfg->knocks[i].name, name) == 0)
+			return &cfg->knocks[i];
+	return NULL;
+}
+
+/* A packet through the knock triggers; the sequences it completed open. */
+enum knock_verdict
+engine_knock_packet(struct engine *e, const struct pkt *p, uint64_t now)
+{
+	struct knock_result kr;
+	int i;
+
+	knock_set_packet(e->knocks, p, now, &kr);
+	for (i = 0; i < kr.nopened; i++)
+		engine_knock_opened(e, kr.opened[i], kr.family, kr.addr, now);
+	return kr.verdict;
+}
+
+/* The exec_stop hooks whose delay is over. */
+void
+engine_knock_run_deferred(struct engine *e, uint64_t now)
+{
+	const struct config_knock *k;
+	struct deferred_item it;
+
+	while (deferred_pop_due(e->deferred, now, &it)) {
+		/* The trigger may have left the config by a reload since. */
+		k = engine_find_knock(e->cfg, it.trigger);
+		if (k != NULL && k->exec_stop.argv != NULL)
+			engine_run_hook(e, k, &k->exec_stop, HOOK_EV_CLOSE, it.family, it.addr);
+	}
+}
+
+void
+engine_knock_log_counters(const struct engine *e)
+{
+	struct knock_counters kc;
+	int i;
+
+	for (i = 0; i < knock_set_count(e->knocks); i++) {
+		knock_set_counters(e->knocks, i, &kc);
+		log_info("knock %s: %llu frames, %llu started, %llu opened, %llu resets, "
+		    "%llu replays refused, %llu state errors, %llu tracked, %llu evicted",
+		    knock_set_trigger(e->knocks, i)->name,
+		    (unsigned long long)kc.frames, (unsigned long long)kc.started,
+		    (unsigned long long)kc.opened, (unsigned long long)kc.resets,
+		    (unsigned long long)kc.replays, (unsigned long long)kc.state_errors,
+		    (unsigned long long)kc.tracker.tracked,
+		    (unsigned long long)(kc.tracker.evicted_fresh + kc.tracker.evicted_progress));
+	}
+}
