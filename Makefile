@@ -48,6 +48,12 @@ CMD_SRC   := $(wildcard src/cmd/*.c)
 LIB_SRC   := $(filter-out $(CORE_SRC) $(CMD_SRC),$(wildcard src/*/*.c))
 LIB_OBJ   := $(LIB_SRC:src/%.c=$(O)/obj/%.o)
 HEADERS   := $(wildcard src/*/*.h)
+# ar keeps one member per base name: two files of one name in two layers
+# would silently lose one. Refuse that at once.
+DUP_NAMES := $(shell ls src/*/*.c | xargs -n1 basename | sort | uniq -d)
+ifneq ($(DUP_NAMES),)
+$(error two source files share a base name: $(DUP_NAMES); rename one)
+endif
 CORE_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
@@ -65,14 +71,18 @@ $(O)/obj/%.o: src/%.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(O)/libcore.a: $(CORE_OBJ) tools/check-core
-	-tools/check-core $(CORE_OBJ)
+	tools/check-core $(CORE_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $(CORE_OBJ)
 
+# Rebuilt whole: ar keeps members by base name, and a moved file must not linger.
 $(O)/libnfqt.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 LIBS_ALL  := $(O)/libnfqt.a $(O)/libcore.a
-LINK_ALL  := -Wl,--start-group $(LIBS_ALL) -Wl,--end-group
+# The other layers call into the core, never the other way round.
+LINK_ALL  := $(LIBS_ALL)
 
 $(O)/nfq-trigger: $(O)/obj/cmd/nfq-trigger.o $(LIBS_ALL)
 	$(CC) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS)
@@ -146,7 +156,7 @@ fuzz:
 	mkdir -p build-fuzz/bin
 	for f in $(FUZZ_SRC); do \
 	    $(FUZZ_CC) $(FUZZ_FLAGS) $(NFQT_CFLAGS) \
-	        -o build-fuzz/bin/$$(basename $$f .c) $$f -Wl,--start-group build-fuzz/libnfqt.a build-fuzz/libcore.a -Wl,--end-group $(LDLIBS) || exit 1; \
+	        -o build-fuzz/bin/$$(basename $$f .c) $$f build-fuzz/libnfqt.a build-fuzz/libcore.a $(LDLIBS) || exit 1; \
 	done
 
 demo: all

@@ -23,6 +23,7 @@
 
 #include "util/log.h"
 #include "core/match.h"
+#include "core/knock_frame.h"
 #include "kernel/nft.h"
 #include "core/trigger_count.h"
 
@@ -72,7 +73,7 @@ plan_add_trigger(struct nft_plan *p, const struct config_knock *k)
 	memcpy(t->open, k->open, sizeof(k->open[0]) * (size_t)k->nopen);
 	t->nopen = k->nopen;
 	/* Listed frames give their ports, derived ones their range. */
-	n = config_knock_divert(k, ports, CONFIG_KNOCK_FRAMES_MAX);
+	n = knock_divert_ports(k, ports, CONFIG_KNOCK_FRAMES_MAX);
 	for (i = 0; i < n; i++)
 		if (plan_add_divert(p, &ports[i]) < 0)
 			return -1;

@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "config/config.h"
+#include "core/knock_frame.h"
 #include "config/keyfile.h"
 #include "core/knock_otp.h"
 #include "config/statefile.h"
@@ -432,7 +433,7 @@ frames_print(const struct knock *kn)
 
 	for (i = 0; i < kn->nframes; i++)
 		printf("%s%s", i ? " " : "",
-		    config_frame_str(&kn->frames[i], buf, sizeof(buf)));
+		    knock_frame_str(&kn->frames[i], buf, sizeof(buf)));
 	printf("\n");
 }
 
@@ -608,7 +609,7 @@ frame_send(struct target *t, const struct config_knock_frame *f)
 		    (struct sockaddr *)&t->dst, t->dstlen);
 	}
 	if (n == -1)
-		die(EXIT_SEND, "send %s to %s: %s", config_frame_str(f, buf,
+		die(EXIT_SEND, "send %s to %s: %s", knock_frame_str(f, buf,
 		    sizeof(buf)), t->name, strerror(errno));
 }
 
@@ -623,7 +624,7 @@ knock_send(const struct opts *o, const struct knock *kn, struct target *t)
 			sleep_ms(o->delay_ms);
 		frame_send(t, &kn->frames[i]);
 		if (o->verbose)
-			printf("sent %s to %s\n", config_frame_str(&kn->frames[i],
+			printf("sent %s to %s\n", knock_frame_str(&kn->frames[i],
 			    buf, sizeof(buf)), t->name);
 	}
 }

@@ -262,21 +262,6 @@ int config_parse_frame(const char *text, struct config_knock_frame *out,
 /* "1500ms" style for printing durations back. */
 const char *config_duration_str(uint64_t ms, char *buf, size_t buflen);
 
-/*
- * The ports that carry k's frames, for the rules that divert them: a listed
- * sequence gives each distinct proto:port once (lo == hi), in order of first
- * use; a derived one its range. Returns how many were stored (at most
- * CONFIG_KNOCK_FRAMES_MAX, and at most max).
- */
-int config_knock_divert(const struct config_knock *k,
-    struct config_port_range *out, int max);
 
-/* Whether a packet to proto:port is one of k's knock frames (or may be). */
-bool config_knock_has_port(const struct config_knock *k, uint8_t proto,
-    uint16_t port);
-
-/* A frame in canonical form, "tcp:9000:fa" / "udp:7000", for messages and -C. */
-const char *config_frame_str(const struct config_knock_frame *f, char *buf,
-    size_t buflen);
 
 #endif

@@ -10,14 +10,15 @@
 
 #include "config/config.h"
 #include "config/config_parse.h"
+#include "core/knock_frame.h"
 #include "config/keyfile.h"
 
 _Static_assert(CONFIG_KEY_LEN == KEYFILE_KEY_LEN, "a key is a key file's key");
 
-#define TCP_FLAGS_SIX		0x3f		/* FIN SYN RST PSH ACK URG */
+#define TCP_FLAGS_SIX		KNOCK_TCP_FLAGS_SIX
 
 /* tportknockd's letters; letter i is bit i of the TCP flags byte. */
-static const char tcp_flag_letters[] = "fsrpau";
+static const char tcp_flag_letters[] = KNOCK_TCP_FLAG_LETTERS;
 
 /* --- frames and their ports ------------------------------------------- */
 
@@ -101,75 +102,6 @@ config_parse_frame(const char *text, struct config_knock_frame *out,
 		return -1;
 	}
 	return 0;
-}
-
-const char *
-config_frame_str(const struct config_knock_frame *f, char *buf, size_t buflen)
-{
-	char flags[8];
-	size_t i, n = 0;
-
-	if (f->port.proto != IPPROTO_TCP) {
-		snprintf(buf, buflen, "udp:%u", f->port.port);
-		return buf;
-	}
-	if (f->flags_mask == 0)
-		flags[n++] = 'i';
-	else if (f->flags_value == 0)
-		flags[n++] = 'n';
-	else if ((f->flags_value & TCP_FLAGS_SIX) == TCP_FLAGS_SIX)
-		flags[n++] = 'x';
-	else
-		for (i = 0; i < 6; i++)
-			if (f->flags_value & (1U << i))
-				flags[n++] = tcp_flag_letters[i];
-	flags[n] = '\0';
-	snprintf(buf, buflen, "tcp:%u:%s", f->port.port, flags);
-	return buf;
-}
-
-int
-config_knock_divert(const struct config_knock *k,
-    struct config_port_range *out, int max)
-{
-	const struct config_port *fp;
-	int i, j, n = 0;
-
-	if (k->derive != CONFIG_DERIVE_NONE) {
-		if (max < 1)
-			return 0;
-		out[0] = k->ports;
-		return 1;
-	}
-	for (i = 0; i < k->nframes && i < CONFIG_KNOCK_FRAMES_MAX && n < max;
-	    i++) {
-		fp = &k->frames[i].port;
-		for (j = 0; j < n; j++)
-			if (out[j].proto == fp->proto && out[j].lo == fp->port)
-				break;
-		if (j < n)
-			continue;
-		out[n].proto = fp->proto;
-		out[n].lo = out[n].hi = fp->port;
-		n++;
-	}
-	return n;
-}
-
-bool
-config_knock_has_port(const struct config_knock *k, uint8_t proto,
-    uint16_t port)
-{
-	int i;
-
-	if (k->derive != CONFIG_DERIVE_NONE)
-		return k->ports.proto == proto && port >= k->ports.lo &&
-		    port <= k->ports.hi;
-	for (i = 0; i < k->nframes && i < CONFIG_KNOCK_FRAMES_MAX; i++)
-		if (k->frames[i].port.proto == proto &&
-		    k->frames[i].port.port == port)
-			return true;
-	return false;
 }
 
 /* --- [knock NAME] ----------------------------------------------------- */
@@ -520,7 +452,7 @@ knock_check_open(struct parse *p, const struct config_knock *b)
 
 	for (i = 0; i < k->nopen; i++) {
 		o = &k->open[i];
-		if (!config_knock_has_port(b, o->proto, o->port))
+		if (!knock_has_port(b, o->proto, o->port))
 			continue;
 		if (b != k)
 			snprintf(what, sizeof(what), "a knock port of [knock %s] "
@@ -549,7 +481,7 @@ knock_check_frames_of_others(struct parse *p)
 	for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++) {
 		a = &p->cfg->knocks[i];
 		for (j = 0; j < a->nopen; j++)
-			if (config_knock_has_port(k, a->open[j].proto,
+			if (knock_has_port(k, a->open[j].proto,
 			    a->open[j].port)) {
 				cfg_perr(p, line, "%s: knocks on %s:%u, which [knock "
 				    "%s] (line %d) opens", p->ctx,
@@ -630,7 +562,7 @@ cfg_knock_print(const struct config_knock *k, FILE *out)
 		    "time" : "counter");
 	for (i = 0; k->derive == CONFIG_DERIVE_NONE && i < k->nframes; i++)
 		fprintf(out, "%s%s", i ? " -> " : " ",
-		    config_frame_str(&k->frames[i], buf, sizeof(buf)));
+		    knock_frame_str(&k->frames[i], buf, sizeof(buf)));
 	fprintf(out, " within %s opens",
 	    config_duration_str(k->window_ms, buf, sizeof(buf)));
 	for (i = 0; i < k->nopen; i++)

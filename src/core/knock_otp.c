@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "config/config.h"
+#include "core/knock_frame.h"
 #include "core/knock_otp.h"
 
 #define BLOCKS	2	/* of HMAC-SHA256: 4 bytes for each of up to 16 frames */
@@ -81,7 +82,7 @@ knock_otp_frames(const struct config_knock *k, uint64_t n,
 			out[i].flags_mask = 0x3f;	/* the six classic flags */
 			out[i].flags_value = 0x02;	/* exactly SYN */
 		}
-		config_frame_str(&out[i], out[i].text, sizeof(out[i].text));
+		knock_frame_str(&out[i], out[i].text, sizeof(out[i].text));
 	}
 }
 

@@ -7,13 +7,13 @@
  */
 #include <sys/socket.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "config/config.h"
-#include "util/log.h"
 #include "core/match.h"
 #include "core/packet.h"
 #include "core/tracker.h"
@@ -54,7 +54,8 @@ queue_fed(const struct config_count *c)
 }
 
 struct count_set *
-count_set_new(const struct config *cfg, const uint8_t *hash_key)
+count_set_new(const struct config *cfg, const uint8_t *hash_key, char *why,
+    size_t whylen)
 {
 	uint32_t capacity = cfg->engine.max_sources;
 	struct count_trigger *t;
@@ -63,17 +64,18 @@ count_set_new(const struct config *cfg, const uint8_t *hash_key)
 
 	if (cfg->ncounts < 0 || cfg->ncounts > CONFIG_TRIGGERS_MAX ||
 	    capacity < COUNT_PROGRESS_SHARE || capacity > TRACKER_CAPACITY_MAX) {
-		log_warnx("count: %d triggers, max_sources %u: out of range",
-		    cfg->ncounts, capacity);
+		snprintf(why, whylen, "count: %d triggers, max_sources %u: out "
+		    "of range", cfg->ncounts, capacity);
 		return NULL;
 	}
 	if (sodium_init() < 0) {
-		log_warnx("count: libsodium does not initialise");
+		snprintf(why, whylen, "count: libsodium does not initialise");
 		return NULL;
 	}
 	if ((cs = calloc(1, sizeof(*cs))) == NULL || (cfg->ncounts > 0 &&
 	    (cs->t = calloc((size_t)cfg->ncounts, sizeof(*cs->t))) == NULL)) {
-		log_warn("count: set of %d triggers", cfg->ncounts);
+		snprintf(why, whylen, "count: set of %d triggers: out of memory",
+		    cfg->ncounts);
 		free(cs);
 		return NULL;
 	}
@@ -83,8 +85,8 @@ count_set_new(const struct config *cfg, const uint8_t *hash_key)
 		if (engine_counts_threshold(t->cfg) && (t->sources = tracker_new(
 		    capacity, capacity / COUNT_PROGRESS_SHARE,
 		    sizeof(struct count_source), hash_key)) == NULL) {
-			log_warn("count %s: tracker of %u sources", t->cfg->name,
-			    capacity);
+			snprintf(why, whylen, "count %s: tracker of %u sources: "
+			    "out of memory", t->cfg->name, capacity);
 			count_set_free(cs);
 			return NULL;
 		}

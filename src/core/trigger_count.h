@@ -79,7 +79,8 @@ struct count_counters {
  * NULL for a random key per tracker. NULL (logged) on failure. The set
  * keeps pointers into cfg: cfg must outlive it.
  */
-struct count_set *count_set_new(const struct config *cfg, const uint8_t *hash_key);
+struct count_set *count_set_new(const struct config *cfg, const uint8_t *hash_key,
+    char *why, size_t whylen);
 void count_set_free(struct count_set *cs);
 
 /* Whether some queue-fed trigger's match names interfaces (the caller resolves them). */

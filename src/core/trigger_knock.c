@@ -26,17 +26,16 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "config/config.h"
+#include "core/knock_frame.h"
 #include "core/knock_otp.h"
-#include "util/log.h"
 #include "core/packet.h"
-#include "config/statefile.h"
 #include "core/tracker.h"
 #include "core/trigger_knock.h"
 
@@ -174,21 +173,22 @@ static void
 trigger_open(struct knock_trigger *kt, struct knock_result *out)
 {
 	kt->counters.opened++;
+	out->commit[out->nopened] = 0;
 	out->opened[out->nopened++] = kt->cfg;
 }
 
 /*
  * A derived sequence is complete: open unless it was used meanwhile. A
- * counter is written to the state file before it opens anything, so a
- * restart can never make it acceptable again; when that write fails, the
- * knock fails too.
+ * counter must be on disk before it opens anything, so a restart can never
+ * make it acceptable again; the core does no I/O, so it asks: commit[] says
+ * which counter the engine records first, and only knock_set_commit() makes
+ * it used and opened (docs/design.md, "SPA freshness survives restarts").
  */
 static void
 otp_complete(struct knock_trigger *kt, const struct knock_state *st,
     struct knock_result *out)
 {
 	const struct config_knock *k = kt->cfg;
-	char why[STATEFILE_WHY_MAX];
 	uint64_t n = st->base;
 	int i;
 
@@ -204,14 +204,8 @@ otp_complete(struct knock_trigger *kt, const struct knock_state *st,
 	for (i = 0; i < 31 && !(st->alive & (1U << i)); i++)
 		;
 	n += (uint64_t)i;
-	if (statefile_save(k->state_path, n + 1, why, sizeof(why)) == -1) {
-		log_warnx("knock %s: counter %llu not recorded, knock refused: %s",
-		    k->name, (unsigned long long)n, why);
-		kt->counters.state_errors++;
-		return;
-	}
-	kt->counter_next = n + 1;
-	trigger_open(kt, out);
+	out->commit[out->nopened] = n + 1;
+	out->opened[out->nopened++] = kt->cfg;
 }
 
 /* The candidates a derived first frame may start; 0 if none. */
@@ -283,7 +277,7 @@ trigger_packet(struct knock_trigger *kt, const struct pkt *p, uint64_t now_ms,
 	const struct config_knock *k = kt->cfg;
 	struct knock_state *st;
 
-	if (!config_knock_has_port(k, p->proto, p->dport))
+	if (!knock_has_port(k, p->proto, p->dport))
 		return;
 	out->verdict = KNOCK_DROP;
 	kt->counters.frames++;
@@ -334,19 +328,20 @@ knock_set_packet_at(struct knock_set *ks, const struct pkt *p, uint64_t now_ms,
 
 /* Every port that carries one of k's frames, in the set's bitmaps. */
 static int
-set_mark_ports(struct knock_set *ks, const struct config_knock *k)
+set_mark_ports(struct knock_set *ks, const struct config_knock *k, char *why,
+    size_t whylen)
 {
 	struct config_port_range r[CONFIG_KNOCK_FRAMES_MAX];
 	uint8_t *bm;
 	uint32_t port;
 	int i, n;
 
-	n = config_knock_divert(k, r, CONFIG_KNOCK_FRAMES_MAX);
+	n = knock_divert_ports(k, r, CONFIG_KNOCK_FRAMES_MAX);
 	for (i = 0; i < n; i++) {
 		if ((bm = port_bitmap(ks, r[i].proto)) == NULL || r[i].lo == 0 ||
 		    r[i].lo > r[i].hi) {
-			log_warnx("knock %s: knock ports %u-%u on protocol %u",
-			    k->name, r[i].lo, r[i].hi, r[i].proto);
+			snprintf(why, whylen, "knock %s: knock ports %u-%u on "
+			    "protocol %u", k->name, r[i].lo, r[i].hi, r[i].proto);
 			return -1;
 		}
 		for (port = r[i].lo; port <= r[i].hi; port++)
@@ -367,68 +362,49 @@ derived_valid(const struct config_knock *k)
 }
 
 /*
- * What stops a replay across a restart: a counter trigger reads its next
- * counter; a time trigger treats the step it starts in as used (Decision
- * 9: a record of used steps lost on restart must open nothing).
+ * What stops a replay across a restart: a time trigger treats the step it
+ * starts in as used (docs/design.md: a record of used steps lost on restart
+ * must open nothing); a counter trigger's next counter comes from its state
+ * file, which the engine reads (knock_set_restore_counter).
  */
-static int
+static void
 trigger_replay_init(struct knock_trigger *kt, int64_t wall_s)
 {
 	const struct config_knock *k = kt->cfg;
-	char why[STATEFILE_WHY_MAX];
-	int rc;
 
-	if (k->derive == CONFIG_DERIVE_TIME) {
+	if (k->derive == CONFIG_DERIVE_TIME)
 		kt->step_used = knock_otp_step(k, wall_s);
-		return 0;
-	}
-	if (k->derive != CONFIG_DERIVE_COUNTER)
-		return 0;
-	if ((rc = statefile_load(k->state_path, &kt->counter_next, why,
-	    sizeof(why))) == -1) {
-		log_warnx("knock %s: state: %s", k->name, why);
-		return -1;
-	}
-	if (rc == 1)
-		log_info("knock %s: no state file %s yet: counters start at 0",
-		    k->name, k->state_path);
-	return 0;
-}
-
-void
-knock_set_packet(struct knock_set *ks, const struct pkt *p, uint64_t now_ms,
-    struct knock_result *out)
-{
-	knock_set_packet_at(ks, p, now_ms, (int64_t)time(NULL), out);
 }
 
 static int
 knock_set_add(struct knock_set *ks, const struct config_knock *k,
-    uint32_t capacity, const uint8_t *hash_key, int64_t wall_s)
+    uint32_t capacity, const uint8_t *hash_key, int64_t wall_s, char *why,
+    size_t whylen)
 {
 	struct knock_trigger *kt = &ks->triggers[ks->ntriggers];
 
 	if (k->nframes < 1 || k->nframes > CONFIG_KNOCK_FRAMES_MAX ||
 	    !derived_valid(k)) {
-		log_warnx("knock %s: %d frames, want 1 to %d (2 when derived), "
-		    "or a bad derived setting", k->name, k->nframes,
+		snprintf(why, whylen, "knock %s: %d frames, want 1 to %d (2 when "
+		    "derived), or a bad derived setting", k->name, k->nframes,
 		    CONFIG_KNOCK_FRAMES_MAX);
 		return -1;
 	}
-	if (set_mark_ports(ks, k) < 0)
+	if (set_mark_ports(ks, k, why, whylen) < 0)
 		return -1;
 	kt->cfg = k;
-	if (trigger_replay_init(kt, wall_s) < 0)
-		return -1;
+	trigger_replay_init(kt, wall_s);
 	if (k->derive != CONFIG_DERIVE_NONE &&
 	    (kt->cache = calloc(OTP_CACHE, sizeof(*kt->cache))) == NULL) {
-		log_warn("knock %s: sequence cache", k->name);
+		snprintf(why, whylen, "knock %s: sequence cache: out of memory",
+		    k->name);
 		return -1;
 	}
 	kt->tracker = tracker_new(capacity, capacity / KNOCK_PROGRESS_SHARE,
 	    sizeof(struct knock_state), hash_key);
 	if (kt->tracker == NULL) {
-		log_warn("knock %s: tracker of %u sources", k->name, capacity);
+		snprintf(why, whylen, "knock %s: tracker of %u sources: out of "
+		    "memory", k->name, capacity);
 		free(kt->cache);
 		kt->cache = NULL;
 		return -1;
@@ -439,36 +415,37 @@ knock_set_add(struct knock_set *ks, const struct config_knock *k,
 
 struct knock_set *
 knock_set_new_at(const struct config *cfg, const uint8_t *hash_key,
-    int64_t wall_s)
+    int64_t wall_s, char *why, size_t whylen)
 {
 	struct knock_set *ks;
 	uint32_t capacity = cfg->engine.max_sources;
 	int i;
 
 	if (capacity < KNOCK_SOURCES_MIN || capacity > TRACKER_CAPACITY_MAX) {
-		log_warnx("knock: max_sources %u is out of range %u..%u",
-		    capacity, KNOCK_SOURCES_MIN, TRACKER_CAPACITY_MAX);
+		snprintf(why, whylen, "knock: max_sources %u is out of range "
+		    "%u..%u", capacity, KNOCK_SOURCES_MIN, TRACKER_CAPACITY_MAX);
 		return NULL;
 	}
 	if (cfg->nknocks < 0 || cfg->nknocks > CONFIG_TRIGGERS_MAX) {
-		log_warnx("knock: %d triggers, at most %d", cfg->nknocks,
-		    CONFIG_TRIGGERS_MAX);
+		snprintf(why, whylen, "knock: %d triggers, at most %d",
+		    cfg->nknocks, CONFIG_TRIGGERS_MAX);
 		return NULL;
 	}
 	if (sodium_init() < 0) {
-		log_warnx("knock: libsodium does not initialise");
+		snprintf(why, whylen, "knock: libsodium does not initialise");
 		return NULL;
 	}
 	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
 	    (cfg->nknocks > 0 && (ks->triggers = calloc((size_t)cfg->nknocks,
 	    sizeof(*ks->triggers))) == NULL)) {
-		log_warn("knock: set of %d triggers", cfg->nknocks);
+		snprintf(why, whylen, "knock: set of %d triggers: out of memory",
+		    cfg->nknocks);
 		free(ks);
 		return NULL;
 	}
 	for (i = 0; i < cfg->nknocks; i++) {
 		if (knock_set_add(ks, &cfg->knocks[i], capacity, hash_key,
-		    wall_s) < 0) {
+		    wall_s, why, whylen) < 0) {
 			knock_set_free(ks);
 			return NULL;
 		}
@@ -476,10 +453,60 @@ knock_set_new_at(const struct config *cfg, const uint8_t *hash_key,
 	return ks;
 }
 
-struct knock_set *
-knock_set_new(const struct config *cfg, const uint8_t *hash_key)
+static struct knock_trigger *
+set_find(struct knock_set *ks, const struct config_knock *k)
 {
-	return knock_set_new_at(cfg, hash_key, (int64_t)time(NULL));
+	int i;
+
+	for (i = 0; i < ks->ntriggers; i++)
+		if (ks->triggers[i].cfg == k)
+			return &ks->triggers[i];
+	return NULL;
+}
+
+int
+knock_set_commit(struct knock_set *ks, const struct config_knock *k,
+    uint64_t next)
+{
+	struct knock_trigger *kt = set_find(ks, k);
+
+	if (kt == NULL)
+		return -1;
+	if (next <= kt->counter_next) {
+		/* Another source completed the same counter first. */
+		kt->counters.replays++;
+		return -1;
+	}
+	kt->counter_next = next;
+	kt->counters.opened++;
+	return 0;
+}
+
+void
+knock_set_commit_failed(struct knock_set *ks, const struct config_knock *k)
+{
+	struct knock_trigger *kt = set_find(ks, k);
+
+	if (kt != NULL)
+		kt->counters.state_errors++;
+}
+
+uint64_t
+knock_set_next_counter(const struct knock_set *ks, const struct config_knock *k)
+{
+	int i;
+
+	for (i = 0; i < ks->ntriggers; i++)
+		if (ks->triggers[i].cfg == k)
+			return ks->triggers[i].counter_next;
+	return UINT64_MAX;
+}
+
+void
+knock_set_restore_counter(struct knock_set *ks, int i, uint64_t next)
+{
+	if (i >= 0 && i < ks->ntriggers && next > ks->triggers[i].counter_next)
+		ks->triggers[i].counter_next = next;
 }
 
 void

@@ -28,6 +28,7 @@
 #define NFQT_TRIGGER_KNOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -52,6 +53,13 @@ struct knock_result {
 	uint8_t addr[16];		/* network order, IPv4 in the first 4 bytes */
 	int nopened;			/* sequences this packet completed */
 	const struct config_knock *opened[CONFIG_TRIGGERS_MAX];
+	/*
+	 * derive = counter: opened[i] opens only once its counter is on disk.
+	 * commit[i] is the next unused counter to record (0: none needed); the
+	 * engine writes it, then calls knock_set_commit() or, when the write
+	 * failed, knock_set_commit_failed() and opens nothing.
+	 */
+	uint64_t commit[CONFIG_TRIGGERS_MAX];
 };
 
 struct knock_counters {
@@ -69,17 +77,14 @@ struct knock_counters {
 /*
  * All knock triggers of cfg, each with a tracker of cfg->engine.max_sources
  * entries. hash_key: TRACKER_HASH_KEY_LEN bytes, NULL for a random key per
- * tracker. wall_s: time(2) now. Counter triggers read their state files
- * (a missing one starts at counter 0); time triggers refuse the sequence of
- * the step wall_s falls in, since it may have opened before a restart
- * (knock_set_adopt() lifts that on reload). NULL (logged) on failure. The
- * set keeps pointers into cfg: cfg must outlive it.
+ * tracker. wall_s: time(2) now. Time triggers refuse the sequence of the
+ * step wall_s falls in, since it may have opened before a restart
+ * (knock_set_adopt() lifts that on reload); counter triggers start at
+ * counter 0 until knock_set_restore_counter(). NULL with the reason in why
+ * on failure. The set keeps pointers into cfg: cfg must outlive it.
  */
 struct knock_set *knock_set_new_at(const struct config *cfg,
-    const uint8_t *hash_key, int64_t wall_s);
-
-/* knock_set_new_at() at time(NULL). */
-struct knock_set *knock_set_new(const struct config *cfg, const uint8_t *hash_key);
+    const uint8_t *hash_key, int64_t wall_s, char *why, size_t whylen);
 void knock_set_free(struct knock_set *ks);
 
 /*
@@ -89,9 +94,20 @@ void knock_set_free(struct knock_set *ks);
 void knock_set_packet_at(struct knock_set *ks, const struct pkt *p,
     uint64_t now_ms, int64_t wall_s, struct knock_result *out);
 
-/* knock_set_packet_at() at time(NULL). */
-void knock_set_packet(struct knock_set *ks, const struct pkt *p, uint64_t now_ms,
-    struct knock_result *out);
+/*
+ * The counter that a result's commit[] asked for is on disk: k's counters
+ * below next are used, and the knock counts as opened. -1 when another
+ * completion recorded it first (a replay: open nothing).
+ */
+int knock_set_commit(struct knock_set *ks, const struct config_knock *k,
+    uint64_t next);
+/* The counter could not be recorded: the knock opens nothing. */
+void knock_set_commit_failed(struct knock_set *ks, const struct config_knock *k);
+/* k's lowest unused counter (derive = counter). */
+uint64_t knock_set_next_counter(const struct knock_set *ks,
+    const struct config_knock *k);
+/* Trigger i's next unused counter, read from its state file at start. */
+void knock_set_restore_counter(struct knock_set *ks, int i, uint64_t next);
 
 /* When the engine's timer should next call knock_set_expire; TRACKER_NO_DEADLINE if never. */
 uint64_t knock_set_next_deadline(const struct knock_set *ks);

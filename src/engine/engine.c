@@ -158,6 +158,8 @@ engine_on_pass(void *arg)
 	/* Verdicts for held packets that hook results released in this pass. */
 	for (i = 0; i < e->nqueues; i++)
 		nfq_source_flush(e->queues[i]);
+	engine_knock_flush(e, loop_now_ms());
+	engine_act_flush(e);
 	if (nft_batch_pending(e->nft) > 0 && nft_batch_flush(e->nft) < 0)
 		log_warnx("nftables: batch not sent; the next pass retries");
 	engine_arm_timer(e);
@@ -320,8 +322,10 @@ engine_reload(struct engine *e)
 		    nerrors, nerrors == 1 ? "" : "s", e->cfg->path);
 		return;
 	}
-	knocks = knock_set_new(next, NULL);
-	counts = count_set_new(next, NULL);
+	/* Knocks decided under the running config open under it. */
+	engine_knock_flush(e, loop_now_ms());
+	knocks = engine_knock_set_new(next);
+	counts = engine_count_set_new(next);
 	if (knocks == NULL || counts == NULL || nft_table_sync(e->nft, next) < 0) {
 		log_warnx("reload: %s cannot be applied, keeping the running configuration",
 		    next->path);
@@ -407,8 +411,8 @@ engine_open(struct config *cfg, struct spawn *sp)
 		fatal("signalfd, timerfd");
 	loop_set_pass_fn(e->loop, engine_on_pass, e);
 	e->hooks = hook_open(sp, e->loop);
-	e->knocks = knock_set_new(cfg, NULL);
-	e->counts = count_set_new(cfg, NULL);
+	e->knocks = engine_knock_set_new(cfg);
+	e->counts = engine_count_set_new(cfg);
 	if (e->hooks == NULL || e->knocks == NULL || e->counts == NULL ||
 	    engine_open_nft(e) < 0 || engine_open_sources(e, &cfg->engine) < 0) {
 		engine_close(e);

@@ -37,6 +37,7 @@ struct engine_act {
 	uint64_t start_ms;		/* when the running start was asked for */
 	uint32_t expect[HOOK_OWNER_JOBS_MAX];
 	int nexpect;
+	int8_t sampling_want;		/* -1, or the kernel switch for the pass's flush */
 };
 
 static void engine_act_apply(struct engine_act *, const struct act_actions *,
@@ -188,8 +189,9 @@ engine_act_apply(struct engine_act *ea, const struct act_actions *out,
 		nfq_source_verdict(s, out->release[i].id,
 		    out->release_accept ? NF_ACCEPT : NF_DROP);
 	}
+	/* A kernel round trip: the pass's flush makes it (engine_act_flush). */
 	if (out->kernel_sampling >= 0)
-		nft_activity_sampling(e->nft, ea->name, out->kernel_sampling == 1);
+		ea->sampling_want = (int8_t)out->kernel_sampling;
 	if (out->run_stop)
 		engine_act_hook(ea, HOOK_EV_STOP, out->epoch, now);
 	if (out->run_start)
@@ -221,9 +223,9 @@ engine_act_packet(struct engine *e, const struct pkt *p, uint32_t indev,
 		if (c->source != source)
 			continue;
 		if (iif == NULL && match_uses_ifs(&c->match, MATCH_IIF))
-			iif = engine_ifname(e, indev, now);
+			iif = ifname_get(&e->ifnames, indev, now);
 		if (oif == NULL && match_uses_ifs(&c->match, MATCH_OIF))
-			oif = engine_ifname(e, outdev, now);
+			oif = ifname_get(&e->ifnames, outdev, now);
 		if (!match_packet(&c->match, p, iif, oif))
 			continue;
 		before = ea->st.state;
@@ -365,6 +367,7 @@ engine_act_bind(struct engine *e, const struct config *cfg)
 			if ((ea = calloc(1, sizeof(*ea))) == NULL)
 				fatal("activity");
 			ea->e = e;
+			ea->sampling_want = -1;
 			snprintf(ea->name, sizeof(ea->name), "%s",
 			    cfg->activities[i].name);
 			if (act_init(&ea->st, &cfg->activities[i]) < 0)
@@ -416,5 +419,24 @@ engine_act_log_counters(const struct engine *e)
 		    (unsigned long long)c->starts,
 		    (unsigned long long)c->start_failures,
 		    (unsigned long long)c->stops);
+	}
+}
+
+/*
+ * The sampling switches that this pass's decisions asked for, after the
+ * packets: one small batch each, outside every packet callback.
+ */
+void
+engine_act_flush(struct engine *e)
+{
+	struct engine_act *ea;
+	int i;
+
+	for (i = 0; i < e->nacts; i++) {
+		ea = e->acts[i];
+		if (ea->sampling_want < 0)
+			continue;
+		nft_activity_sampling(e->nft, ea->name, ea->sampling_want == 1);
+		ea->sampling_want = -1;
 	}
 }

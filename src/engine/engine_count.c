@@ -79,9 +79,9 @@ engine_count_packet(struct engine *e, const struct pkt *p, uint32_t indev,
 	struct count_result r;
 
 	if (count_set_uses_ifs(e->counts, MATCH_IIF))
-		iif = engine_ifname(e, indev, now);
+		iif = ifname_get(&e->ifnames, indev, now);
 	if (count_set_uses_ifs(e->counts, MATCH_OIF))
-		oif = engine_ifname(e, outdev, now);
+		oif = ifname_get(&e->ifnames, outdev, now);
 	count_set_packet(e->counts, p, iif, oif, now, &r);
 	engine_count_apply(e, &r);
 	return r.verdict == COUNT_DROP ? NF_DROP : NF_ACCEPT;
@@ -122,4 +122,15 @@ engine_count_log_counters(const struct engine *e)
 		    (unsigned long long)(cc.tracker.evicted_fresh +
 		    cc.tracker.evicted_progress));
 	}
+}
+
+struct count_set *
+engine_count_set_new(const struct config *cfg)
+{
+	struct count_set *cs;
+	char why[256];
+
+	if ((cs = count_set_new(cfg, NULL, why, sizeof(why))) == NULL)
+		log_warnx("%s", why);
+	return cs;
 }

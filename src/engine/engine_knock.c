@@ -3,14 +3,17 @@
  * service to its source (allow set), runs exec, and schedules exec_stop
  * after its delay.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "config/config.h"
 #include "core/deferred.h"
 #include "engine/engine_priv.h"
 #include "engine/hook.h"
+#include "engine/knock_state.h"
 #include "util/log.h"
 #include "kernel/nft.h"
 #include "core/packet.h"
@@ -75,17 +78,81 @@ engine_find_knock(const struct config *cfg, const char *name)
 	return NULL;
 }
 
-/* A packet through the knock triggers; the sequences it completed open. */
+/* The knock triggers of cfg, with the counters their state files hold. */
+struct knock_set *
+engine_knock_set_new(const struct config *cfg)
+{
+	struct knock_set *ks;
+	char why[256];
+
+	if ((ks = knock_set_new_at(cfg, NULL, (int64_t)time(NULL), why,
+	    sizeof(why))) == NULL) {
+		log_warnx("%s", why);
+		return NULL;
+	}
+	if (knock_state_load(ks) < 0) {
+		knock_set_free(ks);
+		return NULL;
+	}
+	return ks;
+}
+
+static bool
+knock_needs_commit(const struct knock_result *kr)
+{
+	int i;
+
+	for (i = 0; i < kr->nopened; i++)
+		if (kr->commit[i] != 0)
+			return true;
+	return false;
+}
+
+/*
+ * A packet through the knock triggers; the sequences it completed open. One
+ * that needs its counter on disk first waits for the pass's flush: no file
+ * is written in a packet callback (docs/design.md, "nothing on the packet
+ * path waits").
+ */
 enum knock_verdict
 engine_knock_packet(struct engine *e, const struct pkt *p, uint64_t now)
 {
 	struct knock_result kr;
 	int i;
 
-	knock_set_packet(e->knocks, p, now, &kr);
+	knock_set_packet_at(e->knocks, p, now, (int64_t)time(NULL), &kr);
+	if (kr.nopened == 0)
+		return kr.verdict;
+	if (knock_needs_commit(&kr)) {
+		if (e->nknock_pending < ENGINE_KNOCK_PENDING) {
+			e->knock_pending[e->nknock_pending++] = kr;
+			return kr.verdict;
+		}
+		e->counters.knock_pending_refused++;
+		log_warnx("knock: %d derived knocks already wait for their state "
+		    "file in this pass, refusing one", ENGINE_KNOCK_PENDING);
+		return kr.verdict;
+	}
 	for (i = 0; i < kr.nopened; i++)
 		engine_knock_opened(e, kr.opened[i], kr.family, kr.addr, now);
 	return kr.verdict;
+}
+
+/* The pass's derived knocks: each counter on disk, then it opens. */
+void
+engine_knock_flush(struct engine *e, uint64_t now)
+{
+	struct knock_result *kr;
+	int i, j;
+
+	for (i = 0; i < e->nknock_pending; i++) {
+		kr = &e->knock_pending[i];
+		knock_state_commit(e->knocks, kr);
+		for (j = 0; j < kr->nopened; j++)
+			engine_knock_opened(e, kr->opened[j], kr->family,
+			    kr->addr, now);
+	}
+	e->nknock_pending = 0;
 }
 
 /* The exec_stop hooks whose delay is over. */

@@ -7,19 +7,18 @@
 #ifndef NFQT_ENGINE_PRIV_H
 #define NFQT_ENGINE_PRIV_H
 
-#include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "config/config.h"
 #include "core/trigger_knock.h"
+#include "kernel/ifname.h"
 
 #define ENGINE_QUEUES_MAX	64
 /* exec_stop hooks waiting for their delay; beyond this they are refused (logged). */
 #define ENGINE_DEFERRED_MAX	4096
-/* Interface names looked up for `iif` matches, each trusted for a second. */
-#define ENGINE_IFCACHE		16
-#define ENGINE_IFCACHE_MS	1000
+/* Derived knocks waiting for their counter to be written in this pass. */
+#define ENGINE_KNOCK_PENDING	16
 
 struct deferred;
 struct engine_act;		/* engine_activity.c */
@@ -35,12 +34,7 @@ struct engine_counters {
 	uint64_t parsed;
 	uint64_t malformed;
 	uint64_t deferred_refused;
-};
-
-struct engine_ifname {
-	uint32_t index;
-	uint64_t at_ms;
-	char name[IF_NAMESIZE];
+	uint64_t knock_pending_refused;	/* over ENGINE_KNOCK_PENDING in one pass */
 };
 
 struct engine {
@@ -56,19 +50,20 @@ struct engine {
 	int nacts;
 	struct engine_act **retired;
 	int nretired;
-	struct engine_ifname ifcache[ENGINE_IFCACHE];
+	struct ifname_cache ifnames;
 	struct hooks *hooks;
 	struct deferred *deferred;
 	struct engine_counters counters;
+	struct knock_result knock_pending[ENGINE_KNOCK_PENDING];
+	int nknock_pending;
 	int exit_status;
 };
 
-/* engine_ifname.c: the name of interface index for `iif`/`oif`; NULL if none. */
-const char *engine_ifname(struct engine *e, uint32_t index, uint64_t now);
-
 /* engine_knock.c */
+struct knock_set *engine_knock_set_new(const struct config *cfg);
 enum knock_verdict engine_knock_packet(struct engine *e, const struct pkt *p,
     uint64_t now);
+void engine_knock_flush(struct engine *e, uint64_t now);
 void engine_knock_run_deferred(struct engine *e, uint64_t now);
 void engine_knock_log_counters(const struct engine *e);
 
@@ -82,8 +77,10 @@ void engine_act_reset_all(struct engine *e, bool hooks);
 void engine_act_bind(struct engine *e, const struct config *cfg);
 void engine_act_free_all(struct engine *e);
 void engine_act_log_counters(const struct engine *e);
+void engine_act_flush(struct engine *e);
 
 /* engine_count.c */
+struct count_set *engine_count_set_new(const struct config *cfg);
 int engine_count_packet(struct engine *e, const struct pkt *p, uint32_t indev,
     uint32_t outdev, uint64_t now);
 int engine_count_logged(struct engine *e, const char *prefix,

@@ -1,27 +1,23 @@
-/*
- * Interface names looked up for `iif`/`oif` matches, each trusted for
- * ENGINE_IFCACHE_MS.
- */
 #include <net/if.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/engine_priv.h"
+#include "kernel/ifname.h"
 
 const char *
-engine_ifname(struct engine *e, uint32_t index, uint64_t now)
+ifname_get(struct ifname_cache *c, uint32_t index, uint64_t now_ms)
 {
-	struct engine_ifname *c = &e->ifcache[index % ENGINE_IFCACHE];
+	__typeof__(c->slot[0]) *s = &c->slot[index % IFNAME_CACHE];
 
 	if (index == 0)
 		return NULL;
-	if (c->index == index && now - c->at_ms < ENGINE_IFCACHE_MS)
-		return c->name;
-	if (if_indextoname(index, c->name) == NULL) {
-		c->index = 0;
+	if (s->index == index && now_ms - s->at_ms < IFNAME_CACHE_MS)
+		return s->name;
+	if (if_indextoname(index, s->name) == NULL) {
+		s->index = 0;
 		return NULL;
 	}
-	c->index = index;
-	c->at_ms = now;
-	return c->name;
+	s->index = index;
+	s->at_ms = now_ms;
+	return s->name;
 }

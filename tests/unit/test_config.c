@@ -13,6 +13,7 @@
 #include "unit.h"
 #include "core/argv.h"
 #include "config/config.h"
+#include "core/knock_frame.h"
 
 /* Loads text as "t.ini"; returns the messages (malloc'd) and their count. */
 static char *
@@ -455,9 +456,9 @@ test_knock_frame_text_kept_as_written(void **state)
 	assert_string_equal(f[1].text, "udp:07000");
 	assert_int_equal(f[1].port.port, 7000);
 	assert_string_equal(f[2].text, "tcp:65535:fsrpau");
-	assert_string_equal(config_frame_str(&f[0], buf, sizeof(buf)), "tcp:9000:fa");
-	assert_string_equal(config_frame_str(&f[1], buf, sizeof(buf)), "udp:7000");
-	assert_string_equal(config_frame_str(&f[2], buf, sizeof(buf)), "tcp:65535:x");
+	assert_string_equal(knock_frame_str(&f[0], buf, sizeof(buf)), "tcp:9000:fa");
+	assert_string_equal(knock_frame_str(&f[1], buf, sizeof(buf)), "udp:7000");
+	assert_string_equal(knock_frame_str(&f[2], buf, sizeof(buf)), "tcp:65535:x");
 	config_free(cfg);
 }
 
@@ -1396,24 +1397,24 @@ test_knock_divert_ports_listed_and_derived(void **state)
 
 	(void)state;
 	/* Each proto:port once, in order of first use. */
-	assert_int_equal(config_knock_divert(&cfg->knocks[0], r, 16), 3);
+	assert_int_equal(knock_divert_ports(&cfg->knocks[0], r, 16), 3);
 	assert_int_equal(r[0].proto, IPPROTO_UDP);
 	assert_int_equal(r[0].lo, 7);
 	assert_int_equal(r[0].hi, 7);
 	assert_int_equal(r[1].proto, IPPROTO_TCP);
 	assert_int_equal(r[1].lo, 8);
 	assert_int_equal(r[2].lo, 9);
-	assert_int_equal(config_knock_divert(&cfg->knocks[0], r, 2), 2);
-	assert_int_equal(config_knock_divert(&cfg->knocks[1], r, 16), 1);
+	assert_int_equal(knock_divert_ports(&cfg->knocks[0], r, 2), 2);
+	assert_int_equal(knock_divert_ports(&cfg->knocks[1], r, 16), 1);
 	assert_int_equal(r[0].proto, IPPROTO_TCP);
 	assert_int_equal(r[0].lo, 40000);
 	assert_int_equal(r[0].hi, 49999);
-	assert_true(config_knock_has_port(&cfg->knocks[0], IPPROTO_TCP, 8));
-	assert_false(config_knock_has_port(&cfg->knocks[0], IPPROTO_UDP, 8));
-	assert_true(config_knock_has_port(&cfg->knocks[1], IPPROTO_TCP, 40000));
-	assert_true(config_knock_has_port(&cfg->knocks[1], IPPROTO_TCP, 49999));
-	assert_false(config_knock_has_port(&cfg->knocks[1], IPPROTO_TCP, 50000));
-	assert_false(config_knock_has_port(&cfg->knocks[1], IPPROTO_UDP, 45000));
+	assert_true(knock_has_port(&cfg->knocks[0], IPPROTO_TCP, 8));
+	assert_false(knock_has_port(&cfg->knocks[0], IPPROTO_UDP, 8));
+	assert_true(knock_has_port(&cfg->knocks[1], IPPROTO_TCP, 40000));
+	assert_true(knock_has_port(&cfg->knocks[1], IPPROTO_TCP, 49999));
+	assert_false(knock_has_port(&cfg->knocks[1], IPPROTO_TCP, 50000));
+	assert_false(knock_has_port(&cfg->knocks[1], IPPROTO_UDP, 45000));
 	config_free(cfg);
 }
 
@@ -1430,7 +1431,7 @@ test_parse_frame_for_clients(void **state)
 	assert_int_equal(f.port.port, 9000);
 	assert_int_equal(f.flags_mask, 0x3f);
 	assert_int_equal(f.flags_value, 0x11);
-	assert_string_equal(config_frame_str(&f, buf, sizeof(buf)), "tcp:9000:fa");
+	assert_string_equal(knock_frame_str(&f, buf, sizeof(buf)), "tcp:9000:fa");
 	assert_int_equal(config_parse_frame("tcp:80", &f, why, sizeof(why)), 0);
 	assert_int_equal(f.flags_value, 0x02);
 	assert_int_equal(config_parse_frame("udp:7000", &f, why, sizeof(why)), 0);

@@ -83,7 +83,7 @@ static void
 test_count_every_runs_hook_once_per_n_packets(void **state)
 {
 	struct config *cfg = load(every_ini);
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt cam = tcp_syn("192.168.1.7", 554), other = tcp_syn("192.168.1.7", 80);
 	struct count_result r;
 	struct count_counters c;
@@ -120,7 +120,7 @@ test_count_every_default_is_each_packet(void **state)
 {
 	struct config *cfg = load("[count cam]\nmatch = udp dport 9\n"
 	    "exec = /bin/true\n");
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt p = tcp_syn("10.1.1.1", 9);
 	struct count_result r;
 
@@ -141,7 +141,7 @@ test_count_nflog_trigger_counts_its_prefix_only(void **state)
 	struct config *cfg = load("[engine]\nnflog_group = 5\n"
 	    "[count cam]\nmatch = tcp dport 554\nevery = 2\nsource = nflog\n"
 	    "exec = /bin/true\n");
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt p = tcp_syn("10.1.1.1", 554);
 	struct count_result r;
 
@@ -187,7 +187,7 @@ static void
 test_count_engine_blocks_the_packet_over_the_threshold(void **state)
 {
 	struct config *cfg = load(engine_ini);
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt bad = tcp_syn("203.0.113.9", 22), good = tcp_syn("203.0.113.10", 22);
 	struct count_result r;
 	struct count_counters c;
@@ -218,7 +218,7 @@ static void
 test_count_engine_bucket_refills_at_the_rate(void **state)
 {
 	struct config *cfg = load(engine_ini);
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt p = tcp_syn("203.0.113.9", 22);
 	struct count_result r;
 
@@ -229,7 +229,7 @@ test_count_engine_bucket_refills_at_the_rate(void **state)
 	assert_int_equal(send_n(cs, &p, 1, 4999, &r), 1);
 	/* Steady at the rate: never over. */
 	count_set_free(cs);
-	cs = count_set_new(cfg, hash_key);
+	cs = count_set_new(cfg, hash_key, NULL, 0);
 	for (int i = 0; i < 50; i++)
 		assert_int_equal(send_n(cs, &p, 1, 1000 + (uint64_t)i * 2000, &r), 0);
 	count_set_free(cs);
@@ -240,7 +240,7 @@ static void
 test_count_engine_forgets_a_source_a_period_after_its_last_packet(void **state)
 {
 	struct config *cfg = load(engine_ini);
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt p = tcp_syn("203.0.113.9", 22);
 	struct count_result r;
 	struct count_counters c;
@@ -264,7 +264,7 @@ static void
 test_count_allow_listed_source_is_never_blocked(void **state)
 {
 	struct config *cfg = load(engine_ini);
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt lan = tcp_syn("192.168.44.5", 22), v6 = tcp_syn("fd12::5", 22);
 	struct pkt out6 = tcp_syn("2001:db8::5", 22);
 	struct count_result r;
@@ -286,7 +286,7 @@ static void
 test_count_engine_only_counts_what_matches(void **state)
 {
 	struct config *cfg = load(engine_ini);
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt ack = tcp_syn("203.0.113.9", 22), http = tcp_syn("203.0.113.9", 80);
 	struct count_result r;
 
@@ -307,7 +307,7 @@ static void
 test_count_flood_keeps_state_bounded_and_a_real_source_counted(void **state)
 {
 	struct config *cfg = load(engine_ini);
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt real = tcp_syn("203.0.113.9", 22), fake;
 	struct count_result r;
 	struct count_counters c;
@@ -338,7 +338,7 @@ test_count_kernel_blocks_are_reported_through_nflog(void **state)
 	struct config *cfg = load("[engine]\nnflog_group = 7\n"
 	    "[count ssh]\nmatch = tcp dport 22\nthreshold = 10/minute\n"
 	    "exec = /bin/true %IP%\n");
-	struct count_set *cs = count_set_new(cfg, hash_key);
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt p = tcp_syn("203.0.113.9", 22);
 	struct count_result r;
 	struct count_counters c;
@@ -368,18 +368,18 @@ test_count_reload_keeps_the_count_of_unchanged_triggers(void **state)
 	struct config *a = load(every_ini), *b = load(every_ini);
 	struct config *c = load("[count camera]\nmatch = tcp dport 554\n"
 	    "every = 4\nexec = /bin/true\n");
-	struct count_set *sa = count_set_new(a, hash_key), *sb, *sc;
+	struct count_set *sa = count_set_new(a, hash_key, NULL, 0), *sb, *sc;
 	struct pkt cam = tcp_syn("192.168.1.7", 554);
 	struct count_result r;
 
 	(void)state;
 	count_set_packet(sa, &cam, NULL, NULL, 1, &r);
 	count_set_packet(sa, &cam, NULL, NULL, 1, &r);
-	sb = count_set_new(b, hash_key);
+	sb = count_set_new(b, hash_key, NULL, 0);
 	assert_int_equal(count_set_adopt(sb, sa), 1);
 	count_set_packet(sb, &cam, NULL, NULL, 1, &r);
 	assert_int_equal(hooks_of(&r), 1);	/* the third packet, over the reload */
-	sc = count_set_new(c, hash_key);
+	sc = count_set_new(c, hash_key, NULL, 0);
 	assert_int_equal(count_set_adopt(sc, sb), 0);	/* every changed: a new count */
 	count_set_free(sa);
 	count_set_free(sb);

@@ -21,6 +21,7 @@
 #include "config/statefile.h"
 #include "core/tracker.h"
 #include "core/trigger_knock.h"
+#include "engine/knock_state.h"
 
 /* The six flags a frame's letters cover; ECE and CWR are never looked at. */
 #define F6	(PKT_TCP_FIN | PKT_TCP_SYN | PKT_TCP_RST | PKT_TCP_PSH | \
@@ -101,7 +102,7 @@ knock_std(struct cfgbuf *c, const char *name, bool reset)
 static struct knock_set *
 set_new(const struct cfgbuf *c)
 {
-	struct knock_set *ks = knock_set_new(&c->cfg, test_key);
+	struct knock_set *ks = knock_set_new_at(&c->cfg, test_key, 0, NULL, 0);
 
 	assert_non_null(ks);
 	return ks;
@@ -132,7 +133,8 @@ static enum knock_verdict
 send_pkt(struct knock_set *ks, const struct pkt *p, uint64_t now)
 {
 	memset(&R, 0xa5, sizeof(R));
-	knock_set_packet(ks, p, now, &R);
+	knock_set_packet_at(ks, p, now, 0, &R);
+	knock_state_commit(ks, &R);	/* as the engine's pass does */
 	return R.verdict;
 }
 
@@ -895,10 +897,13 @@ test_knock_counters_count_each_outcome(void **state)
 static void
 test_knock_set_refuses_too_few_sources(void **state)
 {
+	char why[256];
+
 	(void)state;
 	cfg_init(&C, KNOCK_SOURCES_MIN - 1);
 	knock_std(&C, "ssh", true);
-	assert_null(knock_set_new(&C.cfg, test_key));
+	assert_null(knock_set_new_at(&C.cfg, test_key, 0, why, sizeof(why)));
+	assert_non_null(strstr(why, "max_sources"));
 	cfg_init(&C, KNOCK_SOURCES_MIN);
 	knock_std(&C, "ssh", true);
 	knock_set_free(set_new(&C));
@@ -911,7 +916,7 @@ test_knock_set_without_triggers_owns_nothing(void **state)
 
 	(void)state;
 	cfg_init(&C, 1024);
-	ks = knock_set_new(&C.cfg, NULL);		/* random key path too */
+	ks = knock_set_new_at(&C.cfg, NULL, 0, NULL, 0);	/* random key path too */
 	assert_non_null(ks);
 	assert_int_equal(udp(ks, "192.0.2.1", 7000, 0), KNOCK_NOT_MINE);
 	assert_true(knock_set_next_deadline(ks) == TRACKER_NO_DEADLINE);
@@ -969,9 +974,10 @@ knock_derived(struct cfgbuf *c, const char *name, enum config_derive mode)
 static struct knock_set *
 set_new_at(const struct cfgbuf *c, int64_t wall)
 {
-	struct knock_set *ks = knock_set_new_at(&c->cfg, test_key, wall);
+	struct knock_set *ks = knock_set_new_at(&c->cfg, test_key, wall, NULL, 0);
 
 	assert_non_null(ks);
+	assert_int_equal(knock_state_load(ks), 0);	/* as the engine does */
 	return ks;
 }
 
@@ -983,6 +989,7 @@ frame_at(struct knock_set *ks, const char *src,
 
 	memset(&R, 0xa5, sizeof(R));
 	knock_set_packet_at(ks, &p, now, wall, &R);
+	knock_state_commit(ks, &R);	/* as the engine's pass does */
 	return R.verdict;
 }
 
@@ -1394,6 +1401,7 @@ static void
 test_knock_counter_corrupt_state_file_fails_the_set(void **state)
 {
 	struct config_knock *k;
+	struct knock_set *ks;
 	FILE *f;
 
 	(void)state;
@@ -1403,7 +1411,10 @@ test_knock_counter_corrupt_state_file_fails_the_set(void **state)
 	assert_non_null(f);
 	fputs("seven\n", f);
 	fclose(f);
-	assert_null(knock_set_new_at(&C.cfg, test_key, T0));
+	ks = knock_set_new_at(&C.cfg, test_key, T0, NULL, 0);
+	assert_non_null(ks);
+	assert_int_equal(knock_state_load(ks), -1);	/* start-up refuses it */
+	knock_set_free(ks);
 }
 
 /* Reload: the used step and the counter outlive the old set. */
