@@ -3,6 +3,7 @@
 #   make               build the engine (build/nfq-trigger)
 #   make check         unit tests, integration tests (root: network namespaces), fuzz smoke
 #   make demo          narrated demo in a throwaway network namespace (root)
+#   make golden        rewrite rules/dumps/*.nft, the rulesets rules/*.ini generate (root)
 #   make asan          build with AddressSanitizer + UBSan into build-asan/
 #   make fuzz          libFuzzer targets (clang) into build-fuzz/
 #   make install       PREFIX=/usr/local DESTDIR=
@@ -62,7 +63,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 UNIT_CORE := $(patsubst tests/unit/%.c,$(O)/tests/%,$(shell grep -L '"\(config\|kernel\|engine\|privsep\|builders\|util\)/' $(UNIT_SRC) 2>/dev/null))
 
 .PHONY: all check check-unit check-integration check-fuzz demo asan fuzz \
-        install uninstall clean deps unit-bins tools bench asan-bins
+        install uninstall clean deps unit-bins tools bench asan-bins golden
 
 all: $(O)/nfq-trigger $(O)/nfq-knock
 
@@ -158,6 +159,12 @@ fuzz:
 	    $(FUZZ_CC) $(FUZZ_FLAGS) $(NFQT_CFLAGS) \
 	        -o build-fuzz/bin/$$(basename $$f .c) $$f build-fuzz/libnfqt.a build-fuzz/libcore.a $(LDLIBS) || exit 1; \
 	done
+
+# Rewrites rules/dumps/*.nft from the tables the engine builds for rules/*.ini
+# (root: a network namespace of its own); tests/integration/golden_rules.sh
+# compares them, so a change to the generated rules shows in review.
+golden: all
+	NFQT=$(CURDIR)/$(O)/nfq-trigger tests/golden-update
 
 demo: all
 	tests/demo.sh $(O)/nfq-trigger nfq-trigger.ini
