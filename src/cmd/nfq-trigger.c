@@ -64,7 +64,8 @@ check_config(const char *path)
 	return 0;
 }
 
-/* Decision 1: the table outlives the engine; only this command removes it. */
+/* The table outlives the engine; only this command removes it
+ * (docs/design.md, decision 1). */
 static int
 remove_table(const char *path)
 {

@@ -114,8 +114,8 @@ _Static_assert(sizeof(activity_keys) / sizeof(activity_keys[0]) <= KEYS_MAX,
     "seen_line[] too small for [activity]");
 
 /*
- * The section's keys together. The trigger diverts in prerouting (Decision
- * 4: a held packet must be routed after start), where no output interface
+ * The section's keys together. It diverts in prerouting (docs/design.md,
+ * decision 4: a held packet is routed after start), where no output interface
  * is known yet; and NFLOG packets are never held.
  */
 void

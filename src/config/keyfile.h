@@ -1,5 +1,5 @@
 /*
- * Key files (Decision 11: one format for every secret the project reads,
+ * Key files (docs/design.md, decision 11: one format for every secret read,
  * the knock's time/counter key and SPA's key alike): one line of 64
  * hexadecimal digits, 32 bytes, optionally ended by a newline. Nothing else
  * in the file: no comment, no blank line, so that a truncated or mangled

@@ -3,7 +3,7 @@
  *
  * Every entry holds a fixed-size value owned by the caller and a deadline.
  * All memory is allocated by tracker_new(); inserting never allocates, it
- * evicts. Entries live in one of two tiers (Decision 8):
+ * evicts. Entries live in one of two tiers (docs/design.md, decision 8):
  *
  *   fresh     where tracker_insert() puts an entry (a first knock frame);
  *   progress  where tracker_promote() moves it (the source proved more).

@@ -18,9 +18,9 @@
  * packets`): it holds N packets and refills at N per T, so a source may
  * send N at once and N per T on average; the packet that finds it empty is
  * over. A source is tracked for T after its last packet (then its bucket
- * is full again and it needs no entry). Decision 8: a source enters the
- * fresh tier and is promoted by its second packet, so a flood of spoofed
- * one-packet sources evicts only its own kind.
+ * is full again and it needs no entry). Per docs/design.md, decision 8, a
+ * source enters the fresh tier and is promoted by its second packet, so a
+ * flood of spoofed one-packet sources evicts only its own kind.
  *
  * Pure: time is an argument; nothing here runs a hook or touches the kernel.
  */

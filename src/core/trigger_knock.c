@@ -363,9 +363,9 @@ derived_valid(const struct config_knock *k)
 
 /*
  * What stops a replay across a restart: a time trigger treats the step it
- * starts in as used (docs/design.md: a record of used steps lost on restart
- * must open nothing); a counter trigger's next counter comes from its state
- * file, which the engine reads (knock_set_restore_counter).
+ * starts in as used (docs/design.md, decision 9: a record of used steps lost
+ * on restart must open nothing); a counter trigger's next counter comes from
+ * its state file, which the engine reads (knock_set_restore_counter).
  */
 static void
 trigger_replay_init(struct knock_trigger *kt, int64_t wall_s)

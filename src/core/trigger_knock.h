@@ -9,7 +9,7 @@
  * KNOCK_NOT_MINE: the caller decides its verdict.
  *
  * Each trigger has its own tracker of max_sources entries (see tracker.h for
- * the fresh/progress tiers of Decision 8); a source counts as "in progress"
+ * the tiers of docs/design.md, decision 8); a source counts as "in progress"
  * once it has sent the second frame. Triggers are independent: a packet on a
  * port shared by two triggers is a frame for both, and may advance one while
  * it resets the other. See docs/knock.md.

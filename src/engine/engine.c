@@ -83,7 +83,7 @@ engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 	}
 	/*
 	 * Only a packet queued before routing may be held: one from a later
-	 * hook was routed already (Decision 4). It still counts as traffic.
+	 * hook was routed already (docs/design.md, decision 4). Still traffic.
 	 */
 	held = (struct act_held){ .id = np->id, .len = np->orig_len, .queue = queue };
 	verdict = engine_act_packet(e, &p, np->indev, np->outdev,

@@ -2,7 +2,8 @@
  * The engine: binds the configured queues and log groups, programs the
  * nftables table, runs each packet through the parser and the triggers,
  * returns verdicts, acts (allow sets, hooks), reloads on SIGHUP and stops
- * cleanly on SIGTERM/SIGINT. Owns all trigger state (Decision 7).
+ * cleanly on SIGTERM/SIGINT. Owns all trigger state (docs/design.md,
+ * decision 7).
  */
 #ifndef NFQT_ENGINE_H
 #define NFQT_ENGINE_H
@@ -20,7 +21,7 @@ struct engine *engine_open(struct config *cfg, struct spawn *sp);
 /* Run the event loop until SIGTERM or SIGINT. Returns the exit status. */
 int engine_run(struct engine *e);
 
-/* Log counters, release sockets; the nftables table stays (Decision 1). */
+/* Log counters, close sockets; the table stays (docs/design.md, decision 1). */
 void engine_close(struct engine *e);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * The event loop: epoll over the packet sources, a signalfd for signals and
  * one timerfd for the earliest deadline. One loop owns all trigger state
- * (DESIGN.md, Decision 7), so nothing on the packet path takes a lock.
+ * (docs/design.md, decision 7), so nothing on the packet path takes a lock.
  */
 #ifndef NFQT_LOOP_H
 #define NFQT_LOOP_H

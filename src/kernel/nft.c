@@ -1,6 +1,6 @@
 /*
- * nftables through libnftnl over one libmnl socket (DESIGN.md, "nftables
- * layout", Decisions 1 and 3). Everything the engine changes goes out as a
+ * nftables through libnftnl over one libmnl socket (docs/nftables.md, and
+ * docs/design.md, decisions 1, 3). Everything the engine changes goes out as a
  * batch: one transaction in the kernel, all or nothing. Every message asks
  * for an ack; a refused message is mapped back to what it was by its
  * sequence number, logged, and the batch is sent again without it.
@@ -453,7 +453,7 @@ struct flush_ctx {
 	bool need_resync;
 };
 
-/* Decision 3: sort each refused message out; the rest is sent again. */
+/* docs/design.md, decision 3: sort each refusal out; the rest is sent again. */
 static void
 elem_ack(struct nft *n, const struct nft_msg *m, const char *why, void *arg)
 {
@@ -759,7 +759,8 @@ static const struct {
 	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
 	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
 	{ NFT_CHAIN_DIVERT, NF_INET_LOCAL_IN, NFT_PRIO_DIVERT, CHAIN_DIVERT, "filter" },
-	/* Before routing: a held packet is routed when it is let go (Decision 4). */
+	/* Before routing: a held packet is routed when it is let go
+	 * (docs/design.md, decision 4). */
 	{ NFT_CHAIN_ACTIVITY, NF_INET_PRE_ROUTING, NFT_PRIO_ACTIVITY, CHAIN_ACTIVITY,
 	    "filter" },
 	/* Blocked sources go before anything else sees them, local or forwarded. */

@@ -52,7 +52,8 @@ struct nft_counters {
  * failure (start-up).
  */
 struct nft *nft_open(void);
-/* Flushes what is pending (kernel); the table stays (Decision 1). */
+/* Flushes what is pending (kernel); the table stays (docs/design.md,
+ * decision 1). */
 void nft_close(struct nft *n);
 bool nft_native_queue(const struct nft *n);
 bool nft_elem_refresh(const struct nft *n);
@@ -170,7 +171,7 @@ struct nft_plan_trigger {
 	int nopen;
 };
 
-/* An activity trigger: its match diverted in prerouting (Decision 4). */
+/* An activity trigger: diverted in prerouting (docs/design.md, decision 4). */
 struct nft_plan_activity {
 	char name[CONFIG_NAME_MAX + 1];
 	char active[NFT_SET_NAME_MAX + 1];

@@ -1,5 +1,5 @@
 /*
- * The engine <-> spawner protocol (DESIGN.md, Decision 2): a fixed set of
+ * The engine <-> spawner protocol (docs/design.md, decision 2): a fixed set of
  * messages over a SOCK_SEQPACKET socketpair, one message per packet, in the
  * style of OpenBSD's imsg. Every message starts with spawn_msg_hdr; its
  * size is checked against its type on receipt and a message that does not

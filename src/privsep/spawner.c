@@ -4,7 +4,7 @@
  *
  * The spawner is forked before the engine drops its privileges and keeps
  * them: for now it stays root with every capability, and hooks run as root.
- * Decision 2 wants it trimmed to CAP_SETUID/SETGID/KILL (plus CAP_NET_ADMIN
+ * docs/design.md, decision 2, wants CAP_SETUID/SETGID/KILL (plus CAP_NET_ADMIN
  * only for hooks configured to get it) and hooks run as a configured user;
  * that is a later step, and the request message is where a user and a
  * capability set would be added.

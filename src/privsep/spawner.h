@@ -1,5 +1,5 @@
 /*
- * The spawner (DESIGN.md, Decision 2): a small process forked before the
+ * The spawner (docs/design.md, decision 2): a small process forked before the
  * engine drops its privileges. It runs exec hooks with posix_spawn (never a
  * shell) in a clean environment, logs their output, kills them at their
  * timeout, reaps them and reports to the engine over a socketpair
