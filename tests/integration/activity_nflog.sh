@@ -1,7 +1,8 @@
 # The activity trigger passive (NFLOG): traffic runs start and the TTL runs
 # stop as in queue mode, but nothing is held: the standby route drops (a
-# blackhole, Decision 4), so the first SYN is lost and the connect waits
-# for its retransmit. The divert rule logs a pair once a second at most.
+# blackhole, docs/design.md, decision 4), so the first SYN is lost and the
+# connect waits for its retransmit. The divert rule logs a pair once a second
+# at most.
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 . "$(dirname "$0")/activity_net.inc"

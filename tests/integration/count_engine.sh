@@ -5,7 +5,7 @@
 # address, the kernel drops it from then on; other and allow-listed sources
 # pass. Under a flood of spoofed sources the tracker stays within
 # max_sources and a source that sends more than once is still blocked
-# (Decision 8).
+# (docs/design.md, decision 8).
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 . "$(dirname "$0")/count_net.inc"

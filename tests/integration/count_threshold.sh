@@ -58,7 +58,8 @@ engine_log_wait 'queue 0: ' 3
 check count_kernel_nothing_queued grep -q 'queue 0: 0 packets' "$work/engine.log"
 check count_kernel_engine_heard_two_blocks grep -q 'count flood: 2 packets, 2 hooks, 2 blocks' "$work/engine.log"
 
-# The block set outlives the engine (Decision 1): still dropped after it stops.
+# The block set outlives the engine (docs/design.md, decision 1): still
+# dropped after it stops.
 stop_engine
 sent 10.72.0.2 3
 expect_eq count_kernel_block_survives_engine_exit 5 "$(got 10.72.0.2)"

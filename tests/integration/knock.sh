@@ -1,7 +1,7 @@
 # The knock trigger end to end: a guarded port is closed, a knock opens it to
 # the knocking source alone, the allow timeout closes it again; wrong order,
 # a late frame and wrong TCP flags open nothing; IPv6; a stopped engine keeps
-# the guard (Decision 1).
+# the guard (docs/design.md, decision 1).
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 ip addr add 127.0.0.2/8 dev lo 2>/dev/null
@@ -113,7 +113,8 @@ expect_eq knock_exec_runs_on_open "open 127.0.0.1 hooked" "$(cat "$work/hook.log
 sleep 1
 expect_eq knock_exec_stop_runs_after_delay "close 127.0.0.1 hooked" "$(tail -1 "$work/hook.log" 2>/dev/null)"
 
-# Decision 1: the table outlives the engine; the guard stays closed to others.
+# docs/design.md, decision 1: the table outlives the engine; the guard stays
+# closed to others.
 stop_engine
 expect_eq engine_stopped_member_still_allowed open "$(tcp_probe ::1 2223)"
 expect_eq engine_stopped_guard_still_closed closed "$(tcp_probe 127.0.0.1 2222 127.0.0.2)"

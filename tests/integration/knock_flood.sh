@@ -1,6 +1,6 @@
-# Decision 8 under load: a flood of spoofed first frames from random sources
-# keeps the engine's memory bounded by max_sources, and a knock sent during
-# the flood still opens the port.
+# docs/design.md, decision 8, under load: a flood of spoofed first frames from
+# random sources keeps the engine's memory bounded by max_sources, and a knock
+# sent during the flood still opens the port.
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 

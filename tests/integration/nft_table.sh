@@ -110,8 +110,9 @@ nft delete table $T
 check nft_manage_rules_no_fresh_table_has_sets sh -c "nft list set $T ssh_allow6 >/dev/null"
 expect_eq nft_manage_rules_no_fresh_table_has_no_chains 0 "$(listing | grep -c 'chain ')"
 
-# Decision 3 for the table itself: a refused rule is logged and the rest is
-# in place. On a kernel without the queue expression, forcing it shows it.
+# docs/design.md, decision 3, for the table itself: a refused rule is logged
+# and the rest is in place. On a kernel without the queue expression, forcing
+# it shows it.
 if [ $want = 0 ]; then
 	nft delete table $T
 	"$CTL" "$cfg" force native refresh sync >"$work/native.out" 2>&1

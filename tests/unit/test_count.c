@@ -299,9 +299,9 @@ test_count_engine_only_counts_what_matches(void **state)
 }
 
 /*
- * Decision 8: thousands of spoofed one-packet sources fill the fresh tier
- * and evict each other; a source that had sent two packets keeps its
- * bucket and is blocked at its sixth packet all the same.
+ * docs/design.md, decision 8: thousands of spoofed one-packet sources fill
+ * the fresh tier and evict each other; a source that had sent two packets
+ * keeps its bucket and is blocked at its sixth packet all the same.
  */
 static void
 test_count_flood_keeps_state_bounded_and_a_real_source_counted(void **state)

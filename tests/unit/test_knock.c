@@ -587,9 +587,9 @@ xorshift(uint32_t *s)
 }
 
 /*
- * Decision 8: 100000 spoofed first frames from random sources against a
- * tracker of 1024. Memory stays bounded; a knock past its first frame
- * before the flood completes during it; a source that had only sent its
+ * docs/design.md, decision 8: 100000 spoofed first frames from random sources
+ * against a tracker of 1024. Memory stays bounded; a knock past its first
+ * frame before the flood completes during it; a source that had only sent its
  * first frame loses it (what a flood can do).
  */
 static void
@@ -1041,8 +1041,8 @@ test_knock_time_current_step_sequence_opens(void **state)
 	knock_set_free(ks);
 }
 
-/* Decision 9 for time steps: the step the engine starts in may have opened
- * before a restart, so its sequence opens nothing. */
+/* docs/design.md, decision 9, for time steps: the step the engine starts in
+ * may have opened before a restart, so its sequence opens nothing. */
 static void
 test_knock_time_step_of_start_is_refused(void **state)
 {

@@ -1,7 +1,8 @@
 /*
- * Tracker tests: lookup by (family, address), the two tiers of Decision 8,
- * expiry by deadline, and moving state between trackers on reload. A fixed
- * hash key keeps runs repeatable; one test checks the random key path.
+ * Tracker tests: lookup by (family, address), the two tiers of
+ * docs/design.md, decision 8, expiry by deadline, and moving state between
+ * trackers on reload. A fixed hash key keeps runs repeatable; one test checks
+ * the random key path.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
