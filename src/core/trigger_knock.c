@@ -182,7 +182,7 @@ trigger_open(struct knock_trigger *kt, struct knock_result *out)
  * counter must be on disk before it opens anything, so a restart can never
  * make it acceptable again; the core does no I/O, so it asks: commit[] says
  * which counter the engine records first, and only knock_set_commit() makes
- * it used and opened (docs/design.md, "SPA freshness survives restarts").
+ * it used and opened (docs/design.md, decision 9).
  */
 static void
 otp_complete(struct knock_trigger *kt, const struct knock_state *st,

@@ -111,8 +111,8 @@ knock_needs_commit(const struct knock_result *kr)
 /*
  * A packet through the knock triggers; the sequences it completed open. One
  * that needs its counter on disk first waits for the pass's flush: no file
- * is written in a packet callback (docs/design.md, "nothing on the packet
- * path waits").
+ * is written in a packet callback (docs/design.md, decision 15: nothing on
+ * the packet path waits).
  */
 enum knock_verdict
 engine_knock_packet(struct engine *e, const struct pkt *p, uint64_t now)
