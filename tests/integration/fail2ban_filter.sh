@@ -31,8 +31,8 @@ cat >"$work/others.log" <<'LOG'
 Dec  1 17:03:01 gw nfq-trigger[812]: event=opened kind=knock trigger=ssh src=192.0.2.8 reason=-
 Dec  1 17:03:02 gw nfq-trigger[812]: event=closed kind=knock trigger=ssh src=192.0.2.8 reason=revoked
 Dec  1 17:03:03 gw nfq-trigger[812]: event=blocked kind=count trigger=ssh-flood src=192.0.2.9 reason=threshold
-Dec  1 17:03:04 gw nfq-trigger[812]: event=hook-refused kind=open trigger=ssh src=192.0.2.10 reason=open
-Dec  1 17:03:05 gw nfq-trigger[812]: event=hook-failed kind=open trigger=ssh src=192.0.2.11 reason=open-timeout
+Dec  1 17:03:04 gw nfq-trigger[812]: event=hook-refused kind=knock trigger=ssh src=192.0.2.10 reason=open
+Dec  1 17:03:05 gw nfq-trigger[812]: event=hook-failed kind=knock trigger=ssh src=192.0.2.11 reason=open-timeout
 Dec  1 17:03:06 gw nfq-trigger[812]: event=started kind=activity trigger=vpn src=- reason=-
 Dec  1 17:03:07 gw nfq-trigger[812]: event=suppressed kind=- trigger=- src=- reason=12-lines-over-rate
 Dec  1 17:03:08 gw nfq-trigger[812]: event=failed kind=knock trigger=ssh src=- reason=wrong-order
