@@ -6,7 +6,7 @@
 #   make golden        rewrite rules/dumps/*.nft, the rulesets rules/*.ini generate (root)
 #   make asan          build with AddressSanitizer + UBSan into build-asan/
 #   make fuzz          libFuzzer targets (clang) into build-fuzz/
-#   make install       PREFIX=/usr/local DESTDIR=
+#   make install       PREFIX=/usr/local DESTDIR= (make uninstall undoes it)
 #
 # O=dir puts every object and binary under dir (parallel builds of one tree).
 
@@ -17,6 +17,14 @@ SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/nfq-trigger
+# systemd reads units from /usr/local/lib/systemd/system too; a package with
+# PREFIX=/usr gets /usr/lib/systemd/system.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+FAIL2BANDIR ?= $(SYSCONFDIR)/fail2ban
+# The engine's user ([engine] user): make install creates it on the real
+# root (DESTDIR empty); a package does it in its postinst.
+ENGINE_USER ?= nfq-trigger
 
 CC        ?= gcc
 PKGS      := libnetfilter_queue libmnl libnftnl libnfnetlink inih libsodium
@@ -172,19 +180,88 @@ demo: all
 deps:
 	sh tests/install-deps.sh
 
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/nfq-trigger
-	install -m 0755 $(O)/nfq-trigger $(DESTDIR)$(SBINDIR)/nfq-trigger
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 $(O)/nfq-knock $(DESTDIR)$(BINDIR)/nfq-knock
-	test -e $(DESTDIR)$(SYSCONFDIR)/nfq-trigger/nfq-trigger.ini || \
-	    install -m 0600 nfq-trigger.ini $(DESTDIR)$(SYSCONFDIR)/nfq-trigger/nfq-trigger.ini
-	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man1
-	install -m 0644 docs/nfq-trigger.ini.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 docs/nfq-knock.1 $(DESTDIR)$(MANDIR)/man1/
+# What make install puts where; make uninstall removes exactly these (the
+# config excepted, see there). Examples: the rules/ and nft/ trees, the
+# shipped config and the example fail2ban jail.
+UNIT_SRC  := $(wildcard contrib/systemd/nfq-trigger.service)
+MAN_PAGES := docs/nfq-knock.1 docs/nfq-trigger.ini.5 docs/nfq-trigger.8
+DOC_FILES := README.md $(wildcard docs/*.md)
+EX_RULES  := $(wildcard rules/*.ini)
+EX_DUMPS  := $(wildcard rules/dumps/*)
+EX_NFT    := $(wildcard nft/*.nft)
+EX_F2B    := contrib/fail2ban/jail.d/nfq-trigger.local
+F2B_FILTER := contrib/fail2ban/filter.d/nfq-trigger.conf
+EXDIR     := $(DOCDIR)/examples
+CONFIG_DEST := $(DESTDIR)$(SYSCONFDIR)/nfq-trigger/nfq-trigger.ini
+# The unit names the installed paths.
+UNIT_SED  := s|/usr/local/sbin/|$(SBINDIR)/|g; s|/etc/nfq-trigger/|$(SYSCONFDIR)/nfq-trigger/|g
 
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(O)/nfq-trigger $(DESTDIR)$(SBINDIR)/nfq-trigger
+	install -m 0755 $(O)/nfq-knock $(DESTDIR)$(BINDIR)/nfq-knock
+	@# The config names commands that run as root: root's, 0600, and an
+	@# existing one (the admin's) is never overwritten.
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/nfq-trigger
+	@if [ -e $(CONFIG_DEST) ]; then \
+	    echo "install: keeping the existing $(CONFIG_DEST)"; \
+	else \
+	    echo "install -m 0600 nfq-trigger.ini $(CONFIG_DEST)"; \
+	    install -m 0600 nfq-trigger.ini $(CONFIG_DEST); fi
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/nfq-knock.1 $(DESTDIR)$(MANDIR)/man1/nfq-knock.1
+	install -m 0644 docs/nfq-trigger.ini.5 $(DESTDIR)$(MANDIR)/man5/nfq-trigger.ini.5
+	install -m 0644 docs/nfq-trigger.8 $(DESTDIR)$(MANDIR)/man8/nfq-trigger.8
+	install -d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(EXDIR)/rules/dumps \
+	    $(DESTDIR)$(EXDIR)/nft $(DESTDIR)$(EXDIR)/fail2ban
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 nfq-trigger.ini $(DESTDIR)$(EXDIR)/nfq-trigger.ini
+	install -m 0644 $(EX_RULES) $(DESTDIR)$(EXDIR)/rules/
+	install -m 0644 $(EX_DUMPS) $(DESTDIR)$(EXDIR)/rules/dumps/
+	install -m 0644 $(EX_NFT) $(DESTDIR)$(EXDIR)/nft/
+	install -m 0644 $(EX_F2B) $(DESTDIR)$(EXDIR)/fail2ban/nfq-trigger.local
+	@# The filter alone bans nothing: a jail must name it (the example above).
+	install -d $(DESTDIR)$(FAIL2BANDIR)/filter.d
+	install -m 0644 $(F2B_FILTER) $(DESTDIR)$(FAIL2BANDIR)/filter.d/nfq-trigger.conf
+ifneq ($(UNIT_SRC),)
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed '$(UNIT_SED)' $(UNIT_SRC) >$(DESTDIR)$(SYSTEMDUNITDIR)/nfq-trigger.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/nfq-trigger.service
+else
+	@echo "install: no contrib/systemd/nfq-trigger.service in this tree; no unit installed"
+endif
+	@if [ -n "$(DESTDIR)" ]; then \
+	    echo "install: DESTDIR set: not creating the user $(ENGINE_USER) (create it on the target:" \
+	        "useradd --system --user-group --no-log-init --no-create-home --home-dir /nonexistent" \
+	        "--shell /usr/sbin/nologin $(ENGINE_USER))"; \
+	elif id -u $(ENGINE_USER) >/dev/null 2>&1; then \
+	    echo "install: the user $(ENGINE_USER) exists"; \
+	else \
+	    echo "useradd --system --user-group --no-log-init --no-create-home --home-dir /nonexistent" \
+	        "--shell /usr/sbin/nologin $(ENGINE_USER)"; \
+	    useradd --system --user-group --no-log-init --no-create-home --home-dir /nonexistent \
+	        --shell /usr/sbin/nologin $(ENGINE_USER); fi
+
+# Everything install put, except the config, which the admin may have edited
+# (remove it, and the user, by hand), and the directories other packages share.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/nfq-trigger $(DESTDIR)$(BINDIR)/nfq-knock
+	rm -f $(DESTDIR)$(MANDIR)/man1/nfq-knock.1 $(DESTDIR)$(MANDIR)/man5/nfq-trigger.ini.5 \
+	    $(DESTDIR)$(MANDIR)/man8/nfq-trigger.8
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES))) \
+	    $(DESTDIR)$(EXDIR)/nfq-trigger.ini \
+	    $(addprefix $(DESTDIR)$(EXDIR)/rules/,$(notdir $(EX_RULES))) \
+	    $(addprefix $(DESTDIR)$(EXDIR)/rules/dumps/,$(notdir $(EX_DUMPS))) \
+	    $(addprefix $(DESTDIR)$(EXDIR)/nft/,$(notdir $(EX_NFT))) \
+	    $(DESTDIR)$(EXDIR)/fail2ban/nfq-trigger.local
+	-rmdir $(DESTDIR)$(EXDIR)/rules/dumps $(DESTDIR)$(EXDIR)/rules $(DESTDIR)$(EXDIR)/nft \
+	    $(DESTDIR)$(EXDIR)/fail2ban $(DESTDIR)$(EXDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+	rm -f $(DESTDIR)$(FAIL2BANDIR)/filter.d/nfq-trigger.conf
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/nfq-trigger.service
+	@if [ -e $(CONFIG_DEST) ]; then \
+	    echo "uninstall: kept $(CONFIG_DEST) (yours; remove it by hand)"; fi
+	@if [ -z "$(DESTDIR)" ] && id -u $(ENGINE_USER) >/dev/null 2>&1; then \
+	    echo "uninstall: kept the user $(ENGINE_USER) (userdel $(ENGINE_USER) removes it)"; fi
 
 clean:
 	rm -rf build build-asan build-fuzz
