@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include <ini.h>
-#include <sodium.h>
 
 #include "core/argv.h"
 #include "config/config.h"
@@ -601,33 +600,49 @@ _Static_assert(sizeof(engine_keys) / sizeof(engine_keys[0]) <= KEYS_MAX,
 
 /* --- sections --------------------------------------------------------- */
 
+/* The name and line of trigger i of kind k. */
+static const char *
+trigger_name(const struct cfg_kind *k, const struct config *cfg, int i)
+{
+	return (const char *)k->at(cfg, i) + k->name_off;
+}
+
+static int
+trigger_line(const struct cfg_kind *k, const struct config *cfg, int i)
+{
+	int line;
+
+	memcpy(&line, (const char *)k->at(cfg, i) + k->line_off, sizeof(line));
+	return line;
+}
+
+/* The trigger being read: its own checks, then a scratch one is dropped. */
+static void
+trigger_end(struct parse *p)
+{
+	p->kind->check(p);
+	if (p->scratch) {
+		p->kind->clear(p->trigger);
+		free(p->trigger);
+	}
+	p->trigger = NULL;
+	p->kind = NULL;
+}
+
 static void
 section_end(struct parse *p)
 {
 	int i;
 
-	if (p->section == SECTION_ENGINE || p->section == SECTION_KNOCK ||
-	    p->section == SECTION_ACTIVITY || p->section == SECTION_COUNT ||
-	    p->section == SECTION_ROTATE)
+	if (p->section == SECTION_ENGINE || p->section == SECTION_TRIGGER)
 		for (i = 0; p->keys[i].name != NULL; i++)
 			if (p->keys[i].required && !p->seen_line[i] &&
-			    !cfg_knock_derived_needs_no(p, i))
+			    (p->kind == NULL || p->kind->key_waived == NULL ||
+			    !p->kind->key_waived(p, i)))
 				cfg_perr(p, p->section_line, "%s: missing required "
 				    "key '%s'", p->ctx, p->keys[i].name);
-	if (p->section == SECTION_KNOCK)
-		cfg_knock_check(p);
-	if (p->section == SECTION_ACTIVITY)
-		cfg_activity_check(p);
-	if (p->section == SECTION_COUNT)
-		cfg_count_check(p);
-	if (p->section == SECTION_ROTATE)
-		cfg_rotate_check(p);
-	cfg_hook_clear(&p->scratch_count.exec);
-	cfg_hook_clear(&p->scratch_activity.start);
-	cfg_hook_clear(&p->scratch_activity.stop);
-	cfg_hook_clear(&p->scratch_knock.exec);
-	cfg_hook_clear(&p->scratch_knock.exec_stop);
-	sodium_memzero(p->scratch_knock.key, sizeof(p->scratch_knock.key));
+	if (p->section == SECTION_TRIGGER)
+		trigger_end(p);
 	p->section = SECTION_NONE;
 }
 
@@ -657,40 +672,26 @@ engine_begin(struct parse *p, const char *name)
 static const char *
 trigger_name_problem(struct parse *p, const char *name, char *why)
 {
+	const struct cfg_kind *k;
 	const char *bad;
 	char buf[WHY_MAX];
-	int i;
+	int i, j, total = 0;
 
 	if ((bad = name_check(name, CONFIG_NAME_MAX, true, buf)) != NULL) {
 		snprintf(why, WHY_MAX, "trigger name %s", bad);
 		return why;
 	}
-	for (i = 0; i < p->cfg->nknocks; i++)
-		if (strcmp(p->cfg->knocks[i].name, name) == 0) {
-			snprintf(why, WHY_MAX, "duplicate trigger name (first "
-			    "at line %d)", p->cfg->knocks[i].line);
-			return why;
-		}
-	for (i = 0; i < p->cfg->nactivities; i++)
-		if (strcmp(p->cfg->activities[i].name, name) == 0) {
-			snprintf(why, WHY_MAX, "duplicate trigger name (first "
-			    "at line %d)", p->cfg->activities[i].line);
-			return why;
-		}
-	for (i = 0; i < p->cfg->ncounts; i++)
-		if (strcmp(p->cfg->counts[i].name, name) == 0) {
-			snprintf(why, WHY_MAX, "duplicate trigger name (first "
-			    "at line %d)", p->cfg->counts[i].line);
-			return why;
-		}
-	for (i = 0; i < p->cfg->nrotates; i++)
-		if (strcmp(p->cfg->rotates[i].name, name) == 0) {
-			snprintf(why, WHY_MAX, "duplicate trigger name (first "
-			    "at line %d)", p->cfg->rotates[i].line);
-			return why;
-		}
-	if (p->cfg->nknocks + p->cfg->nactivities + p->cfg->ncounts +
-	    p->cfg->nrotates >= CONFIG_TRIGGERS_MAX) {
+	for (j = 0; j < cfg_nkinds; j++) {
+		k = cfg_kinds[j];
+		for (i = 0; i < k->count(p->cfg); i++)
+			if (strcmp(trigger_name(k, p->cfg, i), name) == 0) {
+				snprintf(why, WHY_MAX, "duplicate trigger name "
+				    "(first at line %d)", trigger_line(k, p->cfg, i));
+				return why;
+			}
+		total += k->count(p->cfg);
+	}
+	if (total >= CONFIG_TRIGGERS_MAX) {
 		snprintf(why, WHY_MAX, "more than %d triggers",
 		    CONFIG_TRIGGERS_MAX);
 		return why;
@@ -699,19 +700,15 @@ trigger_name_problem(struct parse *p, const char *name, char *why)
 }
 
 /*
- * Starts [KIND NAME]: its keys, its message prefix, and whether NAME may
- * become a new trigger (false: reported, or no name; the section's keys
- * are then still checked, into the kind's scratch struct).
+ * Whether NAME may become a new trigger of its kind (false: reported, or
+ * no name; the section's keys are then still checked, into scratch).
  */
-bool
-cfg_trigger_begin(struct parse *p, enum section section, const struct key *keys,
-    const char *kind, const char *name)
+static bool
+trigger_named(struct parse *p, const char *kind, const char *name)
 {
 	char why[WHY_MAX], sb[SHOW_BUF];
 	const char *bad;
 
-	p->section = section;
-	p->keys = keys;
 	snprintf(p->ctx, sizeof(p->ctx), "%s %s", kind,
 	    name ? cfg_show(name, sb, sizeof(sb)) : "");
 	if (name == NULL) {
@@ -726,15 +723,46 @@ cfg_trigger_begin(struct parse *p, enum section section, const struct key *keys,
 	return true;
 }
 
-/* triggers (n of size bytes) with room for one more; NULL: out of memory. */
-void *
-cfg_trigger_room(struct parse *p, void *triggers, int n, size_t size)
+/* Starts [KIND NAME]: a new trigger in p->cfg, or scratch. */
+static void
+trigger_begin(struct parse *p, const struct cfg_kind *k, const char *name)
 {
-	void *more;
+	bool named;
+	void *t = NULL;
 
-	if ((more = realloc(triggers, (size_t)(n + 1) * size)) == NULL)
+	p->section = SECTION_TRIGGER;
+	p->kind = k;
+	p->keys = k->keys;
+	named = trigger_named(p, k->section, name);
+	if (named && (t = k->append(p->cfg)) == NULL)
 		p->oom = true;
-	return more;
+	if ((p->scratch = t == NULL) && (t = malloc(k->size)) == NULL) {
+		p->oom = true;
+		p->kind = NULL;
+		p->section = SECTION_SKIP;
+		return;
+	}
+	k->defaults(t);
+	memcpy((char *)t + k->line_off, &p->lineno, sizeof(p->lineno));
+	if (named)
+		snprintf((char *)t + k->name_off, CONFIG_NAME_MAX + 1, "%s", name);
+	p->trigger = t;
+}
+
+/* "expected [engine], [knock NAME], ... or [rotate NAME]" */
+static void
+section_unknown(struct parse *p, const char *line)
+{
+	char list[256], sb[SHOW_BUF];
+	size_t o;
+	int i;
+
+	o = (size_t)snprintf(list, sizeof(list), "[engine]");
+	for (i = 0; i < cfg_nkinds && o < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s[%s NAME]",
+		    i == cfg_nkinds - 1 ? " or " : ", ", cfg_kinds[i]->section);
+	cfg_perr(p, p->lineno, "unknown section '%s': expected %s",
+	    cfg_show(line, sb, sizeof(sb)), list);
 }
 
 /* Splits the inside of [...] into at most three blank-separated words. */
@@ -760,7 +788,7 @@ section_begin(struct parse *p, const char *line)
 {
 	char inside[CONFIG_LINE_MAX + 1], sb[SHOW_BUF], *w[3];
 	const char *close = strchr(line, ']'), *rest;
-	int n;
+	int n, i;
 
 	section_end(p);
 	memset(p->seen_line, 0, sizeof(p->seen_line));
@@ -787,18 +815,15 @@ section_begin(struct parse *p, const char *line)
 		    "and a name", cfg_show(line, sb, sizeof(sb)));
 	else if (strcmp(w[0], "engine") == 0)
 		engine_begin(p, n == 2 ? w[1] : NULL);
-	else if (strcmp(w[0], "knock") == 0)
-		cfg_knock_begin(p, n == 2 ? w[1] : NULL);
-	else if (strcmp(w[0], "activity") == 0)
-		cfg_activity_begin(p, n == 2 ? w[1] : NULL);
-	else if (strcmp(w[0], "count") == 0)
-		cfg_count_begin(p, n == 2 ? w[1] : NULL);
-	else if (strcmp(w[0], "rotate") == 0)
-		cfg_rotate_begin(p, n == 2 ? w[1] : NULL);
-	else
-		cfg_perr(p, p->lineno, "unknown section '%s': expected [engine], "
-		    "[knock NAME], [activity NAME], [count NAME] or [rotate NAME]",
-		    cfg_show(line, sb, sizeof(sb)));
+	else {
+		for (i = 0; i < cfg_nkinds; i++)
+			if (strcmp(w[0], cfg_kinds[i]->section) == 0)
+				break;
+		if (i < cfg_nkinds)
+			trigger_begin(p, cfg_kinds[i], n == 2 ? w[1] : NULL);
+		else
+			section_unknown(p, line);
+	}
 }
 
 /* --- inih's reader and handler ---------------------------------------- */
@@ -983,14 +1008,15 @@ error_at(const struct parse *p, int line)
 static void
 parse_text(struct parse *p, const char *text, size_t len)
 {
-	int rc;
+	int rc, i;
 
 	p->text = text;
 	p->len = len;
 	rc = ini_parse_stream(ini_read, p, ini_handler_cb, p);
 	section_end(p);
-	cfg_activities_check_engine(p);
-	cfg_counts_check_engine(p);
+	for (i = 0; i < cfg_nkinds; i++)
+		if (cfg_kinds[i]->check_engine != NULL)
+			cfg_kinds[i]->check_engine(p);
 	if (rc == -2)
 		p->oom = true;
 	else if (rc > 0 && !error_at(p, rc))	/* ours should catch all */
@@ -1147,25 +1173,17 @@ config_load_string(const char *name, const char *text, FILE *errs,
 void
 config_free(struct config *cfg)
 {
-	int i;
+	const struct cfg_kind *k;
+	int i, j;
 
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < cfg->nknocks; i++) {
-		cfg_hook_clear(&cfg->knocks[i].exec);
-		cfg_hook_clear(&cfg->knocks[i].exec_stop);
-		sodium_memzero(cfg->knocks[i].key, sizeof(cfg->knocks[i].key));
+	for (j = 0; j < cfg_nkinds; j++) {
+		k = cfg_kinds[j];
+		for (i = 0; i < k->count(cfg); i++)
+			k->clear(k->at(cfg, i));
+		k->release(cfg);
 	}
-	free(cfg->knocks);
-	for (i = 0; i < cfg->nactivities; i++) {
-		cfg_hook_clear(&cfg->activities[i].start);
-		cfg_hook_clear(&cfg->activities[i].stop);
-	}
-	free(cfg->activities);
-	for (i = 0; i < cfg->ncounts; i++)
-		cfg_hook_clear(&cfg->counts[i].exec);
-	free(cfg->counts);
-	free(cfg->rotates);
 	free(cfg->path);
 	free(cfg);
 }
@@ -1239,16 +1257,13 @@ engine_print(const struct config_engine *e, FILE *out)
 void
 config_print(const struct config *cfg, FILE *out)
 {
-	int i;
+	const struct cfg_kind *k;
+	int i, j;
 
 	engine_print(&cfg->engine, out);
-	for (i = 0; i < cfg->nknocks; i++)
-		cfg_knock_print(&cfg->knocks[i], out);
-	for (i = 0; i < cfg->nactivities; i++)
-		cfg_activity_print(&cfg->activities[i], out);
-	for (i = 0; i < cfg->ncounts; i++)
-		cfg_count_print(&cfg->counts[i], out);
-	for (i = 0; i < cfg->nrotates; i++)
-		cfg_rotate_print(&cfg->rotates[i], out);
+	for (j = 0; j < cfg_nkinds; j++) {
+		k = cfg_kinds[j];
+		for (i = 0; i < k->count(cfg); i++)
+			k->print(k->at(cfg, i), out);
+	}
 }
-

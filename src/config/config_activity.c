@@ -8,14 +8,23 @@
 #include "config/config.h"
 #include "config/config_parse.h"
 
+/* The trigger whose section is being read: in p->cfg or scratch. */
+static struct config_activity *
+activity_of(const struct parse *p)
+{
+	return p->trigger;
+}
+
 enum activity_key {
 	A_MATCH, A_SOURCE, A_TTL, A_START, A_STOP, A_HOLD_PACKETS, A_HOLD_BYTES,
 	A_START_FAILURE, A_RETRY_AFTER
 };
 
 static void
-activity_defaults(struct config_activity *a)
+activity_defaults(void *t)
 {
+	struct config_activity *a = t;
+
 	memset(a, 0, sizeof(*a));
 	a->source = CONFIG_SOURCE_QUEUE;
 	a->ttl_ms = 600 * 1000;		/* tuninetd's default */
@@ -28,13 +37,13 @@ activity_defaults(struct config_activity *a)
 static void
 activity_match(struct parse *p, const char *v)
 {
-	cfg_set_match(p, v, &p->activity->match);
+	cfg_set_match(p, v, &activity_of(p)->match);
 }
 
 static void
 activity_source(struct parse *p, const char *v)
 {
-	cfg_set_source(p, v, &p->activity->source);
+	cfg_set_source(p, v, &activity_of(p)->source);
 }
 
 static void
@@ -46,19 +55,19 @@ activity_ttl(struct parse *p, const char *v)
 	if (ms != 0 && ms < CONFIG_TTL_MIN_MS)
 		cfg_verr(p, "must be at least 2s (live flows are sampled once a second)");
 	else if (ms != 0)
-		p->activity->ttl_ms = ms;
+		activity_of(p)->ttl_ms = ms;
 }
 
 static void
 activity_start(struct parse *p, const char *v)
 {
-	cfg_set_hook(p, v, &p->activity->start);
+	cfg_set_hook(p, v, &activity_of(p)->start);
 }
 
 static void
 activity_stop(struct parse *p, const char *v)
 {
-	cfg_set_hook(p, v, &p->activity->stop);
+	cfg_set_hook(p, v, &activity_of(p)->stop);
 }
 
 static void
@@ -67,7 +76,7 @@ activity_hold_packets(struct parse *p, const char *v)
 	uint64_t n;
 
 	if (cfg_set_uint(p, v, 0, CONFIG_HOLD_PACKETS_MAX, &n))
-		p->activity->hold_packets = (uint32_t)n;
+		activity_of(p)->hold_packets = (uint32_t)n;
 }
 
 static void
@@ -76,7 +85,7 @@ activity_hold_bytes(struct parse *p, const char *v)
 	uint64_t n;
 
 	if (cfg_set_uint(p, v, 0, CONFIG_HOLD_BYTES_MAX, &n))
-		p->activity->hold_bytes = (uint32_t)n;
+		activity_of(p)->hold_bytes = (uint32_t)n;
 }
 
 static void
@@ -85,9 +94,9 @@ activity_start_failure(struct parse *p, const char *v)
 	char sb[SHOW_BUF];
 
 	if (strcmp(v, "accept") == 0)
-		p->activity->start_failure_accept = true;
+		activity_of(p)->start_failure_accept = true;
 	else if (strcmp(v, "drop") == 0)
-		p->activity->start_failure_accept = false;
+		activity_of(p)->start_failure_accept = false;
 	else
 		cfg_verr(p, "'%s' is not accept or drop", cfg_show(v, sb, sizeof(sb)));
 }
@@ -95,7 +104,7 @@ activity_start_failure(struct parse *p, const char *v)
 static void
 activity_retry_after(struct parse *p, const char *v)
 {
-	cfg_set_duration(p, v, 0, CONFIG_DURATION_MAX_MS, &p->activity->retry_after_ms);
+	cfg_set_duration(p, v, 0, CONFIG_DURATION_MAX_MS, &activity_of(p)->retry_after_ms);
 }
 
 static const struct key activity_keys[] = {
@@ -118,13 +127,13 @@ _Static_assert(sizeof(activity_keys) / sizeof(activity_keys[0]) <= KEYS_MAX,
  * decision 4: a held packet is routed after start), where no output interface
  * is known yet; and NFLOG packets are never held.
  */
-void
-cfg_activity_check(struct parse *p)
+static void
+activity_check(struct parse *p)
 {
 	static const enum activity_key queue_only[] = {
 		A_HOLD_PACKETS, A_HOLD_BYTES, A_START_FAILURE
 	};
-	const struct config_activity *a = p->activity;
+	const struct config_activity *a = activity_of(p);
 	size_t i;
 
 	if (p->seen_line[A_MATCH] && match_uses_ifs(&a->match, MATCH_OIF))
@@ -141,8 +150,8 @@ cfg_activity_check(struct parse *p)
 }
 
 /* What an activity trigger needs from [engine], wherever that section is. */
-void
-cfg_activities_check_engine(struct parse *p)
+static void
+activity_check_engine(struct parse *p)
 {
 	const struct config_engine *e = &p->cfg->engine;
 	const struct config_activity *a;
@@ -162,28 +171,10 @@ cfg_activities_check_engine(struct parse *p)
 }
 
 
-void
-cfg_activity_begin(struct parse *p, const char *name)
+static void
+activity_print(const void *t, FILE *out)
 {
-	struct config_activity *na;
-	bool named;
-
-	p->activity = &p->scratch_activity;
-	named = cfg_trigger_begin(p, SECTION_ACTIVITY, activity_keys, "activity", name);
-	if (named && (na = cfg_trigger_room(p, p->cfg->activities, p->cfg->nactivities,
-	    sizeof(*na))) != NULL) {
-		p->cfg->activities = na;
-		p->activity = &na[p->cfg->nactivities++];
-	}
-	activity_defaults(p->activity);
-	p->activity->line = p->lineno;
-	if (named)
-		snprintf(p->activity->name, sizeof(p->activity->name), "%s", name);
-}
-
-void
-cfg_activity_print(const struct config_activity *a, FILE *out)
-{
+	const struct config_activity *a = t;
 	char buf[32], m[512];
 
 	fprintf(out, "activity %s: %s through %s, stop after %s idle\n", a->name,
@@ -202,3 +193,24 @@ cfg_activity_print(const struct config_activity *a, FILE *out)
 	    config_duration_str(a->retry_after_ms, buf, sizeof(buf)));
 }
 
+static void
+activity_clear(void *t)
+{
+	struct config_activity *a = t;
+
+	cfg_hook_clear(&a->start);
+	cfg_hook_clear(&a->stop);
+}
+
+CFG_KIND_ARRAY(activity, struct config_activity, activities, nactivities)
+
+const struct cfg_kind cfg_kind_activity = {
+	.section = "activity",
+	.keys = activity_keys,
+	.defaults = activity_defaults,
+	.check = activity_check,
+	.check_engine = activity_check_engine,
+	.print = activity_print,
+	.clear = activity_clear,
+	CFG_KIND_FIELDS(activity, struct config_activity),
+};

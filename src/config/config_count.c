@@ -10,14 +10,23 @@
 #include "config/config.h"
 #include "config/config_parse.h"
 
+/* The trigger whose section is being read: in p->cfg or scratch. */
+static struct config_count *
+count_of(const struct parse *p)
+{
+	return p->trigger;
+}
+
 enum count_key {
 	C_MATCH, C_SOURCE, C_EVERY, C_THRESHOLD, C_BLOCK_TIMEOUT, C_ALLOW,
 	C_PATH, C_EXEC
 };
 
 static void
-count_defaults(struct config_count *c)
+count_defaults(void *t)
 {
+	struct config_count *c = t;
+
 	memset(c, 0, sizeof(*c));
 	c->source = CONFIG_SOURCE_QUEUE;
 	c->every = 1;
@@ -28,13 +37,13 @@ count_defaults(struct config_count *c)
 static void
 count_match(struct parse *p, const char *v)
 {
-	cfg_set_match(p, v, &p->count->match);
+	cfg_set_match(p, v, &count_of(p)->match);
 }
 
 static void
 count_source(struct parse *p, const char *v)
 {
-	cfg_set_source(p, v, &p->count->source);
+	cfg_set_source(p, v, &count_of(p)->source);
 }
 
 static void
@@ -43,7 +52,7 @@ count_every(struct parse *p, const char *v)
 	uint64_t n;
 
 	if (cfg_set_uint(p, v, 1, CONFIG_EVERY_MAX, &n))
-		p->count->every = (uint32_t)n;
+		count_of(p)->every = (uint32_t)n;
 }
 
 /* nft's rate units, for "10/minute". */
@@ -95,20 +104,20 @@ count_threshold(struct parse *p, const char *v)
 		    "rates per second)", sb);
 		return;
 	}
-	p->count->threshold = (uint32_t)n;
-	p->count->period_ms = ms;
+	count_of(p)->threshold = (uint32_t)n;
+	count_of(p)->period_ms = ms;
 }
 
 static void
 count_block_timeout(struct parse *p, const char *v)
 {
-	cfg_set_duration(p, v, 1, CONFIG_DURATION_MAX_MS, &p->count->block_timeout_ms);
+	cfg_set_duration(p, v, 1, CONFIG_DURATION_MAX_MS, &count_of(p)->block_timeout_ms);
 }
 
 static void
 count_allow_one(struct parse *p, const char *tok, int i)
 {
-	struct config_count *c = p->count;
+	struct config_count *c = count_of(p);
 	struct config_prefix px = { 0 };
 	char why[MATCH_WHY_MAX];
 	int family = 0, j;
@@ -145,9 +154,9 @@ count_path(struct parse *p, const char *v)
 	char sb[SHOW_BUF];
 
 	if (strcmp(v, "kernel") == 0)
-		p->count->path = CONFIG_PATH_KERNEL;
+		count_of(p)->path = CONFIG_PATH_KERNEL;
 	else if (strcmp(v, "engine") == 0)
-		p->count->path = CONFIG_PATH_ENGINE;
+		count_of(p)->path = CONFIG_PATH_ENGINE;
 	else
 		cfg_verr(p, "'%s' is not kernel or engine", cfg_show(v, sb, sizeof(sb)));
 }
@@ -155,7 +164,7 @@ count_path(struct parse *p, const char *v)
 static void
 count_exec(struct parse *p, const char *v)
 {
-	cfg_set_hook(p, v, &p->count->exec);
+	cfg_set_hook(p, v, &count_of(p)->exec);
 }
 
 static const struct key count_keys[] = {
@@ -176,13 +185,13 @@ _Static_assert(sizeof(count_keys) / sizeof(count_keys[0]) <= KEYS_MAX,
  * The section's keys together: `every` (with exec) and `threshold` are the
  * two kinds of count trigger, each with keys of its own.
  */
-void
-cfg_count_check(struct parse *p)
+static void
+count_check(struct parse *p)
 {
 	static const enum count_key threshold_only[] = {
 		C_BLOCK_TIMEOUT, C_ALLOW, C_PATH
 	};
-	struct config_count *c = p->count;
+	struct config_count *c = count_of(p);
 	const int *seen = p->seen_line;
 	size_t i;
 
@@ -217,8 +226,8 @@ cfg_count_check(struct parse *p)
 }
 
 /* What a count trigger needs from [engine], wherever that section is. */
-void
-cfg_counts_check_engine(struct parse *p)
+static void
+count_check_engine(struct parse *p)
 {
 	const struct config_count *c;
 	int i;
@@ -239,28 +248,10 @@ cfg_counts_check_engine(struct parse *p)
 }
 
 
-void
-cfg_count_begin(struct parse *p, const char *name)
+static void
+count_print(const void *t, FILE *out)
 {
-	struct config_count *nc;
-	bool named;
-
-	p->count = &p->scratch_count;
-	named = cfg_trigger_begin(p, SECTION_COUNT, count_keys, "count", name);
-	if (named && (nc = cfg_trigger_room(p, p->cfg->counts, p->cfg->ncounts,
-	    sizeof(*nc))) != NULL) {
-		p->cfg->counts = nc;
-		p->count = &nc[p->cfg->ncounts++];
-	}
-	count_defaults(p->count);
-	p->count->line = p->lineno;
-	if (named)
-		snprintf(p->count->name, sizeof(p->count->name), "%s", name);
-}
-
-void
-cfg_count_print(const struct config_count *c, FILE *out)
-{
+	const struct config_count *c = t;
 	char buf[32], m[512], a[INET6_ADDRSTRLEN];
 	int i;
 
@@ -283,3 +274,23 @@ cfg_count_print(const struct config_count *c, FILE *out)
 	cfg_hook_print("exec", &c->exec, out);
 }
 
+static void
+count_clear(void *t)
+{
+	struct config_count *c = t;
+
+	cfg_hook_clear(&c->exec);
+}
+
+CFG_KIND_ARRAY(count, struct config_count, counts, ncounts)
+
+const struct cfg_kind cfg_kind_count = {
+	.section = "count",
+	.keys = count_keys,
+	.defaults = count_defaults,
+	.check = count_check,
+	.check_engine = count_check_engine,
+	.print = count_print,
+	.clear = count_clear,
+	CFG_KIND_FIELDS(count, struct config_count),
+};

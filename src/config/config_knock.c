@@ -8,10 +8,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "config/config.h"
 #include "config/config_parse.h"
 #include "core/knock_frame.h"
 #include "config/keyfile.h"
+
+/* The trigger whose section is being read: in p->cfg or scratch. */
+static struct config_knock *
+knock_of(const struct parse *p)
+{
+	return p->trigger;
+}
 
 _Static_assert(CONFIG_KEY_LEN == KEYFILE_KEY_LEN, "a key is a key file's key");
 
@@ -115,8 +124,10 @@ enum knock_key {
 #define DERIVED_FRAMES_DEFAULT	4
 
 static void
-knock_defaults(struct config_knock *k)
+knock_defaults(void *t)
 {
+	struct config_knock *k = t;
+
 	memset(k, 0, sizeof(*k));
 	k->window_ms = 10 * 1000;
 	k->allow_timeout_ms = 30 * 1000;
@@ -134,7 +145,7 @@ knock_defaults(struct config_knock *k)
 static void
 knock_frame(struct parse *p, const char *tok, int i)
 {
-	struct config_knock *k = p->knock;
+	struct config_knock *k = knock_of(p);
 	struct config_knock_frame spare;
 	char why[WHY_MAX], sb[SHOW_BUF];
 
@@ -156,13 +167,13 @@ knock_sequence(struct parse *p, const char *v)
 	else if (n > CONFIG_KNOCK_FRAMES_MAX)
 		cfg_verr(p, "%d frames, at most %d", n, CONFIG_KNOCK_FRAMES_MAX);
 	else
-		p->knock->nframes = n;
+		knock_of(p)->nframes = n;
 }
 
 static void
 knock_open_port(struct parse *p, const char *tok, int i)
 {
-	struct config_knock *k = p->knock;
+	struct config_knock *k = knock_of(p);
 	struct config_port port;
 	char why[WHY_MAX], sb[SHOW_BUF];
 	int j;
@@ -192,45 +203,45 @@ knock_open(struct parse *p, const char *v)
 	else if (n > CONFIG_OPEN_MAX)
 		cfg_verr(p, "%d ports, at most %d", n, CONFIG_OPEN_MAX);
 	else
-		p->knock->nopen = n;
+		knock_of(p)->nopen = n;
 }
 
 static void
 knock_window(struct parse *p, const char *v)
 {
-	cfg_set_duration(p, v, 1, CONFIG_DURATION_MAX_MS, &p->knock->window_ms);
+	cfg_set_duration(p, v, 1, CONFIG_DURATION_MAX_MS, &knock_of(p)->window_ms);
 }
 
 static void
 knock_allow_timeout(struct parse *p, const char *v)
 {
 	cfg_set_duration(p, v, 1, CONFIG_DURATION_MAX_MS,
-	    &p->knock->allow_timeout_ms);
+	    &knock_of(p)->allow_timeout_ms);
 }
 
 static void
 knock_reset_on_wrong(struct parse *p, const char *v)
 {
-	cfg_set_bool(p, v, &p->knock->reset_on_wrong);
+	cfg_set_bool(p, v, &knock_of(p)->reset_on_wrong);
 }
 
 static void
 knock_exec(struct parse *p, const char *v)
 {
-	cfg_set_hook(p, v, &p->knock->exec);
+	cfg_set_hook(p, v, &knock_of(p)->exec);
 }
 
 static void
 knock_exec_stop(struct parse *p, const char *v)
 {
-	cfg_set_hook(p, v, &p->knock->exec_stop);
+	cfg_set_hook(p, v, &knock_of(p)->exec_stop);
 }
 
 static void
 knock_exec_stop_delay(struct parse *p, const char *v)
 {
 	cfg_set_duration(p, v, 0, CONFIG_DURATION_MAX_MS,
-	    &p->knock->exec_stop_delay_ms);
+	    &knock_of(p)->exec_stop_delay_ms);
 }
 
 static void
@@ -238,9 +249,9 @@ knock_key(struct parse *p, const char *v)
 {
 	char why[KEYFILE_WHY_MAX];
 
-	if (!cfg_set_path(p, v, p->knock->key_path))
+	if (!cfg_set_path(p, v, knock_of(p)->key_path))
 		return;
-	if (keyfile_read(v, p->check_owner, KEYFILE_ROOT_ONLY, p->knock->key,
+	if (keyfile_read(v, p->check_owner, KEYFILE_ROOT_ONLY, knock_of(p)->key,
 	    why, sizeof(why)) == -1)
 		cfg_verr(p, "%s", why);
 }
@@ -251,9 +262,9 @@ knock_derive(struct parse *p, const char *v)
 	char sb[SHOW_BUF];
 
 	if (strcmp(v, "time") == 0)
-		p->knock->derive = CONFIG_DERIVE_TIME;
+		knock_of(p)->derive = CONFIG_DERIVE_TIME;
 	else if (strcmp(v, "counter") == 0)
-		p->knock->derive = CONFIG_DERIVE_COUNTER;
+		knock_of(p)->derive = CONFIG_DERIVE_COUNTER;
 	else
 		cfg_verr(p, "'%s' is not time or counter", cfg_show(v, sb, sizeof(sb)));
 }
@@ -270,7 +281,7 @@ knock_step(struct parse *p, const char *v)
 		cfg_verr(p, "must be whole seconds (the engine counts steps "
 		    "from time(2))");
 	else
-		p->knock->step_ms = ms;
+		knock_of(p)->step_ms = ms;
 }
 
 static void
@@ -279,7 +290,7 @@ knock_frames(struct parse *p, const char *v)
 	uint64_t n;
 
 	if (cfg_set_uint(p, v, 2, CONFIG_KNOCK_FRAMES_MAX, &n))
-		p->knock->nframes = (int)n;
+		knock_of(p)->nframes = (int)n;
 }
 
 static void
@@ -300,8 +311,8 @@ knock_ports(struct parse *p, const char *v)
 		    cfg_show(v, sb, sizeof(sb)));
 		return;
 	}
-	p->knock->ports.lo = lo;
-	p->knock->ports.hi = hi;
+	knock_of(p)->ports.lo = lo;
+	knock_of(p)->ports.hi = hi;
 }
 
 static void
@@ -310,9 +321,9 @@ knock_proto(struct parse *p, const char *v)
 	char sb[SHOW_BUF];
 
 	if (strcmp(v, "udp") == 0)
-		p->knock->ports.proto = IPPROTO_UDP;
+		knock_of(p)->ports.proto = IPPROTO_UDP;
 	else if (strcmp(v, "tcp") == 0)
-		p->knock->ports.proto = IPPROTO_TCP;
+		knock_of(p)->ports.proto = IPPROTO_TCP;
 	else
 		cfg_verr(p, "'%s' is not udp or tcp", cfg_show(v, sb, sizeof(sb)));
 }
@@ -323,13 +334,13 @@ knock_lookahead(struct parse *p, const char *v)
 	uint64_t n;
 
 	if (cfg_set_uint(p, v, 1, CONFIG_LOOKAHEAD_MAX, &n))
-		p->knock->lookahead = (uint32_t)n;
+		knock_of(p)->lookahead = (uint32_t)n;
 }
 
 static void
 knock_state(struct parse *p, const char *v)
 {
-	cfg_set_path(p, v, p->knock->state_path);
+	cfg_set_path(p, v, knock_of(p)->state_path);
 }
 
 static const struct key knock_keys[] = {
@@ -386,7 +397,7 @@ knock_check_derive_keys(struct parse *p)
 		{ K_LOOKAHEAD, CONFIG_DERIVE_COUNTER },
 		{ K_STATE, CONFIG_DERIVE_COUNTER },
 	};
-	enum config_derive d = p->knock->derive;
+	enum config_derive d = knock_of(p)->derive;
 	const int *seen = p->seen_line;
 	size_t i;
 
@@ -406,7 +417,7 @@ knock_check_derive_keys(struct parse *p)
 static void
 knock_check_derived(struct parse *p)
 {
-	struct config_knock *k = p->knock;
+	struct config_knock *k = knock_of(p);
 	const int *seen = p->seen_line;
 	int line;
 
@@ -445,7 +456,7 @@ knock_check_derived(struct parse *p)
 static void
 knock_check_open(struct parse *p, const struct config_knock *b)
 {
-	const struct config_knock *k = p->knock;
+	const struct config_knock *k = knock_of(p);
 	const struct config_port *o;
 	char what[CONFIG_NAME_MAX + 64];
 	int i;
@@ -472,7 +483,7 @@ knock_check_open(struct parse *p, const struct config_knock *b)
 static void
 knock_check_frames_of_others(struct parse *p)
 {
-	const struct config_knock *k = p->knock, *a;
+	const struct config_knock *k = knock_of(p), *a;
 	const int *seen = p->seen_line;
 	int i, j, line;
 
@@ -497,10 +508,10 @@ knock_check_frames_of_others(struct parse *p)
  * and ports that would be both knocked on and opened: the divert rule of the
  * knock would swallow the service's packets.
  */
-void
-cfg_knock_check(struct parse *p)
+static void
+knock_check(struct parse *p)
 {
-	const struct config_knock *k = p->knock;
+	const struct config_knock *k = knock_of(p);
 	const int *seen = p->seen_line;
 	int i;
 
@@ -514,7 +525,7 @@ cfg_knock_check(struct parse *p)
 		    "exec_stop", p->ctx);
 	knock_check_derived(p);
 	knock_check_open(p, k);
-	if (k == &p->scratch_knock)
+	if (p->scratch)
 		return;
 	for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++)
 		knock_check_open(p, &p->cfg->knocks[i]);
@@ -522,35 +533,17 @@ cfg_knock_check(struct parse *p)
 }
 
 /* A knock with key or derive has no sequence to list. */
-bool
-cfg_knock_derived_needs_no(const struct parse *p, int key)
+static bool
+knock_key_waived(const struct parse *p, int key)
 {
-	return p->section == SECTION_KNOCK && key == K_SEQUENCE &&
-	    (p->seen_line[K_KEY] || p->seen_line[K_DERIVE]);
+	return key == K_SEQUENCE && (p->seen_line[K_KEY] ||
+	    p->seen_line[K_DERIVE]);
 }
 
-void
-cfg_knock_begin(struct parse *p, const char *name)
+static void
+knock_print(const void *t, FILE *out)
 {
-	struct config_knock *nk;
-	bool named;
-
-	p->knock = &p->scratch_knock;
-	named = cfg_trigger_begin(p, SECTION_KNOCK, knock_keys, "knock", name);
-	if (named && (nk = cfg_trigger_room(p, p->cfg->knocks, p->cfg->nknocks,
-	    sizeof(*nk))) != NULL) {
-		p->cfg->knocks = nk;
-		p->knock = &nk[p->cfg->nknocks++];
-	}
-	knock_defaults(p->knock);
-	p->knock->line = p->lineno;
-	if (named)
-		snprintf(p->knock->name, sizeof(p->knock->name), "%s", name);
-}
-
-void
-cfg_knock_print(const struct config_knock *k, FILE *out)
-{
+	const struct config_knock *k = t;
 	char buf[32];
 	int i;
 
@@ -587,3 +580,25 @@ cfg_knock_print(const struct config_knock *k, FILE *out)
 		    config_duration_str(k->exec_stop_delay_ms, buf, sizeof(buf)));
 }
 
+static void
+knock_clear(void *t)
+{
+	struct config_knock *k = t;
+
+	cfg_hook_clear(&k->exec);
+	cfg_hook_clear(&k->exec_stop);
+	sodium_memzero(k->key, sizeof(k->key));
+}
+
+CFG_KIND_ARRAY(knock, struct config_knock, knocks, nknocks)
+
+const struct cfg_kind cfg_kind_knock = {
+	.section = "knock",
+	.keys = knock_keys,
+	.defaults = knock_defaults,
+	.key_waived = knock_key_waived,
+	.check = knock_check,
+	.print = knock_print,
+	.clear = knock_clear,
+	CFG_KIND_FIELDS(knock, struct config_knock),
+};

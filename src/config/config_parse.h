@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "config/config.h"
 
@@ -20,11 +21,11 @@
 #define KEYS_MAX		24
 
 enum section {
-	SECTION_NONE, SECTION_ENGINE, SECTION_KNOCK, SECTION_ACTIVITY,
-	SECTION_COUNT, SECTION_ROTATE, SECTION_SKIP
+	SECTION_NONE, SECTION_ENGINE, SECTION_TRIGGER, SECTION_SKIP
 };
 
 struct cfg_error;
+struct cfg_kind;
 struct parse;
 
 /* A key of a section; its index is its slot in seen_line[]. */
@@ -60,16 +61,80 @@ struct parse {
 	int seen_line[KEYS_MAX];	/* 0: not set in this section */
 	int engine_line;		/* first [engine], 0: none yet */
 	struct config_engine *engine;
-	struct config_knock *knock;
-	struct config_engine scratch_engine; /* sections that are errors */
-	struct config_knock scratch_knock;  /* still get their keys checked */
-	struct config_activity *activity;
-	struct config_activity scratch_activity;
-	struct config_count *count;
-	struct config_count scratch_count;
-	struct config_rotate *rotate;
-	struct config_rotate scratch_rotate;
+	struct config_engine scratch_engine; /* a duplicate [engine] */
+	const struct cfg_kind *kind;	/* of the trigger section being read */
+	void *trigger;			/* its trigger, in cfg or scratch */
+	bool scratch;			/* an error: its keys are still checked */
 };
+
+/*
+ * A kind of trigger section, [section NAME]: one record in config_kinds.c,
+ * the code in config_<kind>.c. Its triggers are an array in struct config;
+ * each begins with name[] and line (offsets below). The hub (config.c)
+ * knows kinds only through these records.
+ */
+struct cfg_kind {
+	const char *section;		/* "knock": [knock NAME] */
+	const struct key *keys;		/* NULL-terminated */
+	size_t size;			/* of one trigger */
+	size_t name_off;		/* of its char name[CONFIG_NAME_MAX + 1] */
+	size_t line_off;		/* of its int line: the header's */
+	void (*defaults)(void *t);	/* every byte of t */
+	/* Whether a required key may be left out, given the section's others. */
+	bool (*key_waived)(const struct parse *p, int key);
+	void (*check)(struct parse *p);	/* the section's keys together */
+	void (*check_engine)(struct parse *p); /* after the file: needs of [engine] */
+	void (*print)(const void *t, FILE *out); /* what -C shows */
+	void (*clear)(void *t);		/* frees what t holds, wipes its secrets */
+	int (*count)(const struct config *cfg);
+	void *(*at)(const struct config *cfg, int i);
+	void *(*append)(struct config *cfg); /* room for one; NULL: no memory */
+	void (*release)(struct config *cfg); /* the array itself */
+};
+
+/*
+ * The array accessors of a kind whose triggers are cfg->ARRAY[0..cfg->N),
+ * as static functions PREFIX_count, _at, _append, _release; and the
+ * record's fields for TYPE's size and offsets.
+ */
+#define CFG_KIND_ARRAY(prefix, type, array, n)				\
+static int								\
+prefix##_count(const struct config *cfg)				\
+{									\
+	return cfg->n;							\
+}									\
+static void *								\
+prefix##_at(const struct config *cfg, int i)				\
+{									\
+	return &cfg->array[i];						\
+}									\
+static void *								\
+prefix##_append(struct config *cfg)					\
+{									\
+	type *more;							\
+									\
+	more = reallocarray(cfg->array, (size_t)cfg->n + 1, sizeof(*more)); \
+	if (more == NULL)						\
+		return NULL;						\
+	cfg->array = more;						\
+	return &more[cfg->n++];						\
+}									\
+static void								\
+prefix##_release(struct config *cfg)					\
+{									\
+	free(cfg->array);						\
+	cfg->array = NULL;						\
+	cfg->n = 0;							\
+}
+#define CFG_KIND_FIELDS(prefix, type)					\
+	.size = sizeof(type), .name_off = offsetof(type, name),		\
+	.line_off = offsetof(type, line), .count = prefix##_count,	\
+	.at = prefix##_at, .append = prefix##_append,			\
+	.release = prefix##_release
+
+/* config_kinds.c: every kind, in the order -C prints them. */
+extern const struct cfg_kind *const cfg_kinds[];
+extern const int cfg_nkinds;
 
 /* Messages: recorded with their line, printed sorted at the end. */
 void cfg_perr(struct parse *, int, const char *, ...)
@@ -99,30 +164,5 @@ void cfg_set_match(struct parse *p, const char *v, struct match *out);
 void cfg_set_source(struct parse *p, const char *v, enum config_source *out);
 void cfg_hook_clear(struct config_hook *h);
 void cfg_hook_print(const char *key, const struct config_hook *h, FILE *out);
-
-/* A trigger section's start, shared by every kind: see config.c. */
-bool cfg_trigger_begin(struct parse *p, enum section section,
-    const struct key *keys, const char *kind, const char *name);
-void *cfg_trigger_room(struct parse *p, void *triggers, int n, size_t size);
-
-/* Each kind of trigger section, in config_<kind>.c. */
-void cfg_knock_begin(struct parse *p, const char *name);
-bool cfg_knock_derived_needs_no(const struct parse *p, int key);
-void cfg_knock_check(struct parse *p);
-void cfg_knock_print(const struct config_knock *k, FILE *out);
-
-void cfg_activity_begin(struct parse *p, const char *name);
-void cfg_activity_check(struct parse *p);
-void cfg_activities_check_engine(struct parse *p);
-void cfg_activity_print(const struct config_activity *a, FILE *out);
-
-void cfg_count_begin(struct parse *p, const char *name);
-void cfg_count_check(struct parse *p);
-void cfg_counts_check_engine(struct parse *p);
-void cfg_count_print(const struct config_count *c, FILE *out);
-
-void cfg_rotate_begin(struct parse *p, const char *name);
-void cfg_rotate_check(struct parse *p);
-void cfg_rotate_print(const struct config_rotate *r, FILE *out);
 
 #endif

@@ -11,11 +11,20 @@
 #include "config/config.h"
 #include "config/config_parse.h"
 
+/* The trigger whose section is being read: in p->cfg or scratch. */
+static struct config_rotate *
+rotate_of(const struct parse *p)
+{
+	return p->trigger;
+}
+
 enum rotate_key { R_MATCH, R_MODE, R_POOL, R_POLICY };
 
 static void
-rotate_defaults(struct config_rotate *r)
+rotate_defaults(void *t)
 {
+	struct config_rotate *r = t;
+
 	memset(r, 0, sizeof(*r));
 	r->mode = CONFIG_ROTATE;
 	r->policy = CONFIG_ROUND_ROBIN;
@@ -24,7 +33,7 @@ rotate_defaults(struct config_rotate *r)
 static void
 rotate_match(struct parse *p, const char *v)
 {
-	cfg_set_match(p, v, &p->rotate->match);
+	cfg_set_match(p, v, &rotate_of(p)->match);
 }
 
 static void
@@ -33,9 +42,9 @@ rotate_mode(struct parse *p, const char *v)
 	char sb[SHOW_BUF];
 
 	if (strcmp(v, "rotate") == 0)
-		p->rotate->mode = CONFIG_ROTATE;
+		rotate_of(p)->mode = CONFIG_ROTATE;
 	else if (strcmp(v, "passthrough") == 0)
-		p->rotate->mode = CONFIG_PASSTHROUGH;
+		rotate_of(p)->mode = CONFIG_PASSTHROUGH;
 	else
 		cfg_verr(p, "'%s' is not rotate or passthrough", cfg_show(v, sb, sizeof(sb)));
 }
@@ -46,9 +55,9 @@ rotate_policy(struct parse *p, const char *v)
 	char sb[SHOW_BUF];
 
 	if (strcmp(v, "round-robin") == 0)
-		p->rotate->policy = CONFIG_ROUND_ROBIN;
+		rotate_of(p)->policy = CONFIG_ROUND_ROBIN;
 	else if (strcmp(v, "random") == 0)
-		p->rotate->policy = CONFIG_RANDOM;
+		rotate_of(p)->policy = CONFIG_RANDOM;
 	else
 		cfg_verr(p, "'%s' is not round-robin or random", cfg_show(v, sb, sizeof(sb)));
 }
@@ -93,7 +102,7 @@ rotate_pool_one(struct parse *p, const char *tok, int i)
 		cfg_verr(p, "%s", why);
 		return;
 	}
-	pool = &p->rotate->pool[family == AF_INET6];
+	pool = &rotate_of(p)->pool[family == AF_INET6];
 	alen = family == AF_INET ? 4 : 16;
 	host = alen * 8 - px.len;
 	if (pool->prefix) {
@@ -141,10 +150,10 @@ _Static_assert(sizeof(rotate_keys) / sizeof(rotate_keys[0]) <= KEYS_MAX,
 _Static_assert(1 << CONFIG_POOL_HOST_BITS == CONFIG_POOL_MAX,
     "a prefix that is spelled out fills the pool at most");
 
-void
-cfg_rotate_check(struct parse *p)
+static void
+rotate_check(struct parse *p)
 {
-	const struct config_rotate *r = p->rotate;
+	const struct config_rotate *r = rotate_of(p);
 	const int *seen = p->seen_line;
 	int f, useful = 0;
 
@@ -178,28 +187,10 @@ cfg_rotate_check(struct parse *p)
 }
 
 
-void
-cfg_rotate_begin(struct parse *p, const char *name)
+static void
+rotate_print(const void *t, FILE *out)
 {
-	struct config_rotate *nr;
-	bool named;
-
-	p->rotate = &p->scratch_rotate;
-	named = cfg_trigger_begin(p, SECTION_ROTATE, rotate_keys, "rotate", name);
-	if (named && (nr = cfg_trigger_room(p, p->cfg->rotates, p->cfg->nrotates,
-	    sizeof(*nr))) != NULL) {
-		p->cfg->rotates = nr;
-		p->rotate = &nr[p->cfg->nrotates++];
-	}
-	rotate_defaults(p->rotate);
-	p->rotate->line = p->lineno;
-	if (named)
-		snprintf(p->rotate->name, sizeof(p->rotate->name), "%s", name);
-}
-
-void
-cfg_rotate_print(const struct config_rotate *r, FILE *out)
-{
+	const struct config_rotate *r = t;
 	char m[512], a[INET6_ADDRSTRLEN];
 	const struct config_pool *pool;
 	int f, i;
@@ -221,3 +212,21 @@ cfg_rotate_print(const struct config_rotate *r, FILE *out)
 	}
 }
 
+/* A rotate trigger holds nothing outside itself. */
+static void
+rotate_clear(void *t)
+{
+	(void)t;
+}
+
+CFG_KIND_ARRAY(rotate, struct config_rotate, rotates, nrotates)
+
+const struct cfg_kind cfg_kind_rotate = {
+	.section = "rotate",
+	.keys = rotate_keys,
+	.defaults = rotate_defaults,
+	.check = rotate_check,
+	.print = rotate_print,
+	.clear = rotate_clear,
+	CFG_KIND_FIELDS(rotate, struct config_rotate),
+};
