@@ -1,8 +1,9 @@
 /*
  * The engine's lifecycle and packet sources: it opens the table and the
- * queues and log groups, hands each packet down the line (parse, knock,
- * activity, count; the glue per trigger kind is in engine_*.c), arms the
- * timer, flushes each loop pass's nftables batch, reloads and stops.
+ * queues and log groups, parses each packet and hands it down the kinds of
+ * trigger (engine_kinds.c; each kind's glue is in engine_<kind>.c, reached
+ * only through its struct engine_kind), arms the timer, flushes each loop
+ * pass's nftables batch, reloads and stops.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -24,8 +25,6 @@
 #include "kernel/nft.h"
 #include "core/packet.h"
 #include "core/trigger_activity.h"
-#include "core/trigger_count.h"
-#include "core/trigger_knock.h"
 
 static void
 engine_log_packet(const char *source, const struct pkt *p, const char *what)
@@ -63,88 +62,96 @@ engine_parse(struct engine *e, const char *source, const uint8_t *buf,
 	return 0;
 }
 
+/* A queued packet through the kinds in turn (engine_kinds.c). */
 static int
 engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 {
 	struct engine *e = arg;
 	struct act_held held;
+	struct engine_packet ep;
 	struct pkt p;
 	char source[16];
 	uint64_t now;
-	int verdict;
+	const char *final;
+	int i, verdict = NF_ACCEPT;
 
 	snprintf(source, sizeof(source), "queue %u", queue);
 	if (engine_parse(e, source, np->payload, np->payload_len, &p) < 0)
 		return NF_ACCEPT;
 	now = loop_now_ms();
-	if (engine_knock_packet(e, &p, now) == KNOCK_DROP) {
-		engine_log_packet(source, &p, "knock frame, drop");
-		return NF_DROP;
-	}
-	/*
-	 * Only a packet queued before routing may be held: one from a later
-	 * hook was routed already (docs/design.md, decision 4). Still traffic.
-	 */
 	held = (struct act_held){ .id = np->id, .len = np->orig_len, .queue = queue };
-	verdict = engine_act_packet(e, &p, np->indev, np->outdev,
-	    np->hook == NF_INET_PRE_ROUTING ? &held : NULL, CONFIG_SOURCE_QUEUE, now);
-	/*
-	 * Count triggers take what their chains queue, after routing; a
-	 * packet that an activity rule queued in prerouting is not counted
-	 * there too.
-	 */
-	if (np->hook == NF_INET_LOCAL_IN || np->hook == NF_INET_FORWARD)
-		verdict = engine_count_packet(e, &p, np->indev, np->outdev, now);
+	ep = (struct engine_packet){ .pkt = &p, .source = source,
+	    .indev = np->indev, .outdev = np->outdev, .hook = np->hook,
+	    .held = &held };
+	for (i = 0; i < engine_nkinds; i++)
+		if (engine_kinds[i]->queued != NULL && (final =
+		    engine_kinds[i]->queued(e, &ep, now, &verdict)) != NULL) {
+			engine_log_packet(source, &p, final);
+			return verdict;
+		}
 	engine_log_packet(source, &p, verdict == NFQ_HOLD ? "held" :
 	    verdict == NF_DROP ? "drop" : "accept");
 	return verdict;
 }
 
+/*
+ * A logged packet: first to the kinds whose rules log with a prefix of
+ * theirs (a trigger's name), then to the others, until one takes it.
+ */
 static void
 engine_on_logged(void *arg, uint16_t group, const struct nflog_packet *lp)
 {
+	const struct engine_kind *k;
 	struct engine *e = arg;
+	struct engine_packet ep;
 	struct pkt p;
 	char source[24];
+	uint64_t now;
+	int i, pass;
 
 	snprintf(source, sizeof(source), "nflog group %u", group);
 	if (engine_parse(e, source, lp->payload, lp->payload_len, &p) < 0)
 		return;
 	engine_log_packet(source, &p, "seen");
-	/* Count rules log with their trigger's prefix; activity rules without. */
-	if (engine_count_logged(e, lp->prefix, &p, loop_now_ms()) == 0)
-		return;
-	engine_act_packet(e, &p, lp->indev, lp->outdev, NULL,
-	    CONFIG_SOURCE_NFLOG, loop_now_ms());
+	now = loop_now_ms();
+	ep = (struct engine_packet){ .pkt = &p, .source = source,
+	    .indev = lp->indev, .outdev = lp->outdev, .hook = -1,
+	    .prefix = lp->prefix };
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < engine_nkinds; i++) {
+			k = engine_kinds[i];
+			if (k->logged != NULL && k->logged_by_prefix == (pass == 0) &&
+			    k->logged(e, &ep, now))
+				return;
+		}
 }
 
-/* Arm the timer for the earliest of the triggers' and the deferred deadlines. */
+/* Arm the timer for the earliest of the triggers' deadlines. */
 static void
 engine_arm_timer(struct engine *e)
 {
-	uint64_t next = knock_set_next_deadline(e->knocks);
-	uint64_t later = deferred_next(e->deferred);
-	uint64_t act = engine_act_next_deadline(e);
-	uint64_t count = count_set_next_deadline(e->counts);
+	uint64_t next = ENGINE_NO_DEADLINE, d;
+	int i;
 
-	if (later != 0 && later < next)
-		next = later;
-	if (count < next)
-		next = count;
-	if (act != ACT_NO_DEADLINE && act < next)
-		next = act;
-	loop_timer_at(e->loop, next == TRACKER_NO_DEADLINE ? 0 : next);
+	for (i = 0; i < engine_nkinds; i++)
+		if (engine_kinds[i]->next_deadline != NULL &&
+		    (d = engine_kinds[i]->next_deadline(e)) < next)
+			next = d;
+	loop_timer_at(e->loop, next == ENGINE_NO_DEADLINE ? 0 : next);
 }
 
 static void
 engine_on_timer(void *arg, uint64_t now)
 {
 	struct engine *e = arg;
+	int i;
 
-	knock_set_expire(e->knocks, now);
-	count_set_expire(e->counts, now);
-	engine_act_expire(e, now);
-	engine_knock_run_deferred(e, now);
+	for (i = 0; i < engine_nkinds; i++)
+		if (engine_kinds[i]->expire != NULL)
+			engine_kinds[i]->expire(e, now);
+	for (i = 0; i < engine_nkinds; i++)
+		if (engine_kinds[i]->run_deferred != NULL)
+			engine_kinds[i]->run_deferred(e, now);
 	engine_arm_timer(e);
 }
 
@@ -153,13 +160,17 @@ static void
 engine_on_pass(void *arg)
 {
 	struct engine *e = arg;
+	uint64_t now;
 	int i;
 
 	/* Verdicts for held packets that hook results released in this pass. */
 	for (i = 0; i < e->nqueues; i++)
 		nfq_source_flush(e->queues[i]);
-	engine_knock_flush(e, loop_now_ms());
-	engine_act_flush(e);
+	/* Then the kinds' kernel and file work, into the pass's one batch. */
+	now = loop_now_ms();
+	for (i = 0; i < engine_nkinds; i++)
+		if (engine_kinds[i]->flush != NULL)
+			engine_kinds[i]->flush(e, now);
 	if (nft_batch_pending(e->nft) > 0 && nft_batch_flush(e->nft) < 0)
 		log_warnx("nftables: batch not sent; the next pass retries");
 	engine_arm_timer(e);
@@ -219,9 +230,8 @@ engine_log_counters(const struct engine *e)
 	log_info("parser: %llu packets parsed, %llu malformed",
 	    (unsigned long long)e->counters.parsed,
 	    (unsigned long long)e->counters.malformed);
-	engine_knock_log_counters(e);
-	engine_act_log_counters(e);
-	engine_count_log_counters(e);
+	for (i = 0; i < engine_nkinds; i++)
+		engine_kinds[i]->log_counters(e);
 	nc = nft_counters(e->nft);
 	log_info("nftables: %llu batches, %llu elements added, %llu refused, "
 	    "%llu set full, %llu table rebuilds", (unsigned long long)nc->batches_sent,
@@ -290,13 +300,90 @@ engine_sources_differ(const struct config_engine *a, const struct config_engine 
 	    a->queue_maxlen != b->queue_maxlen || a->copy_range != b->copy_range;
 }
 
+/* The state each kind built for cfg, aside: -1 when one could not. */
+static int
+engine_kinds_prepare(struct engine *e, const struct config *cfg,
+    void *staged[])
+{
+	int i, rc = 0;
+
+	for (i = 0; i < engine_nkinds; i++) {
+		staged[i] = NULL;
+		if (engine_kinds[i]->prepare != NULL &&
+		    engine_kinds[i]->prepare(e, cfg, &staged[i]) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+static void
+engine_kinds_discard(void *staged[])
+{
+	int i;
+
+	for (i = 0; i < engine_nkinds; i++)
+		if (engine_kinds[i]->discard != NULL)
+			engine_kinds[i]->discard(staged[i]);
+}
+
+static void
+engine_kinds_quiesce(struct engine *e, bool hooks)
+{
+	int i;
+
+	for (i = 0; i < engine_nkinds; i++)
+		if (engine_kinds[i]->quiesce != NULL)
+			engine_kinds[i]->quiesce(e, hooks);
+}
+
+/* What the reload message says of the kinds that keep state, or of the others. */
+struct engine_reload_note {
+	int triggers;
+	char kinds[64];			/* "knock and count" */
+	int nkinds;
+};
+
+static void
+engine_note_add(struct engine_reload_note *n, const struct engine_kind *k,
+    int triggers, int of)
+{
+	size_t o = strlen(n->kinds);
+
+	n->triggers += triggers;
+	n->nkinds++;
+	snprintf(n->kinds + o, sizeof(n->kinds) - o, "%s%s", n->nkinds == 1 ?
+	    "" : n->nkinds == of ? " and " : ", ", k->name);
+}
+
+/*
+ * The staged state runs. notes (NULL: none wanted): [0] the kinds whose
+ * triggers kept their state, [1] those whose triggers start in standby.
+ */
+static void
+engine_kinds_commit(struct engine *e, const struct config *cfg,
+    void *staged[], struct engine_reload_note notes[2])
+{
+	const struct engine_kind *k;
+	int i, n, keeping = 0;
+
+	for (i = 0; i < engine_nkinds; i++)
+		keeping += engine_kinds[i]->keeps_state;
+	if (notes != NULL)
+		memset(notes, 0, 2 * sizeof(*notes));
+	for (i = 0; i < engine_nkinds; i++) {
+		k = engine_kinds[i];
+		n = k->commit(e, cfg, staged[i]);
+		if (notes != NULL)
+			engine_note_add(&notes[!k->keeps_state], k, n,
+			    k->keeps_state ? keeping : engine_nkinds - keeping);
+	}
+}
+
 /* A reload that cannot be applied: drop what was built for it. */
 static void
-engine_reload_abandon(struct engine *e, struct config *next,
-    struct knock_set *knocks, struct count_set *counts)
+engine_reload_abandon(struct engine *e, struct config *next, void *staged[])
 {
-	knock_set_free(knocks);
-	count_set_free(counts);
+	engine_kinds_discard(staged);
 	config_free(next);
 	/* The table may be half way: bring it back to the running shape. */
 	nft_table_sync(e->nft, e->cfg);
@@ -312,9 +399,9 @@ static void
 engine_reload(struct engine *e)
 {
 	struct config *next;
-	struct knock_set *knocks;
-	struct count_set *counts;
-	int nerrors = 0, kept;
+	void *staged[ENGINE_KINDS_MAX];
+	struct engine_reload_note notes[2];
+	int nerrors = 0;
 
 	next = config_load(e->cfg->path, true, stderr, &nerrors);
 	if (next == NULL) {
@@ -322,17 +409,14 @@ engine_reload(struct engine *e)
 		    nerrors, nerrors == 1 ? "" : "s", e->cfg->path);
 		return;
 	}
-	/* Knocks decided under the running config open under it. */
-	engine_knock_flush(e, loop_now_ms());
-	knocks = engine_knock_set_new(next);
-	counts = engine_count_set_new(next);
-	if (knocks == NULL || counts == NULL || nft_table_sync(e->nft, next) < 0) {
+	if (engine_kinds_prepare(e, next, staged) < 0 ||
+	    nft_table_sync(e->nft, next) < 0) {
 		log_warnx("reload: %s cannot be applied, keeping the running configuration",
 		    next->path);
-		engine_reload_abandon(e, next, knocks, counts);
+		engine_reload_abandon(e, next, staged);
 		return;
 	}
-	engine_act_reset_all(e, true);
+	engine_kinds_quiesce(e, true);
 	if (engine_sources_differ(&e->cfg->engine, &next->engine)) {
 		engine_close_sources(e);
 		if (engine_open_sources(e, &next->engine) < 0) {
@@ -340,22 +424,17 @@ engine_reload(struct engine *e)
 			engine_close_sources(e);
 			if (engine_open_sources(e, &e->cfg->engine) < 0)
 				log_warnx("reload: old sources could not be restored either");
-			engine_reload_abandon(e, next, knocks, counts);
+			engine_reload_abandon(e, next, staged);
 			return;
 		}
 	}
-	engine_act_bind(e, next);
-	kept = knock_set_adopt(knocks, e->knocks);
-	knock_set_free(e->knocks);
-	e->knocks = knocks;
-	kept += count_set_adopt(counts, e->counts);
-	count_set_free(e->counts);
-	e->counts = counts;
+	engine_kinds_commit(e, next, staged, notes);
 	config_free(e->cfg);
 	e->cfg = next;
-	log_info("reload: %s loaded (%d knock and count trigger%s kept their "
-	    "state, %d activity trigger%s in standby)", e->cfg->path, kept,
-	    kept == 1 ? "" : "s", e->nacts, e->nacts == 1 ? "" : "s");
+	log_info("reload: %s loaded (%d %s trigger%s kept their state, %d %s "
+	    "trigger%s in standby)", e->cfg->path, notes[0].triggers,
+	    notes[0].kinds, notes[0].triggers == 1 ? "" : "s", notes[1].triggers,
+	    notes[1].kinds, notes[1].triggers == 1 ? "" : "s");
 }
 
 static void
@@ -396,6 +475,7 @@ struct engine *
 engine_open(struct config *cfg, struct spawn *sp)
 {
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0 };
+	void *staged[ENGINE_KINDS_MAX];
 	struct engine *e;
 
 	e = calloc(1, sizeof(*e));
@@ -411,14 +491,16 @@ engine_open(struct config *cfg, struct spawn *sp)
 		fatal("signalfd, timerfd");
 	loop_set_pass_fn(e->loop, engine_on_pass, e);
 	e->hooks = hook_open(sp, e->loop);
-	e->knocks = engine_knock_set_new(cfg);
-	e->counts = engine_count_set_new(cfg);
-	if (e->hooks == NULL || e->knocks == NULL || e->counts == NULL ||
-	    engine_open_nft(e) < 0 || engine_open_sources(e, &cfg->engine) < 0) {
+	if (engine_kinds_prepare(e, cfg, staged) < 0 || e->hooks == NULL) {
+		engine_kinds_discard(staged);
 		engine_close(e);
 		return NULL;
 	}
-	engine_act_bind(e, cfg);
+	engine_kinds_commit(e, cfg, staged, NULL);
+	if (engine_open_nft(e) < 0 || engine_open_sources(e, &cfg->engine) < 0) {
+		engine_close(e);
+		return NULL;
+	}
 	return e;
 }
 
@@ -433,18 +515,20 @@ engine_run(struct engine *e)
 void
 engine_close(struct engine *e)
 {
+	int i;
+
 	if (e == NULL)
 		return;
 	/* Held packets get their verdict before the queues go; no hook runs now. */
-	engine_act_reset_all(e, false);
-	if (e->nft != NULL && e->knocks != NULL && e->counts != NULL)
+	engine_kinds_quiesce(e, false);
+	/* The triggers are bound before the table is opened. */
+	if (e->nft != NULL)
 		engine_log_counters(e);
 	engine_close_sources(e);
 	nft_close(e->nft);
 	hook_close(e->hooks);
-	engine_act_free_all(e);
-	knock_set_free(e->knocks);
-	count_set_free(e->counts);
+	for (i = 0; i < engine_nkinds; i++)
+		engine_kinds[i]->free(e);
 	deferred_free(e->deferred);
 	loop_free(e->loop);
 	config_free(e->cfg);

@@ -203,7 +203,7 @@ engine_act_apply(struct engine_act *ea, const struct act_actions *out,
  * matches (in file order) judges it: holds it, or not; every matching
  * trigger counts it as traffic. pkt is NULL for NFLOG packets.
  */
-int
+static int
 engine_act_packet(struct engine *e, const struct pkt *p, uint32_t indev,
     uint32_t outdev, const struct act_held *pkt, enum config_source source,
     uint64_t now)
@@ -247,7 +247,7 @@ engine_act_packet(struct engine *e, const struct pkt *p, uint32_t indev,
 	return verdict;
 }
 
-uint64_t
+static uint64_t
 engine_act_next_deadline(const struct engine *e)
 {
 	uint64_t next = ACT_NO_DEADLINE, d;
@@ -259,7 +259,7 @@ engine_act_next_deadline(const struct engine *e)
 	return next;
 }
 
-void
+static void
 engine_act_expire(struct engine *e, uint64_t now)
 {
 	struct act_actions out;
@@ -283,7 +283,7 @@ engine_act_expire(struct engine *e, uint64_t now)
  * Every trigger back to standby (SIGHUP, exit): held packets get their
  * start_failure verdict; with hooks, stop runs where start ran or runs.
  */
-void
+static void
 engine_act_reset_all(struct engine *e, bool hooks)
 {
 	struct act_actions out;
@@ -349,7 +349,7 @@ engine_act_retire(struct engine *e, struct engine_act *ea)
  * owner) across reloads by name, so its hooks stay in order; call it with
  * every trigger in standby (engine_act_reset_all()).
  */
-void
+static void
 engine_act_bind(struct engine *e, const struct config *cfg)
 {
 	struct engine_act **next;
@@ -383,7 +383,7 @@ engine_act_bind(struct engine *e, const struct config *cfg)
 	e->nacts = cfg->nactivities;
 }
 
-void
+static void
 engine_act_free_all(struct engine *e)
 {
 	int i;
@@ -398,7 +398,7 @@ engine_act_free_all(struct engine *e)
 	e->nacts = e->nretired = 0;
 }
 
-void
+static void
 engine_act_log_counters(const struct engine *e)
 {
 	const struct act_counters *c;
@@ -426,12 +426,13 @@ engine_act_log_counters(const struct engine *e)
  * The sampling switches that this pass's decisions asked for, after the
  * packets: one small batch each, outside every packet callback.
  */
-void
-engine_act_flush(struct engine *e)
+static void
+engine_act_flush(struct engine *e, uint64_t now)
 {
 	struct engine_act *ea;
 	int i;
 
+	(void)now;
 	for (i = 0; i < e->nacts; i++) {
 		ea = e->acts[i];
 		if (ea->sampling_want < 0)
@@ -440,3 +441,52 @@ engine_act_flush(struct engine *e)
 		ea->sampling_want = -1;
 	}
 }
+
+/*
+ * A queued packet. Only one queued before routing may be held: one from
+ * a later hook was routed already (docs/design.md, decision 4). It still
+ * counts as traffic.
+ */
+static const char *
+engine_act_queued(struct engine *e, const struct engine_packet *ep,
+    uint64_t now, int *verdict)
+{
+	*verdict = engine_act_packet(e, ep->pkt, ep->indev, ep->outdev,
+	    ep->hook == NF_INET_PRE_ROUTING ? ep->held : NULL,
+	    CONFIG_SOURCE_QUEUE, now);
+	return NULL;
+}
+
+/* A packet from NFLOG that no trigger's prefix claimed. */
+static bool
+engine_act_logged(struct engine *e, const struct engine_packet *ep,
+    uint64_t now)
+{
+	engine_act_packet(e, ep->pkt, ep->indev, ep->outdev, NULL,
+	    CONFIG_SOURCE_NFLOG, now);
+	return true;
+}
+
+/* Every trigger of cfg starts in standby (quiesce ran before). */
+static int
+engine_act_commit(struct engine *e, const struct config *cfg, void *next)
+{
+	(void)next;
+	engine_act_bind(e, cfg);
+	return e->nacts;
+}
+
+const struct engine_kind engine_kind_activity = {
+	.name = "activity",
+	.keeps_state = false,
+	.commit = engine_act_commit,
+	.quiesce = engine_act_reset_all,
+	.queued = engine_act_queued,
+	.logged = engine_act_logged,
+	.logged_by_prefix = false,
+	.next_deadline = engine_act_next_deadline,
+	.expire = engine_act_expire,
+	.flush = engine_act_flush,
+	.log_counters = engine_act_log_counters,
+	.free = engine_act_free_all,
+};

@@ -69,41 +69,43 @@ engine_count_apply(struct engine *e, const struct count_result *r)
 
 /*
  * A packet from the count chains (input, forward: docs/count.md): every
- * queue-fed count trigger whose match fits counts it.
+ * queue-fed count trigger whose match fits counts it, and its verdict
+ * stands. A packet queued before routing is an activity trigger's: not
+ * counted there too.
  */
-int
-engine_count_packet(struct engine *e, const struct pkt *p, uint32_t indev,
-    uint32_t outdev, uint64_t now)
+static const char *
+engine_count_queued(struct engine *e, const struct engine_packet *ep,
+    uint64_t now, int *verdict)
 {
 	const char *iif = NULL, *oif = NULL;
 	struct count_result r;
 
+	if (ep->hook != NF_INET_LOCAL_IN && ep->hook != NF_INET_FORWARD)
+		return NULL;
 	if (count_set_uses_ifs(e->counts, MATCH_IIF))
-		iif = ifname_get(&e->ifnames, indev, now);
+		iif = ifname_get(&e->ifnames, ep->indev, now);
 	if (count_set_uses_ifs(e->counts, MATCH_OIF))
-		oif = ifname_get(&e->ifnames, outdev, now);
-	count_set_packet(e->counts, p, iif, oif, now, &r);
+		oif = ifname_get(&e->ifnames, ep->outdev, now);
+	count_set_packet(e->counts, ep->pkt, iif, oif, now, &r);
 	engine_count_apply(e, &r);
-	return r.verdict == COUNT_DROP ? NF_DROP : NF_ACCEPT;
+	*verdict = r.verdict == COUNT_DROP ? NF_DROP : NF_ACCEPT;
+	return NULL;
 }
 
-/*
- * A packet from NFLOG: 0 when its prefix is a count trigger's (the
- * trigger took it), -1 when the packet is someone else's.
- */
-int
-engine_count_logged(struct engine *e, const char *prefix, const struct pkt *p,
+/* A packet from NFLOG: count rules log with their trigger's name as prefix. */
+static bool
+engine_count_logged(struct engine *e, const struct engine_packet *ep,
     uint64_t now)
 {
 	struct count_result r;
 
-	if (count_set_logged(e->counts, prefix, p, now, &r) != 0)
-		return -1;
+	if (count_set_logged(e->counts, ep->prefix, ep->pkt, now, &r) != 0)
+		return false;
 	engine_count_apply(e, &r);
-	return 0;
+	return true;
 }
 
-void
+static void
 engine_count_log_counters(const struct engine *e)
 {
 	struct count_counters cc;
@@ -124,7 +126,7 @@ engine_count_log_counters(const struct engine *e)
 	}
 }
 
-struct count_set *
+static struct count_set *
 engine_count_set_new(const struct config *cfg)
 {
 	struct count_set *cs;
@@ -134,3 +136,65 @@ engine_count_set_new(const struct config *cfg)
 		log_warnx("%s", why);
 	return cs;
 }
+
+static uint64_t
+engine_count_next_deadline(const struct engine *e)
+{
+	return count_set_next_deadline(e->counts);
+}
+
+static void
+engine_count_expire(struct engine *e, uint64_t now)
+{
+	count_set_expire(e->counts, now);
+}
+
+static int
+engine_count_prepare(struct engine *e, const struct config *cfg, void **next)
+{
+	(void)e;
+	*next = engine_count_set_new(cfg);
+	return *next == NULL ? -1 : 0;
+}
+
+static void
+engine_count_discard(void *next)
+{
+	count_set_free(next);
+}
+
+/* Triggers that stay keep their counts (count_set_adopt()). */
+static int
+engine_count_commit(struct engine *e, const struct config *cfg, void *next)
+{
+	int kept = 0;
+
+	(void)cfg;
+	if (e->counts != NULL)
+		kept = count_set_adopt(next, e->counts);
+	count_set_free(e->counts);
+	e->counts = next;
+	return kept;
+}
+
+static void
+engine_count_free(struct engine *e)
+{
+	count_set_free(e->counts);
+	e->counts = NULL;
+}
+
+const struct engine_kind engine_kind_count = {
+	.name = "count",
+	.keeps_state = true,
+	.prepare = engine_count_prepare,
+	.discard = engine_count_discard,
+	.commit = engine_count_commit,
+	.queued = engine_count_queued,
+	.logged = engine_count_logged,
+	.logged_by_prefix = true,
+	.next_deadline = engine_count_next_deadline,
+	.expire = engine_count_expire,
+	.log_counters = engine_count_log_counters,
+	.free = engine_count_free,
+};

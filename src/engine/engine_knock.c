@@ -9,10 +9,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <linux/netfilter.h>
+
 #include "config/config.h"
 #include "core/deferred.h"
 #include "engine/engine_priv.h"
 #include "engine/hook.h"
+#include "engine/loop.h"
 #include "engine/knock_state.h"
 #include "util/log.h"
 #include "kernel/nft.h"
@@ -79,7 +82,7 @@ engine_find_knock(const struct config *cfg, const char *name)
 }
 
 /* The knock triggers of cfg, with the counters their state files hold. */
-struct knock_set *
+static struct knock_set *
 engine_knock_set_new(const struct config *cfg)
 {
 	struct knock_set *ks;
@@ -114,7 +117,7 @@ knock_needs_commit(const struct knock_result *kr)
  * is written in a packet callback (docs/design.md, decision 15: nothing on
  * the packet path waits).
  */
-enum knock_verdict
+static enum knock_verdict
 engine_knock_packet(struct engine *e, const struct pkt *p, uint64_t now)
 {
 	struct knock_result kr;
@@ -139,7 +142,7 @@ engine_knock_packet(struct engine *e, const struct pkt *p, uint64_t now)
 }
 
 /* The pass's derived knocks: each counter on disk, then it opens. */
-void
+static void
 engine_knock_flush(struct engine *e, uint64_t now)
 {
 	struct knock_result *kr;
@@ -156,7 +159,7 @@ engine_knock_flush(struct engine *e, uint64_t now)
 }
 
 /* The exec_stop hooks whose delay is over. */
-void
+static void
 engine_knock_run_deferred(struct engine *e, uint64_t now)
 {
 	const struct config_knock *k;
@@ -170,7 +173,7 @@ engine_knock_run_deferred(struct engine *e, uint64_t now)
 	}
 }
 
-void
+static void
 engine_knock_log_counters(const struct engine *e)
 {
 	struct knock_counters kc;
@@ -188,3 +191,81 @@ engine_knock_log_counters(const struct engine *e)
 		    (unsigned long long)(kc.tracker.evicted_fresh + kc.tracker.evicted_progress));
 	}
 }
+
+/* A queued packet: a knock frame is dropped, and nothing else sees it. */
+static const char *
+engine_knock_queued(struct engine *e, const struct engine_packet *ep,
+    uint64_t now, int *verdict)
+{
+	if (engine_knock_packet(e, ep->pkt, now) != KNOCK_DROP)
+		return NULL;
+	*verdict = NF_DROP;
+	return "knock frame, drop";
+}
+
+/* The earliest knock window to close, or exec_stop to run. */
+static uint64_t
+engine_knock_next_deadline(const struct engine *e)
+{
+	uint64_t next = knock_set_next_deadline(e->knocks);
+	uint64_t later = deferred_next(e->deferred);	/* 0: none */
+
+	return later != 0 && later < next ? later : next;
+}
+
+static void
+engine_knock_expire(struct engine *e, uint64_t now)
+{
+	knock_set_expire(e->knocks, now);
+}
+
+static int
+engine_knock_prepare(struct engine *e, const struct config *cfg, void **next)
+{
+	/* Knocks decided under the running config open under it. */
+	engine_knock_flush(e, loop_now_ms());
+	*next = engine_knock_set_new(cfg);
+	return *next == NULL ? -1 : 0;
+}
+
+static void
+engine_knock_discard(void *next)
+{
+	knock_set_free(next);
+}
+
+/* Sources on the same sequence keep their progress (knock_set_adopt()). */
+static int
+engine_knock_commit(struct engine *e, const struct config *cfg, void *next)
+{
+	int kept = 0;
+
+	(void)cfg;
+	if (e->knocks != NULL)
+		kept = knock_set_adopt(next, e->knocks);
+	knock_set_free(e->knocks);
+	e->knocks = next;
+	return kept;
+}
+
+static void
+engine_knock_free(struct engine *e)
+{
+	knock_set_free(e->knocks);
+	e->knocks = NULL;
+}
+
+const struct engine_kind engine_kind_knock = {
+	.name = "knock",
+	.keeps_state = true,
+	.prepare = engine_knock_prepare,
+	.discard = engine_knock_discard,
+	.commit = engine_knock_commit,
+	.queued = engine_knock_queued,
+	.next_deadline = engine_knock_next_deadline,
+	.expire = engine_knock_expire,
+	.run_deferred = engine_knock_run_deferred,
+	.flush = engine_knock_flush,
+	.log_counters = engine_knock_log_counters,
+	.free = engine_knock_free,
+};

@@ -1,7 +1,8 @@
 /*
- * Inside the engine: struct engine, and what each trigger kind's glue
- * (engine_knock.c, engine_activity.c, engine_count.c) gives engine.c.
- * engine.c is the dispatcher; the glue files never call back into it.
+ * Inside the engine: struct engine, and struct engine_kind, what each
+ * trigger kind's glue (engine_knock.c, engine_activity.c, engine_count.c)
+ * gives engine.c through its row in engine_kinds.c. engine.c is the
+ * dispatcher; the glue files never call back into it.
  * Not for anything outside src/engine*.c: engine.h is the contract.
  */
 #ifndef NFQT_ENGINE_PRIV_H
@@ -59,32 +60,64 @@ struct engine {
 	int exit_status;
 };
 
-/* engine_knock.c */
-struct knock_set *engine_knock_set_new(const struct config *cfg);
-enum knock_verdict engine_knock_packet(struct engine *e, const struct pkt *p,
-    uint64_t now);
-void engine_knock_flush(struct engine *e, uint64_t now);
-void engine_knock_run_deferred(struct engine *e, uint64_t now);
-void engine_knock_log_counters(const struct engine *e);
+#define ENGINE_NO_DEADLINE	UINT64_MAX
+#define ENGINE_KINDS_MAX	8	/* rows of engine_kinds[] */
 
-/* engine_activity.c; pkt is NULL for a packet that cannot be held. */
-int engine_act_packet(struct engine *e, const struct pkt *p, uint32_t indev,
-    uint32_t outdev, const struct act_held *pkt, enum config_source source,
-    uint64_t now);
-uint64_t engine_act_next_deadline(const struct engine *e);
-void engine_act_expire(struct engine *e, uint64_t now);
-void engine_act_reset_all(struct engine *e, bool hooks);
-void engine_act_bind(struct engine *e, const struct config *cfg);
-void engine_act_free_all(struct engine *e);
-void engine_act_log_counters(const struct engine *e);
-void engine_act_flush(struct engine *e);
+/* A parsed packet as the dispatcher hands it to each kind of trigger. */
+struct engine_packet {
+	const struct pkt *pkt;
+	const char *source;		/* "queue 3", "nflog group 5": messages */
+	uint32_t indev;
+	uint32_t outdev;
+	int hook;			/* NF_INET_*: where it was queued; -1: NFLOG */
+	const struct act_held *held;	/* how to hold it, if it may be held */
+	const char *prefix;		/* NFLOG's prefix; NULL when queued */
+};
 
-/* engine_count.c */
-struct count_set *engine_count_set_new(const struct config *cfg);
-int engine_count_packet(struct engine *e, const struct pkt *p, uint32_t indev,
-    uint32_t outdev, uint64_t now);
-int engine_count_logged(struct engine *e, const char *prefix,
-    const struct pkt *p, uint64_t now);
-void engine_count_log_counters(const struct engine *e);
+/*
+ * A kind of trigger as the engine runs it: one record per kind, defined in
+ * engine_<kind>.c and listed in engine_kinds.c. engine.c calls each kind
+ * only through these; NULL members are operations the kind does not have.
+ */
+struct engine_kind {
+	const char *name;		/* "knock": the reload message */
+	bool keeps_state;		/* triggers keep their state across reloads */
+	/* State for cfg's triggers, built aside: -1 (logged) if it cannot be. */
+	int (*prepare)(struct engine *e, const struct config *cfg, void **next);
+	void (*discard)(void *next);	/* what prepare built, unused */
+	/*
+	 * next becomes the running state, taking over what it can of the
+	 * old; the number of triggers that kept their state (keeps_state)
+	 * or that start in standby.
+	 */
+	int (*commit)(struct engine *e, const struct config *cfg, void *next);
+	/* Before the sources close: held packets get their verdicts; with hooks, stops run. */
+	void (*quiesce)(struct engine *e, bool hooks);
+	/*
+	 * A queued packet, in the order of engine_kinds[]: may set *verdict.
+	 * NULL passes the packet on; else *verdict is final, and the string
+	 * says what became of the packet ("knock frame, drop") in the log.
+	 */
+	const char *(*queued)(struct engine *e, const struct engine_packet *ep,
+	    uint64_t now, int *verdict);
+	/* A packet from NFLOG: true when the kind took it, and no other sees it. */
+	bool (*logged)(struct engine *e, const struct engine_packet *ep,
+	    uint64_t now);
+	bool logged_by_prefix;		/* asked first: its rules log with a prefix */
+	uint64_t (*next_deadline)(const struct engine *e); /* or ENGINE_NO_DEADLINE */
+	void (*expire)(struct engine *e, uint64_t now);	/* what timed out */
+	/*
+	 * After each loop pass's packets, before its nftables batch: the
+	 * kernel and file work the pass decided (never in a packet callback).
+	 */
+	void (*flush)(struct engine *e, uint64_t now);
+	void (*run_deferred)(struct engine *e, uint64_t now); /* after every expire */
+	void (*log_counters)(const struct engine *e);
+	void (*free)(struct engine *e);
+};
+
+/* engine_kinds.c: every kind, in the order a queued packet meets them. */
+extern const struct engine_kind *const engine_kinds[];
+extern const int engine_nkinds;
 
 #endif
