@@ -10,6 +10,7 @@
 
 #include "core/argv.h"
 #include "config/config.h"
+#include "config/config_test.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

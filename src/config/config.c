@@ -29,6 +29,7 @@
 #include "core/argv.h"
 #include "config/config.h"
 #include "config/config_parse.h"
+#include "config/config_test.h"
 
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes; a bigger config is a mistake */
 #define ERRORS_STORED_MAX	1000		/* more are counted, not printed */

@@ -233,12 +233,6 @@ struct config {
  */
 struct config *config_load(const char *path, bool check_owner, FILE *errs, int *nerrors);
 
-/*
- * The same from a string (tests, fuzzing); name is used in messages. Key
- * files are read without the ownership checks.
- */
-struct config *config_load_string(const char *name, const char *text, FILE *errs, int *nerrors);
-
 /* Frees cfg and wipes the keys it holds. */
 void config_free(struct config *cfg);
 
@@ -247,9 +241,6 @@ void config_print(const struct config *cfg, FILE *out);
 
 /* "10s", "5m", "1h", "250ms", "2d" into milliseconds; a bare number is an error. */
 int config_parse_duration(const char *text, uint64_t *ms);
-
-/* "tcp:22" / "udp:7000". */
-int config_parse_port(const char *text, struct config_port *out);
 
 /*
  * A knock frame as a sequence lists it, "udp:7000" / "tcp:9000:fa" (a tcp

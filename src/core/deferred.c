@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
 #include "core/deferred.h"
+#include "core/deferred_test.h"
 
 struct deferred {
 	size_t count;

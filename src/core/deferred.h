@@ -35,6 +35,4 @@ uint64_t deferred_next(const struct deferred *d);
 /* Take the earliest item if it is due at now_ms. */
 bool deferred_pop_due(struct deferred *d, uint64_t now_ms, struct deferred_item *out);
 
-size_t deferred_count(const struct deferred *d);
-
 #endif

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "core/tracker.h"
+#include "core/tracker_test.h"
 
 _Static_assert(TRACKER_HASH_KEY_LEN == crypto_shorthash_KEYBYTES,
     "TRACKER_HASH_KEY_LEN must match libsodium's key size");

@@ -78,9 +78,6 @@ void tracker_promote(struct tracker *t, void *value);
 /* Drop an entry (its work is done). */
 void tracker_remove(struct tracker *t, void *value);
 
-/* 1 if the entry is in the progress tier, else 0. */
-int tracker_is_promoted(const struct tracker *t, const void *value);
-
 /* Earliest deadline of any entry; TRACKER_NO_DEADLINE when empty. */
 uint64_t tracker_next_deadline(const struct tracker *t);
 

@@ -18,6 +18,7 @@
 #include "core/packet.h"
 #include "core/tracker.h"
 #include "core/trigger_count.h"
+#include "core/trigger_count_test.h"
 
 /* A tracked source of an engine-path trigger. */
 struct count_source {

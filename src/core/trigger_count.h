@@ -121,7 +121,4 @@ int count_set_count(const struct count_set *cs);
 const struct config_count *count_set_trigger(const struct count_set *cs, int i);
 void count_set_counters(const struct count_set *cs, int i, struct count_counters *out);
 
-/* Whether the source is in one of c's allow prefixes. */
-bool count_allowed(const struct config_count *c, int family, const uint8_t *addr);
-
 #endif

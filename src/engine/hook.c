@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "engine/hook.h"
+#include "engine/hook_test.h"
 #include "util/log.h"
 #include "engine/loop.h"
 #include "core/packet.h"

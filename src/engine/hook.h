@@ -76,19 +76,14 @@ struct hook_request {
 /*
  * Hooks through the spawner sp (borrowed: spawn_close() it after
  * hook_close()). With a loop, hook_open() registers hook_readable() on
- * spawn_fd(sp) itself and removes it when the spawner goes; with NULL the
- * caller polls hook_fd() and calls hook_readable(). NULL on ENOMEM.
+ * spawn_fd(sp) itself and removes it when the spawner goes; with NULL (tests)
+ * the caller polls hook_fd() and calls hook_readable() (hook_test.h).
+ * NULL on ENOMEM.
  */
 struct hooks *hook_open(struct spawn *sp, struct loop *l);
 
 /* Forget every job without calling back; hooks already running go on. */
 void hook_close(struct hooks *h);
-
-/* The descriptor to watch for replies; -1 once the spawner has gone. */
-int hook_fd(const struct hooks *h);
-
-/* Read the spawner's replies and call back finished hooks (loop_fd_fn). */
-void hook_readable(void *h);
 
 /*
  * Run req->hook for req->owner. Returns 0 when it is sent or queued (the
@@ -100,25 +95,7 @@ void hook_readable(void *h);
  */
 int hook_run(struct hooks *h, const struct hook_request *req);
 
-/*
- * The owner is going away: its queued hooks are dropped, its running one
- * finishes without a callback. Call before freeing the owner.
- */
-void hook_cancel_owner(struct hooks *h, const void *owner);
-
-/* Hooks queued or running, all owners. */
-int hook_pending(const struct hooks *h);
-
 /* "start", "stop", ... */
 const char *hook_event_name(enum hook_event ev);
-
-/*
- * Substitute placeholders of one word into out: %IP% %NAME% %EVENT%
- * %PROTO% %PORT% %FAMILY% and %% for %; anything else, a lone % or an
- * unknown %FOO%, stays as written. A value that req does not have is
- * empty. Returns the length, or -1 with errno E2BIG when out is too small.
- */
-ssize_t hook_expand_word(const char *word, const struct hook_request *req, char *out,
-    size_t outlen);
 
 #endif

@@ -28,6 +28,7 @@
 #include "util/log.h"
 #include "engine/loop.h"
 #include "privsep/spawner.h"
+#include "privsep/spawner_test.h"
 
 #define STR2(x)	#x
 #define STR(x)	STR2(x)

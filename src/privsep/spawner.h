@@ -46,7 +46,6 @@ struct spawn *spawn_start(void);
 
 /* The engine's end of the socketpair (non-blocking): poll it for replies. */
 int spawn_fd(const struct spawn *sp);
-pid_t spawn_pid(const struct spawn *sp);
 
 /*
  * Tell the spawner where to log, e.g. after daemon(): with to_syslog it

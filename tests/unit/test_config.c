@@ -14,6 +14,7 @@
 #include "core/argv.h"
 #include "config/config.h"
 #include "core/knock_frame.h"
+#include "config/config_test.h"
 
 /* Loads text as "t.ini"; returns the messages (malloc'd) and their count. */
 static char *

@@ -18,6 +18,8 @@
 #include "kernel/nft.h"
 #include "core/packet.h"
 #include "core/trigger_count.h"
+#include "core/trigger_count_test.h"
+#include "config/config_test.h"
 
 static const uint8_t hash_key[TRACKER_HASH_KEY_LEN] = { 7 };
 

@@ -2,6 +2,7 @@
 
 #include "unit.h"
 #include "core/deferred.h"
+#include "core/deferred_test.h"
 
 static struct deferred_item
 item_at(uint64_t when, const char *name)

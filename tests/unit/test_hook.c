@@ -24,6 +24,8 @@
 #include "util/log.h"
 #include "engine/loop.h"
 #include "privsep/spawner.h"
+#include "engine/hook_test.h"
+#include "privsep/spawner_test.h"
 
 struct record {
 	void *owner;

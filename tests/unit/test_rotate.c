@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "kernel/nft.h"
+#include "config/config_test.h"
 
 static struct nft_plan plan;
 static char text[8192];

@@ -22,6 +22,7 @@
 #include "util/log.h"
 #include "engine/loop.h"
 #include "privsep/spawner.h"
+#include "privsep/spawner_test.h"
 
 static char tmpdir[] = "/tmp/nfqt-spawner.XXXXXX";
 static char logpath[PATH_MAX];

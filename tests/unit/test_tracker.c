@@ -13,6 +13,7 @@
 
 #include "unit.h"
 #include "core/tracker.h"
+#include "core/tracker_test.h"
 
 struct val {
 	uint32_t id;

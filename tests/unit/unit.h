@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/config_test.h"
 
 /* A small file's contents as a string ("" when it cannot be read). */
 static inline size_t

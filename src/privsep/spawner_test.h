@@ -1,0 +1,15 @@
+/*
+ * Test-only view of the spawner (tests/unit): its process id, to check
+ * that it goes away.
+ */
+#ifndef NFQT_SPAWNER_TEST_H
+#define NFQT_SPAWNER_TEST_H
+
+#include <sys/types.h>
+
+#include "privsep/spawner.h"
+
+/* The spawner's process id. */
+pid_t spawn_pid(const struct spawn *sp);
+
+#endif
