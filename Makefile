@@ -48,9 +48,10 @@ LDLIBS    += $(PKG_LIBS)
 # A folder under src/ is a layer (docs/design.md). The core (src/core) is a
 # library of its own that links libsodium alone: tools/check-core fails the
 # build when a core object calls anything outside its allow-list of pure libc
-# functions (no socket, file or process call). Every other layer goes into
-# libnfqt.a; src/cmd holds the two programs' mains. New files need no
-# Makefile edit.
+# functions (no socket, file or process call). Test-only API is declared in
+# src/L/X_test.h, which only X.c and tests include: tools/check-test-api.
+# Every other layer goes into libnfqt.a; src/cmd holds the two programs'
+# mains. New files need no Makefile edit.
 CORE_SRC  := $(wildcard src/core/*.c)
 CORE_OBJ  := $(CORE_SRC:src/%.c=$(O)/obj/%.o)
 CMD_SRC   := $(wildcard src/cmd/*.c)
@@ -79,15 +80,17 @@ $(O)/obj/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(O)/libcore.a: $(CORE_OBJ) tools/check-core
+$(O)/libcore.a: $(CORE_OBJ) tools/check-core tools/check-test-api
 	tools/check-core $(CORE_OBJ)
+	tools/check-test-api src
 	rm -f $@
 	$(AR) rcs $@ $(CORE_OBJ)
 
 # Rebuilt whole: ar keeps members by base name, and a moved file must not linger.
-$(O)/libnfqt.a: $(LIB_OBJ)
+$(O)/libnfqt.a: $(LIB_OBJ) tools/check-test-api
+	tools/check-test-api src
 	rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(LIB_OBJ)
 
 LIBS_ALL  := $(O)/libnfqt.a $(O)/libcore.a
 # The other layers call into the core, never the other way round.
