@@ -24,7 +24,6 @@
 #include "kernel/nfq.h"
 #include "kernel/nft.h"
 #include "core/packet.h"
-#include "core/trigger_activity.h"
 
 static void
 engine_log_packet(const char *source, const struct pkt *p, const char *what)
@@ -67,7 +66,6 @@ static int
 engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 {
 	struct engine *e = arg;
-	struct act_held held;
 	struct engine_packet ep;
 	struct pkt p;
 	char source[16];
@@ -79,10 +77,9 @@ engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 	if (engine_parse(e, source, np->payload, np->payload_len, &p) < 0)
 		return NF_ACCEPT;
 	now = loop_now_ms();
-	held = (struct act_held){ .id = np->id, .len = np->orig_len, .queue = queue };
 	ep = (struct engine_packet){ .pkt = &p, .source = source,
 	    .indev = np->indev, .outdev = np->outdev, .hook = np->hook,
-	    .held = &held };
+	    .id = np->id, .len = np->orig_len, .queue = queue };
 	for (i = 0; i < engine_nkinds; i++)
 		if (engine_kinds[i]->queued != NULL && (final =
 		    engine_kinds[i]->queued(e, &ep, now, &verdict)) != NULL) {

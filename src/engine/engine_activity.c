@@ -451,9 +451,11 @@ static const char *
 engine_act_queued(struct engine *e, const struct engine_packet *ep,
     uint64_t now, int *verdict)
 {
+	struct act_held held = { .id = ep->id, .len = ep->len, .queue = ep->queue };
+
 	*verdict = engine_act_packet(e, ep->pkt, ep->indev, ep->outdev,
-	    ep->hook == NF_INET_PRE_ROUTING ? ep->held : NULL,
-	    CONFIG_SOURCE_QUEUE, now);
+	    ep->hook == NF_INET_PRE_ROUTING ? &held : NULL, CONFIG_SOURCE_QUEUE,
+	    now);
 	return NULL;
 }
 

@@ -29,7 +29,6 @@ struct nflog_source;
 struct nfq_source;
 struct nft;
 struct pkt;
-struct act_held;
 
 struct engine_counters {
 	uint64_t parsed;
@@ -70,7 +69,9 @@ struct engine_packet {
 	uint32_t indev;
 	uint32_t outdev;
 	int hook;			/* NF_INET_*: where it was queued; -1: NFLOG */
-	const struct act_held *held;	/* how to hold it, if it may be held */
+	uint32_t id;			/* queued: the packet's id in its queue */
+	uint32_t len;			/* queued: the whole packet's length */
+	uint16_t queue;
 	const char *prefix;		/* NFLOG's prefix; NULL when queued */
 };
 
