@@ -32,7 +32,11 @@
 #include "util/log.h"
 #include "core/match.h"
 #include "kernel/netlink.h"
+#include "builders/build.h"
+#include "builders/build.h"
 #include "kernel/nft.h"
+#include "kernel/nft_test.h"
+#include "kernel/nft_test.h"
 
 /*
  * The largest nf_tables message the kernel sends is a set element dump: its
@@ -111,7 +115,7 @@ struct nft {
 	bool elem_refresh;
 	bool have_plan;
 	bool synced;			/* the table was built once */
-	struct nft_plan plan;
+	struct plan plan;
 	/*
 	 * One libnftnl set per set the engine adds to, with one element reused
 	 * per message: knock allow sets first, then count block sets.
@@ -387,8 +391,8 @@ elem_str(const struct nft_elem *el, char *buf, size_t len)
 static const char *
 esets_name(const struct nft *n, int i, int family)
 {
-	const struct nft_plan_trigger *t;
-	const struct nft_plan_count *c;
+	const struct plan_trigger *t;
+	const struct plan_count *c;
 
 	if (i < n->plan.ntriggers) {
 		t = &n->plan.triggers[i];
@@ -609,9 +613,9 @@ elem_queue(struct nft *n, int target, const char *trigger, int family,
 static int
 allow_target(const struct nft *n, const char *trigger)
 {
-	const struct nft_plan_trigger *t;
+	const struct plan_trigger *t;
 
-	if (!n->have_plan || (t = nft_plan_trigger(&n->plan, trigger)) == NULL)
+	if (!n->have_plan || (t = plan_trigger_find(&n->plan, trigger)) == NULL)
 		return -1;
 	return (int)(t - n->plan.triggers);
 }
@@ -636,10 +640,10 @@ int
 nft_block_add(struct nft *n, const char *trigger, int family,
     const uint8_t *addr, uint64_t timeout_ms)
 {
-	const struct nft_plan_count *c;
+	const struct plan_count *c;
 	int target = -2;
 
-	if (n->have_plan && (c = nft_plan_count(&n->plan, trigger)) != NULL &&
+	if (n->have_plan && (c = plan_count_find(&n->plan, trigger)) != NULL &&
 	    c->kind == CONFIG_COUNT_THRESHOLD)
 		target = n->plan.ntriggers + (int)(c - n->plan.counts);
 	return elem_queue(n, target, trigger, family, addr, timeout_ms, false);
@@ -732,7 +736,7 @@ struct sync_op {
 				 * an activity rule's combination */
 	int family;
 	uint8_t set_kind;	/* enum set_kind of SYNC_SET_ADD */
-	bool sampled;		/* activity rule 1 (nft_rule_activity()) */
+	bool sampled;		/* activity rule 1 (build_rule_activity()) */
 };
 
 struct sync {
@@ -774,7 +778,7 @@ static const struct {
 #define SYNC_NCHAINS	(int)(sizeof(sync_chains) / sizeof(sync_chains[0]))
 
 static bool
-plan_has_guards(const struct nft_plan *p)
+plan_has_guards(const struct plan *p)
 {
 	int i;
 
@@ -786,9 +790,9 @@ plan_has_guards(const struct nft_plan *p)
 
 /* Count triggers with rules in count_pre (threshold) or count_in/count_fwd. */
 static bool
-plan_has_counts(const struct nft_plan *p, bool threshold)
+plan_has_counts(const struct plan *p, bool threshold)
 {
-	const struct nft_plan_count *c;
+	const struct plan_count *c;
 	int i;
 
 	for (i = 0; i < p->ncounts; i++) {
@@ -801,20 +805,20 @@ plan_has_counts(const struct nft_plan *p, bool threshold)
 }
 
 static bool
-plan_has_rotates(const struct nft_plan *p)
+plan_has_rotates(const struct plan *p)
 {
 	int i;
 
 	for (i = 0; i < p->nrotates; i++)
-		if (nft_rotate_has_family(&p->rotates[i], AF_INET) ||
-		    nft_rotate_has_family(&p->rotates[i], AF_INET6))
+		if (plan_rotate_has_family(&p->rotates[i], AF_INET) ||
+		    plan_rotate_has_family(&p->rotates[i], AF_INET6))
 			return true;
 	return false;
 }
 
 /* A chain is in the plan when it would hold at least one rule. */
 static bool
-chain_planned(const struct nft_plan *p, int i)
+chain_planned(const struct plan *p, int i)
 {
 	switch (sync_chains[i].kind) {
 	case CHAIN_DIVERT:
@@ -834,7 +838,7 @@ chain_planned(const struct nft_plan *p, int i)
 
 /* Index of the planned chain an existing one is, -1 if it is none or differs. */
 static int
-chain_match(const struct nft_plan *p, struct nftnl_chain *c)
+chain_match(const struct plan *p, struct nftnl_chain *c)
 {
 	const char *name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
 	const char *type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
@@ -886,10 +890,10 @@ struct plan_set {
 
 /* Sets of count triggers (block, bucket) and rotate triggers (pool maps). */
 static int
-plan_sets_count_rotate(const struct nft_plan *p, struct plan_set *out, int n)
+plan_sets_count_rotate(const struct plan *p, struct plan_set *out, int n)
 {
-	const struct nft_plan_count *c;
-	const struct nft_plan_rotate *r;
+	const struct plan_count *c;
+	const struct plan_rotate *r;
 	int i, f, fam;
 
 	for (i = 0; i < p->ncounts; i++) {
@@ -910,7 +914,7 @@ plan_sets_count_rotate(const struct nft_plan *p, struct plan_set *out, int n)
 		for (f = 0; f < 2; f++) {
 			fam = f ? AF_INET6 : AF_INET;
 			if (r->mode == CONFIG_ROTATE && !r->pool[f].prefix &&
-			    nft_rotate_has_family(r, fam))
+			    plan_rotate_has_family(r, fam))
 				out[n++] = (struct plan_set){ f ? r->pool6 :
 				    r->pool4, SET_POOL, i, fam, 0 };
 		}
@@ -920,9 +924,9 @@ plan_sets_count_rotate(const struct nft_plan *p, struct plan_set *out, int n)
 
 /* Every set of the plan into out (PLAN_SETS_MAX); returns how many. */
 static int
-plan_sets(const struct nft_plan *p, struct plan_set *out)
+plan_sets(const struct plan *p, struct plan_set *out)
 {
-	const struct nft_plan_activity *a;
+	const struct plan_activity *a;
 	int i, f, fam, n = 0;
 
 	for (i = 0; i < p->ntriggers; i++)
@@ -946,7 +950,7 @@ plan_sets(const struct nft_plan *p, struct plan_set *out)
 }
 
 static bool
-set_planned(const struct nft_plan *p, const char *name)
+set_planned(const struct plan *p, const char *name)
 {
 	struct plan_set ps[PLAN_SETS_MAX];
 	int i, n = plan_sets(p, ps);
@@ -1182,7 +1186,7 @@ sync_ops_sets(struct nft *n, struct sync *s)
 static int
 sync_ops_activity(struct nft *n, struct sync *s)
 {
-	const struct nft_plan_activity *a;
+	const struct plan_activity *a;
 	struct sync_op *op;
 	int i, f, c, v, fam;
 
@@ -1238,7 +1242,7 @@ rule_ops(struct sync *s, uint8_t kind, const char *chain, int trigger,
 static int
 sync_ops_count_pre(struct nft *n, struct sync *s)
 {
-	const struct nft_plan_count *c;
+	const struct plan_count *c;
 	int i;
 
 	for (i = 0; i < n->plan.ncounts; i++) {
@@ -1267,7 +1271,7 @@ sync_ops_count_pre(struct nft *n, struct sync *s)
 static int
 sync_ops_count(struct nft *n, struct sync *s, const char *chain)
 {
-	const struct nft_plan_count *c;
+	const struct plan_count *c;
 	int i, pass;
 
 	for (pass = 0; pass < 2; pass++)
@@ -1289,7 +1293,7 @@ sync_ops_count(struct nft *n, struct sync *s, const char *chain)
 static int
 sync_ops_rotate(struct nft *n, struct sync *s)
 {
-	const struct nft_plan_rotate *r;
+	const struct plan_rotate *r;
 	struct sync_op *op;
 	int i, f, c, fam;
 
@@ -1297,7 +1301,7 @@ sync_ops_rotate(struct nft *n, struct sync *s)
 		r = &n->plan.rotates[i];
 		for (f = 0; f < 2; f++) {
 			fam = f ? AF_INET6 : AF_INET;
-			if (!nft_rotate_has_family(r, fam))
+			if (!plan_rotate_has_family(r, fam))
 				continue;
 			for (c = 0; c < match_combos(&r->match); c++) {
 				op = op_add(s, SYNC_RULE_ROTATE, true, NFT_CHAIN_ROTATE);
@@ -1315,7 +1319,7 @@ sync_ops_rotate(struct nft *n, struct sync *s)
 static int
 sync_ops_rules(struct nft *n, struct sync *s, int chain)
 {
-	const struct nft_plan *p = &n->plan;
+	const struct plan *p = &n->plan;
 	struct sync_op *op;
 	int i, j, f;
 
@@ -1382,7 +1386,7 @@ sync_ops(struct nft *n, struct sync *s)
 static const char *
 op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 {
-	const struct nft_plan_trigger *t = &n->plan.triggers[op->trigger];
+	const struct plan_trigger *t = &n->plan.triggers[op->trigger];
 	const struct config_port_range *pr;
 	const struct config_port *pt;
 
@@ -1456,22 +1460,22 @@ op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 static struct nftnl_set *
 op_set_new(const struct nft *n, const struct sync_op *op, int idx)
 {
-	const struct nft_plan *p = &n->plan;
+	const struct plan *p = &n->plan;
 	uint32_t id = (uint32_t)idx + 1;
 
 	switch (op->set_kind) {
 	case SET_ALLOW:
-		return nft_set_new(p->table, op->name, op->family, p->set_size, id);
+		return build_set(p->table, op->name, op->family, p->set_size, id);
 	case SET_BLOCK:
-		return nft_set_block_new(p->table, op->name, op->family,
+		return build_set_block(p->table, op->name, op->family,
 		    p->set_size, 0, id);
 	case SET_RATE:
-		return nft_set_block_new(p->table, op->name, op->family,
+		return build_set_block(p->table, op->name, op->family,
 		    p->set_size, p->counts[op->trigger].period_ms, id);
 	case SET_POOL:
-		return nft_set_pool_new(p->table, op->name, op->family, id);
+		return build_set_pool(p->table, op->name, op->family, id);
 	default:
-		return nft_set_activity_new(p->table, op->name, op->family,
+		return build_set_activity(p->table, op->name, op->family,
 		    p->set_size, id);
 	}
 }
@@ -1481,8 +1485,8 @@ static void *
 op_object(const struct nft *n, const struct sync_op *op, int idx,
     uint16_t *type, uint16_t *flags)
 {
-	const struct nft_plan *p = &n->plan;
-	const struct nft_plan_trigger *t = &p->triggers[op->trigger];
+	const struct plan *p = &n->plan;
+	const struct plan_trigger *t = &p->triggers[op->trigger];
 	struct nftnl_rule *r;
 	struct nftnl_chain *c;
 	struct nftnl_set *s;
@@ -1491,7 +1495,7 @@ op_object(const struct nft *n, const struct sync_op *op, int idx,
 	switch (op->kind) {
 	case SYNC_TABLE_ADD:
 		*type = NFT_MSG_NEWTABLE;
-		return nft_table_new(p->table);
+		return build_table(p->table);
 	case SYNC_CHAIN_FLUSH:
 		/* A rule delete without a handle flushes the chain. */
 		*type = NFT_MSG_DELRULE;
@@ -1524,11 +1528,11 @@ op_object(const struct nft *n, const struct sync_op *op, int idx,
 		return op_set_new(n, op, idx);
 	case SYNC_POOL_FILL:
 		*type = NFT_MSG_NEWSETELEM;
-		return nft_set_pool_elems(p->table, op->name, op->family,
+		return build_set_pool_elems(p->table, op->name, op->family,
 		    &p->rotates[op->trigger].pool[op->family == AF_INET6]);
 	case SYNC_CHAIN_ADD:
 		*type = NFT_MSG_NEWCHAIN;
-		if ((c = nft_chain_new(p->table, op->name, sync_chains[op->chain].hook,
+		if ((c = build_chain(p->table, op->name, sync_chains[op->chain].hook,
 		    sync_chains[op->chain].prio)) != NULL)
 			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE,
 			    sync_chains[op->chain].type);
@@ -1536,35 +1540,35 @@ op_object(const struct nft *n, const struct sync_op *op, int idx,
 	case SYNC_RULE_COUNT_BLOCK:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return nft_rule_count_block(p, &p->counts[op->trigger], op->family);
+		return build_rule_count_block(p, &p->counts[op->trigger], op->family);
 	case SYNC_RULE_COUNT_METER:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return nft_rule_count_meter(p, &p->counts[op->trigger], op->family,
+		return build_rule_count_meter(p, &p->counts[op->trigger], op->family,
 		    op->port);
 	case SYNC_RULE_COUNT_DIVERT:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return nft_rule_count_divert(p, &p->counts[op->trigger], op->name,
+		return build_rule_count_divert(p, &p->counts[op->trigger], op->name,
 		    op->family, op->port, n->native_queue);
 	case SYNC_RULE_ROTATE:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return nft_rule_rotate(p, &p->rotates[op->trigger], op->family,
+		return build_rule_rotate(p, &p->rotates[op->trigger], op->family,
 		    op->port);
 	case SYNC_RULE_GUARD:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return nft_rule_guard(p, op->name, t, &t->open[op->port], op->family);
+		return build_rule_guard(p, op->name, t, &t->open[op->port], op->family);
 	case SYNC_RULE_ACTIVITY:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return nft_rule_activity(p, &p->activities[op->trigger], op->family,
+		return build_rule_activity(p, &p->activities[op->trigger], op->family,
 		    op->port, op->sampled, n->native_queue);
 	default:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return nft_rule_divert(p, &p->divert[op->port], n->native_queue);
+		return build_rule_divert(p, &p->divert[op->port], n->native_queue);
 	}
 }
 
@@ -1684,7 +1688,7 @@ sync_result(struct nft *n, const struct sync *s)
 static void
 sampling_ack(struct nft *n, const struct nft_msg *m, const char *why, void *arg)
 {
-	const struct nft_plan_activity *a = &n->plan.activities[m->ref];
+	const struct plan_activity *a = &n->plan.activities[m->ref];
 
 	(void)arg;
 	if (!n->sampling[m->ref] && m->err == ENOENT)
@@ -1698,7 +1702,7 @@ sampling_ack(struct nft *n, const struct nft_msg *m, const char *why, void *arg)
 static int
 sampling_send(struct nft *n, int i)
 {
-	const struct nft_plan_activity *a = &n->plan.activities[i];
+	const struct plan_activity *a = &n->plan.activities[i];
 	uint32_t key = NFT_ACTIVE_KEY;
 	bool on = n->sampling[i];
 	struct nftnl_set_elem *e;
@@ -1744,10 +1748,10 @@ sampling_apply(struct nft *n)
 int
 nft_activity_sampling(struct nft *n, const char *trigger, bool on)
 {
-	const struct nft_plan_activity *a;
+	const struct plan_activity *a;
 	int i, rc;
 
-	if (!n->have_plan || (a = nft_plan_activity(&n->plan, trigger)) == NULL ||
+	if (!n->have_plan || (a = plan_activity_find(&n->plan, trigger)) == NULL ||
 	    a->nflog) {
 		errno = ENOENT;
 		return -1;
@@ -1796,11 +1800,11 @@ sync_plan(struct nft *n)
  * rest are never touched and cost no memory (about 250 KiB).
  */
 static void
-plan_copy(struct nft_plan *to, const struct nft_plan *from)
+plan_copy(struct plan *to, const struct plan *from)
 {
-	_Static_assert(offsetof(struct nft_plan, counts) <
-	    offsetof(struct nft_plan, rotates), "counts, then rotates, last");
-	memcpy(to, from, offsetof(struct nft_plan, counts));
+	_Static_assert(offsetof(struct plan, counts) <
+	    offsetof(struct plan, rotates), "counts, then rotates, last");
+	memcpy(to, from, offsetof(struct plan, counts));
 	memcpy(to->counts, from->counts, sizeof(from->counts[0]) *
 	    (size_t)from->ncounts);
 	to->ncounts = from->ncounts;
@@ -1812,10 +1816,10 @@ plan_copy(struct nft_plan *to, const struct nft_plan *from)
 int
 nft_table_sync(struct nft *n, const struct config *cfg)
 {
-	struct nft_plan *p;
+	struct plan *p;
 	int rc;
 
-	if ((p = malloc(sizeof(*p))) == NULL || nft_plan_build(p, cfg) < 0) {
+	if ((p = malloc(sizeof(*p))) == NULL || plan_build(p, cfg) < 0) {
 		free(p);
 		return -1;
 	}
@@ -1863,7 +1867,7 @@ nft_table_delete(struct nft *n, const char *table)
 		n->synced = false;
 		n->npending = 0;
 	}
-	if (tx_begin(n) < 0 || (t = nft_table_new(table)) == NULL)
+	if (tx_begin(n) < 0 || (t = build_table(table)) == NULL)
 		return -1;
 	if ((nlh = tx_msg(n, NFT_MSG_DELTABLE, 0, OP_SYNC, 0)) == NULL) {
 		nftnl_table_free(t);
@@ -1892,7 +1896,7 @@ probe_put_table(struct nft *n, const char *table, uint16_t type)
 	struct nftnl_table *t;
 	struct nlmsghdr *nlh;
 
-	if ((t = nft_table_new(table)) == NULL)
+	if ((t = build_table(table)) == NULL)
 		return -1;
 	nlh = tx_msg(n, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
 	    OP_PROBE, 0);
@@ -1944,7 +1948,7 @@ probe_put_queue_rule(struct nft *n, const char *table)
 
 	c = nftnl_chain_alloc();
 	r = nftnl_rule_alloc();
-	e = nft_expr_queue(0, 0, true, true);
+	e = build_expr_queue(0, 0, true, true);
 	if (c == NULL || r == NULL || e == NULL)
 		goto out;
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
@@ -2057,7 +2061,7 @@ probe_elem_refresh(struct nft *n, const char *table)
 	bool ok;
 
 	if (tx_begin(n) < 0 || probe_put_table(n, table, NFT_MSG_NEWTABLE) < 0 ||
-	    (s = nft_set_new(table, "s", AF_INET, 0, 1)) == NULL)
+	    (s = build_set(table, "s", AF_INET, 0, 1)) == NULL)
 		return false;
 	if ((nlh = tx_msg(n, NFT_MSG_NEWSET, NLM_F_CREATE, OP_PROBE, 0)) != NULL) {
 		nftnl_set_nlmsg_build_payload(nlh, s);

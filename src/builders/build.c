@@ -1,7 +1,7 @@
 /*
- * The shape of the engine's table and the libnftnl objects that build it:
- * memory only, no socket. nft.c puts these objects into batches; the unit
- * test prints them.
+ * The libnftnl objects that build the engine's table from a plan: memory
+ * only, no socket. The kernel layer puts them into batches; the unit tests
+ * print them.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -23,8 +23,7 @@
 
 #include "util/log.h"
 #include "core/match.h"
-#include "core/knock_frame.h"
-#include "kernel/nft.h"
+#include "builders/build.h"
 #include "core/trigger_count.h"
 
 /* nft's datatype numbers, so that `nft list` prints ipv4_addr / ipv6_addr. */
@@ -38,197 +37,8 @@
 
 #define NFT_COMMENT_MAX		128
 
-static int
-plan_add_divert(struct nft_plan *p, const struct config_port_range *ports)
-{
-	int i;
-
-	/* Two triggers may share a knock port: one rule queues it for both. */
-	for (i = 0; i < p->ndivert; i++)
-		if (p->divert[i].proto == ports->proto &&
-		    p->divert[i].lo == ports->lo && p->divert[i].hi == ports->hi)
-			return 0;
-	if (p->ndivert == NFT_DIVERT_MAX)
-		return -1;
-	p->divert[p->ndivert++] = *ports;
-	return 0;
-}
-
-static int
-plan_add_trigger(struct nft_plan *p, const struct config_knock *k)
-{
-	struct nft_plan_trigger *t = &p->triggers[p->ntriggers];
-	struct config_port_range ports[CONFIG_KNOCK_FRAMES_MAX];
-	int i, n;
-
-	if (strlen(k->name) > CONFIG_NAME_MAX || k->nopen > CONFIG_OPEN_MAX ||
-	    k->nframes > CONFIG_KNOCK_FRAMES_MAX) {
-		log_warnx("nft: trigger %.40s does not fit the table layout",
-		    k->name);
-		return -1;
-	}
-	snprintf(t->name, sizeof(t->name), "%s", k->name);
-	snprintf(t->set4, sizeof(t->set4), "%s%s", k->name, NFT_SET_ALLOW4);
-	snprintf(t->set6, sizeof(t->set6), "%s%s", k->name, NFT_SET_ALLOW6);
-	memcpy(t->open, k->open, sizeof(k->open[0]) * (size_t)k->nopen);
-	t->nopen = k->nopen;
-	/* Listed frames give their ports, derived ones their range. */
-	n = knock_divert_ports(k, ports, CONFIG_KNOCK_FRAMES_MAX);
-	for (i = 0; i < n; i++)
-		if (plan_add_divert(p, &ports[i]) < 0)
-			return -1;
-	p->ntriggers++;
-	return 0;
-}
-
-static int
-plan_add_activity(struct nft_plan *p, const struct config_activity *c)
-{
-	struct nft_plan_activity *a = &p->activities[p->nactivities];
-
-	if (strlen(c->name) > CONFIG_NAME_MAX) {
-		log_warnx("nft: trigger %.40s does not fit the table layout",
-		    c->name);
-		return -1;
-	}
-	snprintf(a->name, sizeof(a->name), "%s", c->name);
-	snprintf(a->active, sizeof(a->active), "%s%s", c->name, NFT_SET_ACTIVE);
-	snprintf(a->flows4, sizeof(a->flows4), "%s%s", c->name, NFT_SET_FLOWS4);
-	snprintf(a->flows6, sizeof(a->flows6), "%s%s", c->name, NFT_SET_FLOWS6);
-	a->match = c->match;
-	a->nflog = c->source == CONFIG_SOURCE_NFLOG;
-	p->nactivities++;
-	return 0;
-}
-
-static int
-plan_add_count(struct nft_plan *p, const struct config_count *c)
-{
-	struct nft_plan_count *pc = &p->counts[p->ncounts];
-
-	if (strlen(c->name) > CONFIG_NAME_MAX || c->nallow > CONFIG_ALLOW_MAX) {
-		log_warnx("nft: trigger %.40s does not fit the table layout",
-		    c->name);
-		return -1;
-	}
-	snprintf(pc->name, sizeof(pc->name), "%s", c->name);
-	snprintf(pc->block4, sizeof(pc->block4), "%s%s", c->name, NFT_SET_BLOCK4);
-	snprintf(pc->block6, sizeof(pc->block6), "%s%s", c->name, NFT_SET_BLOCK6);
-	snprintf(pc->rate4, sizeof(pc->rate4), "%s%s", c->name, NFT_SET_RATE4);
-	snprintf(pc->rate6, sizeof(pc->rate6), "%s%s", c->name, NFT_SET_RATE6);
-	pc->match = c->match;
-	pc->kind = (uint8_t)c->kind;
-	pc->path = (uint8_t)c->path;
-	pc->nflog = c->kind == CONFIG_COUNT_EVERY && c->source == CONFIG_SOURCE_NFLOG;
-	pc->log_blocks = c->kind == CONFIG_COUNT_THRESHOLD &&
-	    c->path == CONFIG_PATH_KERNEL && c->exec.argv != NULL;
-	pc->threshold = c->threshold;
-	pc->period_ms = c->period_ms;
-	pc->block_timeout_ms = c->block_timeout_ms;
-	memcpy(pc->allow, c->allow, sizeof(c->allow[0]) * (size_t)c->nallow);
-	pc->nallow = c->nallow;
-	p->ncounts++;
-	return 0;
-}
-
-static int
-plan_add_rotate(struct nft_plan *p, const struct config_rotate *r)
-{
-	struct nft_plan_rotate *pr = &p->rotates[p->nrotates];
-
-	if (strlen(r->name) > CONFIG_NAME_MAX) {
-		log_warnx("nft: trigger %.40s does not fit the table layout",
-		    r->name);
-		return -1;
-	}
-	snprintf(pr->name, sizeof(pr->name), "%s", r->name);
-	snprintf(pr->pool4, sizeof(pr->pool4), "%s%s", r->name, NFT_SET_POOL4);
-	snprintf(pr->pool6, sizeof(pr->pool6), "%s%s", r->name, NFT_SET_POOL6);
-	pr->match = r->match;
-	pr->mode = (uint8_t)r->mode;
-	pr->policy = (uint8_t)r->policy;
-	memcpy(pr->pool, r->pool, sizeof(pr->pool));
-	p->nrotates++;
-	return 0;
-}
-
-int
-nft_plan_build(struct nft_plan *p, const struct config *cfg)
-{
-	const struct config_engine *e = &cfg->engine;
-	int i;
-
-	memset(p, 0, sizeof(*p));
-	if (e->table[0] == '\0' || strlen(e->table) > CONFIG_TABLE_MAX) {
-		log_warnx("nft: table name '%.40s' is empty or too long", e->table);
-		return -1;
-	}
-	if (cfg->nknocks < 0 || cfg->nactivities < 0 || cfg->ncounts < 0 ||
-	    cfg->nrotates < 0 || cfg->nknocks + cfg->nactivities +
-	    cfg->ncounts + cfg->nrotates > CONFIG_TRIGGERS_MAX ||
-	    e->queue_last < e->queue_first) {
-		log_warnx("nft: %d triggers, queues %u-%u: out of range",
-		    cfg->nknocks + cfg->nactivities + cfg->ncounts + cfg->nrotates,
-		    e->queue_first, e->queue_last);
-		return -1;
-	}
-	snprintf(p->table, sizeof(p->table), "%s", e->table);
-	p->manage_rules = e->manage_rules;
-	p->queue_first = e->queue_first;
-	p->queue_last = e->queue_last;
-	p->queue_bypass = e->queue_bypass;
-	p->set_size = e->max_sources;
-	p->nflog_group = e->nflog_group >= 0 ? (uint16_t)e->nflog_group : 0;
-	for (i = 0; i < cfg->nknocks; i++)
-		if (plan_add_trigger(p, &cfg->knocks[i]) < 0)
-			return -1;
-	for (i = 0; i < cfg->nactivities; i++)
-		if (plan_add_activity(p, &cfg->activities[i]) < 0)
-			return -1;
-	for (i = 0; i < cfg->ncounts; i++)
-		if (plan_add_count(p, &cfg->counts[i]) < 0)
-			return -1;
-	for (i = 0; i < cfg->nrotates; i++)
-		if (plan_add_rotate(p, &cfg->rotates[i]) < 0)
-			return -1;
-	return 0;
-}
-
-const struct nft_plan_count *
-nft_plan_count(const struct nft_plan *p, const char *name)
-{
-	int i;
-
-	for (i = 0; i < p->ncounts; i++)
-		if (strcmp(p->counts[i].name, name) == 0)
-			return &p->counts[i];
-	return NULL;
-}
-
-const struct nft_plan_activity *
-nft_plan_activity(const struct nft_plan *p, const char *name)
-{
-	int i;
-
-	for (i = 0; i < p->nactivities; i++)
-		if (strcmp(p->activities[i].name, name) == 0)
-			return &p->activities[i];
-	return NULL;
-}
-
-const struct nft_plan_trigger *
-nft_plan_trigger(const struct nft_plan *p, const char *name)
-{
-	int i;
-
-	for (i = 0; i < p->ntriggers; i++)
-		if (strcmp(p->triggers[i].name, name) == 0)
-			return &p->triggers[i];
-	return NULL;
-}
-
 struct nftnl_table *
-nft_table_new(const char *table)
+build_table(const char *table)
 {
 	struct nftnl_table *t;
 
@@ -242,7 +52,7 @@ nft_table_new(const char *table)
 }
 
 struct nftnl_chain *
-nft_chain_new(const char *table, const char *chain, uint32_t hook, int32_t prio)
+build_chain(const char *table, const char *chain, uint32_t hook, int32_t prio)
 {
 	struct nftnl_chain *c;
 
@@ -259,7 +69,7 @@ nft_chain_new(const char *table, const char *chain, uint32_t hook, int32_t prio)
 }
 
 struct nftnl_set *
-nft_set_new(const char *table, const char *name, int family, uint32_t size,
+build_set(const char *table, const char *name, int family, uint32_t size,
     uint32_t id)
 {
 	struct nftnl_set *s;
@@ -404,7 +214,7 @@ expr_nfqueue_target(uint16_t first, uint16_t last, bool bypass)
 }
 
 struct nftnl_expr *
-nft_expr_queue(uint16_t first, uint16_t last, bool bypass, bool native)
+build_expr_queue(uint16_t first, uint16_t last, bool bypass, bool native)
 {
 	struct nftnl_expr *e;
 
@@ -420,7 +230,7 @@ nft_expr_queue(uint16_t first, uint16_t last, bool bypass, bool native)
 }
 
 struct nftnl_expr *
-nft_expr_log_group(uint16_t group)
+build_expr_log_group(uint16_t group)
 {
 	struct nftnl_expr *e;
 
@@ -496,8 +306,8 @@ proto_name(uint8_t proto)
  * untracked) from a non-member is dropped: the guard fails closed.
  */
 struct nftnl_rule *
-nft_rule_guard(const struct nft_plan *p, const char *chain,
-    const struct nft_plan_trigger *t, const struct config_port *port,
+build_rule_guard(const struct plan *p, const char *chain,
+    const struct plan_trigger *t, const struct config_port *port,
     int family)
 {
 	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
@@ -551,7 +361,7 @@ rule_match_port_range(struct nftnl_rule *r, const struct config_port_range *port
 
 /* meta l4proto udp th dport 7000[-7999] counter queue num 0[-N] [bypass] */
 struct nftnl_rule *
-nft_rule_divert(const struct nft_plan *p, const struct config_port_range *ports,
+build_rule_divert(const struct plan *p, const struct config_port_range *ports,
     bool native_queue)
 {
 	char comment[NFT_COMMENT_MAX];
@@ -568,7 +378,7 @@ nft_rule_divert(const struct nft_plan *p, const struct config_port_range *ports,
 		    proto_name(ports->proto), ports->lo, ports->hi);
 	ok = rule_match_port_range(r, ports) &&
 	    rule_add(r, nftnl_expr_alloc("counter")) &&
-	    rule_add(r, nft_expr_queue(p->queue_first, p->queue_last,
+	    rule_add(r, build_expr_queue(p->queue_first, p->queue_last,
 		p->queue_bypass, native_queue)) &&
 	    rule_comment(r, comment);
 	if (!ok) {
@@ -813,7 +623,7 @@ rule_sample(struct nftnl_rule *r, int family, const char *set)
  * NFLOG mode: rule 1 without the switch, ending in log group N.
  */
 struct nftnl_rule *
-nft_rule_activity(const struct nft_plan *p, const struct nft_plan_activity *a,
+build_rule_activity(const struct plan *p, const struct plan_activity *a,
     int family, int combo, bool sampled, bool native_queue)
 {
 	char comment[NFT_COMMENT_MAX];
@@ -838,8 +648,8 @@ nft_rule_activity(const struct nft_plan *p, const struct nft_plan_activity *a,
 		ok = rule_sample(r, family, family == AF_INET ? a->flows4 :
 		    a->flows6);
 	ok = ok && rule_add(r, nftnl_expr_alloc("counter")) &&
-	    rule_add(r, a->nflog ? nft_expr_log_group(p->nflog_group) :
-		nft_expr_queue(p->queue_first, p->queue_last, p->queue_bypass,
+	    rule_add(r, a->nflog ? build_expr_log_group(p->nflog_group) :
+		build_expr_queue(p->queue_first, p->queue_last, p->queue_bypass,
 		native_queue)) &&
 	    rule_comment(r, comment);
 	if (!ok) {
@@ -854,7 +664,7 @@ nft_rule_activity(const struct nft_plan *p, const struct nft_plan_activity *a,
  * <trigger>_active (family 0): type mark, one element while sampling is on.
  */
 struct nftnl_set *
-nft_set_activity_new(const char *table, const char *name, int family,
+build_set_activity(const char *table, const char *name, int family,
     uint32_t size, uint32_t id)
 {
 	struct nftnl_set *s;
@@ -892,12 +702,12 @@ nft_set_activity_new(const char *table, const char *name, int family,
  * runs over puts the source into the block set, in the same rule.
  */
 struct nftnl_set *
-nft_set_block_new(const char *table, const char *name, int family,
+build_set_block(const char *table, const char *name, int family,
     uint32_t size, uint64_t timeout_ms, uint32_t id)
 {
 	struct nftnl_set *s;
 
-	if ((s = nft_set_new(table, name, family, size, id)) == NULL)
+	if ((s = build_set(table, name, family, size, id)) == NULL)
 		return NULL;
 	/* Dynamic: rules add to it from the packet path. */
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
@@ -932,7 +742,7 @@ rule_saddr(struct nftnl_rule *r, int family)
 
 /* ip saddr != 192.168.0.0/16 ...: the allow list of the trigger's family. */
 static bool
-rule_not_allowed(struct nftnl_rule *r, const struct nft_plan_count *c,
+rule_not_allowed(struct nftnl_rule *r, const struct plan_count *c,
     int family)
 {
 	int i;
@@ -949,7 +759,7 @@ expr_log_prefix(const char *prefix, uint16_t group)
 {
 	struct nftnl_expr *e;
 
-	if ((e = nft_expr_log_group(group)) != NULL)
+	if ((e = build_expr_log_group(group)) != NULL)
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
 	return e;
 }
@@ -1014,7 +824,7 @@ rule_done(struct nftnl_rule *r, bool ok)
 }
 
 struct nftnl_rule *
-nft_rule_count_block(const struct nft_plan *p, const struct nft_plan_count *c,
+build_rule_count_block(const struct plan *p, const struct plan_count *c,
     int family)
 {
 	char comment[NFT_COMMENT_MAX];
@@ -1034,7 +844,7 @@ nft_rule_count_block(const struct nft_plan *p, const struct nft_plan_count *c,
 }
 
 struct nftnl_rule *
-nft_rule_count_meter(const struct nft_plan *p, const struct nft_plan_count *c,
+build_rule_count_meter(const struct plan *p, const struct plan_count *c,
     int family, int combo)
 {
 	char comment[NFT_COMMENT_MAX], prefix[NFT_COMMENT_MAX];
@@ -1067,7 +877,7 @@ nft_rule_count_meter(const struct nft_plan *p, const struct nft_plan_count *c,
 }
 
 struct nftnl_rule *
-nft_rule_count_divert(const struct nft_plan *p, const struct nft_plan_count *c,
+build_rule_count_divert(const struct plan *p, const struct plan_count *c,
     const char *chain, int family, int combo, bool native_queue)
 {
 	char comment[NFT_COMMENT_MAX], prefix[NFT_COMMENT_MAX];
@@ -1088,7 +898,7 @@ nft_rule_count_divert(const struct nft_plan *p, const struct nft_plan_count *c,
 	    rule_not_allowed(r, c, family) &&
 	    rule_add(r, nftnl_expr_alloc("counter")) &&
 	    rule_add(r, c->nflog ? expr_log_prefix(prefix, p->nflog_group) :
-		nft_expr_queue(p->queue_first, p->queue_last, p->queue_bypass,
+		build_expr_queue(p->queue_first, p->queue_last, p->queue_bypass,
 		native_queue));
 	return rule_done(r, ok && rule_comment(r, comment));
 }
@@ -1121,7 +931,7 @@ set_key_host_order(struct nftnl_set *s)
 }
 
 struct nftnl_set *
-nft_set_pool_new(const char *table, const char *name, int family,
+build_set_pool(const char *table, const char *name, int family,
     uint32_t id)
 {
 	struct nftnl_set *s;
@@ -1148,7 +958,7 @@ nft_set_pool_new(const char *table, const char *name, int family,
 
 /* Slot i (numgen's number, host order like a mark) maps to address i. */
 struct nftnl_set *
-nft_set_pool_elems(const char *table, const char *name, int family,
+build_set_pool_elems(const char *table, const char *name, int family,
     const struct config_pool *pool)
 {
 	struct nftnl_set_elem *e;
@@ -1172,13 +982,6 @@ nft_set_pool_elems(const char *table, const char *name, int family,
 		nftnl_set_elem_add(s, e);
 	}
 	return s;
-}
-
-bool
-nft_rotate_has_family(const struct nft_plan_rotate *r, int family)
-{
-	return match_has_family(&r->match, family) &&
-	    (r->mode == CONFIG_PASSTHROUGH || r->pool[family == AF_INET6].n > 0);
 }
 
 static struct nftnl_expr *
@@ -1284,7 +1087,7 @@ rule_random_in_prefix(struct nftnl_rule *r, int family,
 }
 
 struct nftnl_rule *
-nft_rule_rotate(const struct nft_plan *p, const struct nft_plan_rotate *rt,
+build_rule_rotate(const struct plan *p, const struct plan_rotate *rt,
     int family, int combo)
 {
 	const struct config_pool *pool = &rt->pool[family == AF_INET6];
@@ -1293,7 +1096,7 @@ nft_rule_rotate(const struct nft_plan *p, const struct nft_plan_rotate *rt,
 	struct nftnl_rule *r;
 	bool ok;
 
-	if (!nft_rotate_has_family(rt, family) || combo < 0 ||
+	if (!plan_rotate_has_family(rt, family) || combo < 0 ||
 	    combo >= match_combos(&rt->match) ||
 	    (r = rule_new(p->table, NFT_CHAIN_ROTATE)) == NULL)
 		return NULL;
