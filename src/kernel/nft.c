@@ -277,46 +277,69 @@ ack_one(struct nft *n, const struct nlmsghdr *nlh, ack_fn fn, void *arg)
 	return 1;
 }
 
-static ssize_t
-recv_wait(struct mnl_socket *nl, void *buf, size_t len)
+/*
+ * One datagram of answers, waiting NFT_ACK_WAIT_MS at most for it. Returns
+ * as nl_receive() does, never EAGAIN.
+ */
+static int
+nft_recv(struct nft *n, struct nl_rx *rx)
 {
-	struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
-	ssize_t r;
+	int fd = mnl_socket_get_fd(n->nl), r;
 
 	for (;;) {
-		r = recv(pfd.fd, buf, len, MSG_DONTWAIT);
-		if (r >= 0 || (errno != EAGAIN && errno != EINTR))
+		if ((r = nl_receive(fd, n->rx, NFT_RX_BYTES, rx)) >= 0 || rx->failed)
 			return r;
-		if (errno == EAGAIN && poll(&pfd, 1, NFT_ACK_WAIT_MS) == 0) {
-			errno = ETIMEDOUT;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -1;
+		if ((r = nl_wait(fd, NFT_ACK_WAIT_MS)) <= 0) {
+			if (r == 0)
+				errno = ETIMEDOUT;
 			return -1;
 		}
 	}
+}
+
+struct ack_read {
+	struct nft *n;
+	ack_fn fn;
+	void *arg;
+	int missing;
+};
+
+static int
+ack_msg(const struct nlmsghdr *nlh, void *arg)
+{
+	struct ack_read *a = arg;
+	int r;
+
+	if ((r = ack_one(a->n, nlh, a->fn, a->arg)) < 0)
+		return NL_CB_ERROR;
+	a->missing -= r;
+	return a->missing > 0 ? NL_CB_OK : NL_CB_STOP;
 }
 
 /* Read until every message of the batch is acked. */
 static int
 acks_read(struct nft *n, ack_fn fn, void *arg)
 {
-	const struct nlmsghdr *nlh;
-	int missing = n->nmsgs, r, rem;
-	ssize_t len;
+	struct ack_read a = { .n = n, .fn = fn, .arg = arg, .missing = n->nmsgs };
+	struct nl_rx rx = { .what = "nft", .portid = n->portid,
+	    .seq_first = n->seq_begin, .seq_last = n->seq - 1, .fn = ack_msg,
+	    .arg = &a, .c = &n->c.nl };
+	int e;
 
-	while (missing > 0) {
-		if ((len = recv_wait(n->nl, n->rx, NFT_RX_BYTES)) < 0) {
-			r = errno;
-			log_warn("nft: reading acks (%d of %d missing)", missing,
-			    n->nmsgs);
-			errno = r;
+	while (a.missing > 0) {
+		if (nft_recv(n, &rx) >= 0)
+			continue;
+		if (rx.failed)		/* the batch was refused: logged */
 			return -1;
-		}
-		rem = (int)len;
-		for (nlh = (const struct nlmsghdr *)n->rx; mnl_nlmsg_ok(nlh, rem);
-		    nlh = mnl_nlmsg_next(nlh, &rem)) {
-			if ((r = ack_one(n, nlh, fn, arg)) < 0)
-				return -1;
-			missing -= r;
-		}
+		e = errno;
+		log_warn("nft: reading acks (%d of %d missing)", a.missing,
+		    n->nmsgs);
+		errno = e;
+		return -1;
 	}
 	return 0;
 }
@@ -349,31 +372,59 @@ tx_send(struct nft *n, ack_fn fn, void *arg)
 	return 0;
 }
 
-/* Acks a failed batch left behind must not be read as a dump's answer. */
-static void
-rx_drain(struct mnl_socket *nl, char *buf)
+struct dump {
+	mnl_cb_t cb;
+	void *data;
+};
+
+/* One message of a dump: libmnl's control message handling, then cb. */
+static int
+dump_msg(const struct nlmsghdr *nlh, void *arg)
 {
-	while (recv(mnl_socket_get_fd(nl), buf, NFT_RX_BYTES, MSG_DONTWAIT) > 0)
-		;
+	const struct dump *d = arg;
+	const struct nlmsgerr *err;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+		errno = EINTR;		/* the table changed while dumped */
+		return NL_CB_ERROR;
+	}
+	if (nlh->nlmsg_type == NLMSG_DONE)
+		return NL_CB_STOP;
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err))) {
+			errno = EBADMSG;
+			return NL_CB_ERROR;
+		}
+		err = mnl_nlmsg_get_payload(nlh);
+		if (err->error == 0)
+			return NL_CB_STOP;
+		errno = -err->error;
+		return NL_CB_ERROR;
+	}
+	if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
+		return NL_CB_OK;
+	return d->cb(nlh, d->data);
 }
 
-/* Send a dump request and feed every answer to cb until NLMSG_DONE. */
+/*
+ * Send a dump request and feed every answer to cb until NLMSG_DONE. Acks a
+ * failed batch left behind carry older sequence numbers: skipped.
+ */
 static int
 nft_dump(struct nft *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-	uint32_t seq = nlh->nlmsg_seq;
-	ssize_t len;
-	int r;
+	struct dump d = { .cb = cb, .data = data };
+	struct nl_rx rx = { .what = "nft dump", .portid = n->portid,
+	    .seq_first = nlh->nlmsg_seq, .seq_last = nlh->nlmsg_seq,
+	    .fn = dump_msg, .arg = &d, .c = &n->c.nl };
 
-	rx_drain(n->nl, n->rx);
 	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
 		return -1;
 	do {
-		if ((len = recv_wait(n->nl, n->rx, NFT_RX_BYTES)) < 0)
+		if (nft_recv(n, &rx) < 0)
 			return -1;
-		r = mnl_cb_run(n->rx, (size_t)len, seq, n->portid, cb, data);
-	} while (r > 0);
-	return r < 0 ? -1 : 0;
+	} while (!rx.stopped);
+	return 0;
 }
 
 /*
@@ -2138,34 +2189,42 @@ nft_monitor_fd(const struct nft *n)
 	return n->mon != NULL ? mnl_socket_get_fd(n->mon) : -1;
 }
 
+struct monitor_pass {
+	struct nft *n;
+	bool rebuild;
+};
+
+static int
+monitor_msg(const struct nlmsghdr *nlh, void *arg)
+{
+	struct monitor_pass *m = arg;
+
+	m->rebuild |= m->n->have_plan && event_hits_us(m->n, nlh);
+	return NL_CB_OK;
+}
+
 int
 nft_monitor_handle(struct nft *n)
 {
-	const struct nlmsghdr *nlh;
-	bool rebuild = false;
-	ssize_t len;
-	int rem;
+	struct monitor_pass m = { .n = n };
+	struct nl_rx rx = { .what = "nft monitor", .fn = monitor_msg, .arg = &m,
+	    .c = &n->c.nl };
 
 	if (n->mon == NULL)
 		return 0;
 	for (;;) {
-		len = recv(mnl_socket_get_fd(n->mon), n->rx, NFT_RX_BYTES, MSG_DONTWAIT);
-		if (len < 0 && errno == EINTR)
+		if (nl_receive(mnl_socket_get_fd(n->mon), n->rx, NFT_RX_BYTES,
+		    &rx) >= 0)
 			continue;
-		if (len < 0 && errno == ENOBUFS) {
-			/* Events were lost: one of them may have been a delete. */
-			n->c.monitor_overruns++;
-			rebuild = true;
+		if (errno == EINTR)
 			continue;
-		}
-		if (len <= 0)
+		if (errno != ENOBUFS)
 			break;
-		rem = (int)len;
-		for (nlh = (const struct nlmsghdr *)n->rx; mnl_nlmsg_ok(nlh, rem);
-		    nlh = mnl_nlmsg_next(nlh, &rem))
-			rebuild |= n->have_plan && event_hits_us(n, nlh);
+		/* Events were lost: one of them may have been a delete. */
+		n->c.monitor_overruns++;
+		m.rebuild = true;
 	}
-	if (!rebuild || !n->have_plan || !n->synced)
+	if (!m.rebuild || !n->have_plan || !n->synced)
 		return 0;
 	log_warnx("nft: table inet %s changed by another process: rebuilding",
 	    n->plan.table);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "kernel/netlink.h"
 
 struct nft;
 
@@ -28,6 +29,7 @@ struct nft_counters {
 	uint64_t table_recreated;	/* the table vanished under us and was rebuilt */
 	uint64_t resyncs;		/* run-time reconciliations (ENOENT, monitor) */
 	uint64_t monitor_overruns;	/* ENOBUFS on the monitor socket */
+	struct nl_rx_counters nl;	/* forged or malformed datagrams, both sockets */
 };
 
 /*
