@@ -1,5 +1,5 @@
 /*
- * The table's shape and the rules built from a config (src/builders/rules.c):
+ * The table's shape and the rules built from a config (src/builders/plan.c, build.c):
  * memory only, so the expressions the kernel will get are checked here
  * as libnftnl prints them, without root.
  */
