@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libnftnl/batch.h>
+
 #include "util/log.h"
 #include "kernel/nft_priv.h"
 #include "kernel/nft_test.h"
@@ -81,7 +83,9 @@ nft_close(struct nft *n)
 		mnl_socket_close(n->mon);
 	if (n->nl != NULL)
 		mnl_socket_close(n->nl);
-	free(n->tx);
+	if (n->batch != NULL)
+		nftnl_batch_free(n->batch);
+	free(n->iov);
 	free(n->msgs);
 	free(n->rx);
 	free(n);

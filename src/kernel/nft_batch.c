@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <linux/netfilter.h>
 
+#include <libnftnl/batch.h>
 #include <libnftnl/common.h>
 
 #include "util/log.h"
@@ -39,27 +41,20 @@ nft_sock_grow(int fd, int opt_force, int opt, int *cur, size_t want)
 	*cur = size;
 }
 
+/* Room to record one more message of the batch. */
 static int
-tx_reserve(struct nft *n)
+msgs_reserve(struct nft *n)
 {
 	struct nft_msg *m;
 	size_t cap;
-	char *b;
 
-	if (n->txcap - n->txlen < NFT_MSG_ROOM) {
-		cap = n->txcap ? n->txcap * 2 : 64 * 1024;
-		if ((b = realloc(n->tx, cap)) == NULL)
-			return -1;
-		n->tx = b;
-		n->txcap = cap;
-	}
-	if (n->nmsgs == n->msgcap) {
-		cap = n->msgcap ? (size_t)n->msgcap * 2 : 256;
-		if ((m = reallocarray(n->msgs, cap, sizeof(*m))) == NULL)
-			return -1;
-		n->msgs = m;
-		n->msgcap = (int)cap;
-	}
+	if (n->nmsgs < n->msgcap)
+		return 0;
+	cap = n->msgcap ? (size_t)n->msgcap * 2 : 256;
+	if ((m = reallocarray(n->msgs, cap, sizeof(*m))) == NULL)
+		return -1;
+	n->msgs = m;
+	n->msgcap = (int)cap;
 	return 0;
 }
 
@@ -67,6 +62,8 @@ void
 nft_tx_put(struct nft *n, struct nlmsghdr *nlh)
 {
 	n->txlen += NLMSG_ALIGN(nlh->nlmsg_len);
+	if (nftnl_batch_update(n->batch) < 0)
+		n->tx_nomem = true;
 }
 
 int
@@ -74,10 +71,15 @@ nft_tx_begin(struct nft *n)
 {
 	n->txlen = 0;
 	n->nmsgs = 0;
-	if (tx_reserve(n) < 0)
+	n->tx_nomem = false;
+	/* libnftnl has no reset: one batch per transaction, as nft does. */
+	if (n->batch != NULL)
+		nftnl_batch_free(n->batch);
+	if ((n->batch = nftnl_batch_alloc(NFT_BATCH_PAGE, NFT_MSG_ROOM)) == NULL ||
+	    msgs_reserve(n) < 0)
 		return -1;
 	n->seq_begin = n->seq;
-	nft_tx_put(n, nftnl_batch_begin(n->tx, n->seq++));
+	nft_tx_put(n, nftnl_batch_begin(nftnl_batch_buffer(n->batch), n->seq++));
 	return 0;
 }
 
@@ -87,15 +89,15 @@ nft_tx_msg(struct nft *n, uint16_t type, uint16_t flags, uint8_t op, int ref)
 {
 	struct nft_msg *m;
 
-	if (tx_reserve(n) < 0)
+	if (msgs_reserve(n) < 0)
 		return NULL;
 	m = &n->msgs[n->nmsgs++];
 	m->seq = n->seq;
 	m->ref = ref;
 	m->err = -1;
 	m->op = op;
-	return nftnl_nlmsg_build_hdr(n->tx + n->txlen, type, NFPROTO_INET,
-	    flags | NLM_F_ACK, n->seq++);
+	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(n->batch), type,
+	    NFPROTO_INET, flags | NLM_F_ACK, n->seq++);
 }
 
 static int
@@ -233,18 +235,42 @@ acks_read(struct nft *n, ack_fn fn, void *arg)
  * committed it, 1 when it refused some message (then it committed nothing:
  * fn was called for each refused one), -1 when the socket failed.
  */
+/* The pages of the batch in one sendmsg: one datagram, one transaction. */
+static int
+tx_sendmsg(struct nft *n)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct msghdr msg = { .msg_name = &kernel, .msg_namelen = sizeof(kernel) };
+	struct iovec *iov;
+	int pages = nftnl_batch_iovec_len(n->batch);
+
+	if (pages > n->iovcap) {
+		if ((iov = reallocarray(n->iov, (size_t)pages, sizeof(*iov))) == NULL)
+			return -1;
+		n->iov = iov;
+		n->iovcap = pages;
+	}
+	nftnl_batch_iovec(n->batch, n->iov, (uint32_t)pages);
+	msg.msg_iov = n->iov;
+	msg.msg_iovlen = (size_t)pages;
+	return sendmsg(mnl_socket_get_fd(n->nl), &msg, 0) < 0 ? -1 : 0;
+}
+
 int
 nft_tx_send(struct nft *n, ack_fn fn, void *arg)
 {
 	int fd = mnl_socket_get_fd(n->nl), i;
 
-	if (tx_reserve(n) < 0)
+	nft_tx_put(n, nftnl_batch_end(nftnl_batch_buffer(n->batch), n->seq++));
+	if (n->tx_nomem) {
+		log_warnx("nft: out of memory building a batch of %d messages",
+		    n->nmsgs);
 		return -1;
-	nft_tx_put(n, nftnl_batch_end(n->tx + n->txlen, n->seq++));
+	}
 	nft_sock_grow(fd, SO_SNDBUFFORCE, SO_SNDBUF, &n->sndbuf, n->txlen + 4096);
 	nft_sock_grow(fd, SO_RCVBUFFORCE, SO_RCVBUF, &n->rcvbuf,
 	    (size_t)n->nmsgs * NFT_ACK_TRUESIZE + NFT_RX_BYTES);
-	if (mnl_socket_sendto(n->nl, n->tx, n->txlen) < 0) {
+	if (tx_sendmsg(n) < 0) {
 		log_warn("nft: sending a batch of %d messages", n->nmsgs);
 		return -1;
 	}

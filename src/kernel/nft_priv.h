@@ -16,6 +16,8 @@
 #include "kernel/netlink.h"
 #include "kernel/nft.h"
 
+struct iovec;
+struct nftnl_batch;
 struct nftnl_set;
 struct nftnl_set_elem;
 
@@ -29,9 +31,12 @@ struct nftnl_set_elem;
 /*
  * Room guaranteed before building one message: libnftnl writes without a
  * bound. Our largest, a guard rule (13 expressions, a comment, names of at
- * most 256 bytes from a dump) stays under 2 KiB.
+ * most 256 bytes from a dump) stays under 2 KiB. It is the overrun room of
+ * each batch page: a message that ends past the page moves to a new one.
  */
 #define NFT_MSG_ROOM		8192
+/* A page of a batch (libnftnl's nftnl_batch); the batch is one datagram. */
+#define NFT_BATCH_PAGE		(64 * 1024)
 /*
  * The kernel runs a batch in our sendmsg and queues one ack per message
  * before it returns. An ack is a small skb whose truesize stays under 1 KiB,
@@ -86,8 +91,11 @@ struct nft {
 	uint32_t portid;
 	uint32_t seq;
 	uint32_t seq_begin;
-	char *tx;			/* the batch being built */
-	size_t txlen, txcap;
+	struct nftnl_batch *batch;	/* the batch being built (libnftnl pages) */
+	size_t txlen;			/* its bytes so far */
+	bool tx_nomem;			/* a page could not be added: do not send */
+	struct iovec *iov;		/* one per page, for the sendmsg */
+	int iovcap;
 	struct nft_msg *msgs;
 	int nmsgs, msgcap;
 	char *rx;			/* NFT_RX_BYTES */
