@@ -437,15 +437,27 @@ sync_ops_chains(struct nft *n, struct sync *s, bool keep[SYNC_NCHAINS])
 }
 
 /* Sets of triggers that are gone are deleted; a set of the wrong type is recreated. */
-static int
-sync_ops_sets(struct nft *n, struct sync *s)
+/* An op for a planned set, with the set's trigger and family. */
+static struct sync_op *
+op_add_set(struct sync *s, uint8_t kind, bool essential,
+    const struct plan_set *ps)
 {
-	struct plan_set ps[PLAN_SETS_MAX];
+	struct sync_op *op;
+
+	if ((op = op_add(s, kind, essential, ps->name)) == NULL)
+		return NULL;
+	op->trigger = ps->trigger;
+	op->family = ps->family;
+	return op;
+}
+
+/* Sets of ours that the plan no longer has are deleted. */
+static int
+sync_ops_sets_unplanned(struct nft *n, struct sync *s)
+{
 	struct nftnl_set_list_iter *it;
 	struct nftnl_set *set;
-	struct sync_op *op;
 	const char *name;
-	int i, nps;
 
 	if ((it = nftnl_set_list_iter_create(s->sets)) == NULL)
 		return -1;
@@ -456,48 +468,57 @@ sync_ops_sets(struct nft *n, struct sync *s)
 			break;
 	}
 	nftnl_set_list_iter_destroy(it);
-	if (set != NULL)
+	return set != NULL ? -1 : 0;
+}
+
+/* What one planned set needs, by what the table holds of that name. */
+static int
+sync_ops_set(struct sync *s, const struct plan_set *ps)
+{
+	struct nftnl_set *set = nftnl_set_list_lookup_byname(s->sets, ps->name);
+	bool fits = set != NULL && set_fits(set, ps);
+	struct sync_op *op;
+
+	/*
+	 * Pairs sampled by an earlier run must not hide the first packet
+	 * from triggers that start in standby.
+	 */
+	if (fits && (ps->kind == SET_FLOWS || ps->kind == SET_POOL) &&
+	    op_add(s, SYNC_SET_FLUSH, false, ps->name) == NULL)
+		return -1;
+	if (fits) {
+		/* A pool is refilled on every sync: it may have changed. */
+		if (ps->kind == SET_POOL &&
+		    op_add_set(s, SYNC_POOL_FILL, true, ps) == NULL)
+			return -1;
+		return 0;
+	}
+	if (set != NULL) {
+		log_warnx("nft: set %s has another type: recreating it (its "
+		    "elements are lost)", ps->name);
+		if (op_add(s, SYNC_SET_DEL, true, ps->name) == NULL)
+			return -1;
+	}
+	if ((op = op_add_set(s, SYNC_SET_ADD, true, ps)) == NULL)
+		return -1;
+	op->set_kind = ps->kind;
+	if (ps->kind == SET_POOL && op_add_set(s, SYNC_POOL_FILL, true, ps) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+sync_ops_sets(struct nft *n, struct sync *s)
+{
+	struct plan_set ps[PLAN_SETS_MAX];
+	int i, nps;
+
+	if (sync_ops_sets_unplanned(n, s) < 0)
 		return -1;
 	nps = plan_sets(&n->plan, ps);
-	for (i = 0; i < nps; i++) {
-		name = ps[i].name;
-		set = nftnl_set_list_lookup_byname(s->sets, name);
-		/*
-		 * Pairs sampled by an earlier run must not hide the first
-		 * packet from triggers that start in standby.
-		 */
-		if (set != NULL && set_fits(set, &ps[i]) && (ps[i].kind ==
-		    SET_FLOWS || ps[i].kind == SET_POOL) &&
-		    op_add(s, SYNC_SET_FLUSH, false, name) == NULL)
+	for (i = 0; i < nps; i++)
+		if (sync_ops_set(s, &ps[i]) < 0)
 			return -1;
-		if (set != NULL && set_fits(set, &ps[i]) && ps[i].kind != SET_POOL)
-			continue;
-		if (set != NULL && set_fits(set, &ps[i])) {
-			/* A pool is refilled on every sync: it may have changed. */
-			if ((op = op_add(s, SYNC_POOL_FILL, true, name)) == NULL)
-				return -1;
-			op->trigger = ps[i].trigger;
-			op->family = ps[i].family;
-			continue;
-		}
-		if (set != NULL) {
-			log_warnx("nft: set %s has another type: recreating "
-			    "it (its elements are lost)", name);
-			if (op_add(s, SYNC_SET_DEL, true, name) == NULL)
-				return -1;
-		}
-		if ((op = op_add(s, SYNC_SET_ADD, true, name)) == NULL)
-			return -1;
-		op->trigger = ps[i].trigger;
-		op->family = ps[i].family;
-		op->set_kind = ps[i].kind;
-		if (ps[i].kind != SET_POOL)
-			continue;
-		if ((op = op_add(s, SYNC_POOL_FILL, true, name)) == NULL)
-			return -1;
-		op->trigger = ps[i].trigger;
-		op->family = ps[i].family;
-	}
 	return 0;
 }
 
@@ -703,48 +724,30 @@ sync_ops(struct nft *n, struct sync *s)
 }
 
 static const char *
-op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
+family_str(int family)
+{
+	return family == AF_INET ? "IPv4" : "IPv6";
+}
+
+/* A rule op as the log says it. */
+static void
+op_rule_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 {
 	const struct plan_trigger *t = &n->plan.triggers[op->trigger];
 	const struct config_port_range *pr;
 	const struct config_port *pt;
 
 	switch (op->kind) {
-	case SYNC_TABLE_ADD:
-		snprintf(buf, len, "add table inet %s", op->name);
-		break;
-	case SYNC_CHAIN_FLUSH:
-		snprintf(buf, len, "flush chain %s", op->name);
-		break;
-	case SYNC_CHAIN_DEL:
-		snprintf(buf, len, "delete chain %s", op->name);
-		break;
-	case SYNC_SET_DEL:
-		snprintf(buf, len, "delete set %s", op->name);
-		break;
-	case SYNC_SET_ADD:
-		snprintf(buf, len, "add set %s", op->name);
-		break;
-	case SYNC_SET_FLUSH:
-		snprintf(buf, len, "flush set %s", op->name);
-		break;
-	case SYNC_CHAIN_ADD:
-		snprintf(buf, len, "add chain %s", op->name);
-		break;
 	case SYNC_RULE_GUARD:
 		pt = &t->open[op->port];
 		snprintf(buf, len, "add rule %s: guard %s:%u of %s (%s)", op->name,
 		    pt->proto == IPPROTO_TCP ? "tcp" : "udp", pt->port, t->name,
-		    op->family == AF_INET ? "IPv4" : "IPv6");
+		    family_str(op->family));
 		break;
 	case SYNC_RULE_ACTIVITY:
 		snprintf(buf, len, "add rule activity: %s (%s) combination %d, %s",
-		    n->plan.activities[op->trigger].name,
-		    op->family == AF_INET ? "IPv4" : "IPv6", op->port + 1,
-		    op->sampled ? "sampled" : "all while not active");
-		break;
-	case SYNC_POOL_FILL:
-		snprintf(buf, len, "fill map %s", op->name);
+		    n->plan.activities[op->trigger].name, family_str(op->family),
+		    op->port + 1, op->sampled ? "sampled" : "all while not active");
 		break;
 	case SYNC_RULE_COUNT_BLOCK:
 	case SYNC_RULE_COUNT_METER:
@@ -753,12 +756,12 @@ op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 		    op->name, op->kind == SYNC_RULE_COUNT_BLOCK ? "block set of" :
 		    op->kind == SYNC_RULE_COUNT_METER ? "threshold of" :
 		    "packets of", n->plan.counts[op->trigger].name,
-		    op->family == AF_INET ? "IPv4" : "IPv6", op->port + 1);
+		    family_str(op->family), op->port + 1);
 		break;
 	case SYNC_RULE_ROTATE:
 		snprintf(buf, len, "add rule rotate: %s (%s) combination %d",
-		    n->plan.rotates[op->trigger].name,
-		    op->family == AF_INET ? "IPv4" : "IPv6", op->port + 1);
+		    n->plan.rotates[op->trigger].name, family_str(op->family),
+		    op->port + 1);
 		break;
 	default:
 		pr = &n->plan.divert[op->port];
@@ -772,6 +775,26 @@ op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 			    n->plan.queue_first);
 		break;
 	}
+}
+
+static const char *
+op_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
+{
+	static const char *const verb[] = {
+		[SYNC_TABLE_ADD] = "add table inet",
+		[SYNC_CHAIN_FLUSH] = "flush chain",
+		[SYNC_CHAIN_DEL] = "delete chain",
+		[SYNC_SET_DEL] = "delete set",
+		[SYNC_SET_ADD] = "add set",
+		[SYNC_SET_FLUSH] = "flush set",
+		[SYNC_CHAIN_ADD] = "add chain",
+		[SYNC_POOL_FILL] = "fill map",
+	};
+
+	if (op->kind < sizeof(verb) / sizeof(verb[0]) && verb[op->kind] != NULL)
+		snprintf(buf, len, "%s %s", verb[op->kind], op->name);
+	else
+		op_rule_str(n, op, buf, len);
 	return buf;
 }
 
@@ -800,25 +823,18 @@ op_set_new(const struct nft *n, const struct sync_op *op, int idx)
 }
 
 /* Build the libnftnl object of one step: what it is and which message. */
+/* A delete or flush of a chain or set: the object names it, nothing more. */
 static void *
-op_object(const struct nft *n, const struct sync_op *op, int idx,
-    uint16_t *type, uint16_t *flags)
+op_del_object(const struct plan *p, const struct sync_op *op, uint16_t *type)
 {
-	const struct plan *p = &n->plan;
-	const struct plan_trigger *t = &p->triggers[op->trigger];
 	struct nftnl_rule *r;
 	struct nftnl_chain *c;
 	struct nftnl_set *s;
 
-	*flags = NLM_F_CREATE;
 	switch (op->kind) {
-	case SYNC_TABLE_ADD:
-		*type = NFT_MSG_NEWTABLE;
-		return build_table(p->table);
 	case SYNC_CHAIN_FLUSH:
 		/* A rule delete without a handle flushes the chain. */
 		*type = NFT_MSG_DELRULE;
-		*flags = 0;
 		if ((r = nftnl_rule_alloc()) == NULL)
 			return NULL;
 		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, p->table);
@@ -826,22 +842,68 @@ op_object(const struct nft *n, const struct sync_op *op, int idx,
 		return r;
 	case SYNC_CHAIN_DEL:
 		*type = NFT_MSG_DELCHAIN;
-		*flags = 0;
 		if ((c = nftnl_chain_alloc()) == NULL)
 			return NULL;
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, p->table);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, op->name);
 		return c;
-	case SYNC_SET_DEL:
-	case SYNC_SET_FLUSH:
+	default:
 		/* An element delete without elements flushes the set. */
 		*type = op->kind == SYNC_SET_DEL ? NFT_MSG_DELSET : NFT_MSG_DELSETELEM;
-		*flags = 0;
 		if ((s = nftnl_set_alloc()) == NULL)
 			return NULL;
 		nftnl_set_set_str(s, NFTNL_SET_TABLE, p->table);
 		nftnl_set_set_str(s, NFTNL_SET_NAME, op->name);
 		return s;
+	}
+}
+
+static struct nftnl_rule *
+op_rule(const struct nft *n, const struct sync_op *op)
+{
+	const struct plan *p = &n->plan;
+	const struct plan_trigger *t = &p->triggers[op->trigger];
+
+	switch (op->kind) {
+	case SYNC_RULE_COUNT_BLOCK:
+		return build_rule_count_block(p, &p->counts[op->trigger], op->family);
+	case SYNC_RULE_COUNT_METER:
+		return build_rule_count_meter(p, &p->counts[op->trigger], op->family,
+		    op->port);
+	case SYNC_RULE_COUNT_DIVERT:
+		return build_rule_count_divert(p, &p->counts[op->trigger], op->name,
+		    op->family, op->port, n->native_queue);
+	case SYNC_RULE_ROTATE:
+		return build_rule_rotate(p, &p->rotates[op->trigger], op->family,
+		    op->port);
+	case SYNC_RULE_GUARD:
+		return build_rule_guard(p, op->name, t, &t->open[op->port], op->family);
+	case SYNC_RULE_ACTIVITY:
+		return build_rule_activity(p, &p->activities[op->trigger], op->family,
+		    op->port, op->sampled, n->native_queue);
+	default:
+		return build_rule_divert(p, &p->divert[op->port], n->native_queue);
+	}
+}
+
+static void *
+op_object(const struct nft *n, const struct sync_op *op, int idx,
+    uint16_t *type, uint16_t *flags)
+{
+	const struct plan *p = &n->plan;
+	struct nftnl_chain *c;
+
+	*flags = NLM_F_CREATE;
+	switch (op->kind) {
+	case SYNC_TABLE_ADD:
+		*type = NFT_MSG_NEWTABLE;
+		return build_table(p->table);
+	case SYNC_CHAIN_FLUSH:
+	case SYNC_CHAIN_DEL:
+	case SYNC_SET_DEL:
+	case SYNC_SET_FLUSH:
+		*flags = 0;
+		return op_del_object(p, op, type);
 	case SYNC_SET_ADD:
 		*type = NFT_MSG_NEWSET;
 		return op_set_new(n, op, idx);
@@ -856,38 +918,10 @@ op_object(const struct nft *n, const struct sync_op *op, int idx,
 			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE,
 			    sync_chains[op->chain].type);
 		return c;
-	case SYNC_RULE_COUNT_BLOCK:
-		*type = NFT_MSG_NEWRULE;
-		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return build_rule_count_block(p, &p->counts[op->trigger], op->family);
-	case SYNC_RULE_COUNT_METER:
-		*type = NFT_MSG_NEWRULE;
-		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return build_rule_count_meter(p, &p->counts[op->trigger], op->family,
-		    op->port);
-	case SYNC_RULE_COUNT_DIVERT:
-		*type = NFT_MSG_NEWRULE;
-		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return build_rule_count_divert(p, &p->counts[op->trigger], op->name,
-		    op->family, op->port, n->native_queue);
-	case SYNC_RULE_ROTATE:
-		*type = NFT_MSG_NEWRULE;
-		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return build_rule_rotate(p, &p->rotates[op->trigger], op->family,
-		    op->port);
-	case SYNC_RULE_GUARD:
-		*type = NFT_MSG_NEWRULE;
-		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return build_rule_guard(p, op->name, t, &t->open[op->port], op->family);
-	case SYNC_RULE_ACTIVITY:
-		*type = NFT_MSG_NEWRULE;
-		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return build_rule_activity(p, &p->activities[op->trigger], op->family,
-		    op->port, op->sampled, n->native_queue);
 	default:
 		*type = NFT_MSG_NEWRULE;
 		*flags = NLM_F_CREATE | NLM_F_APPEND;
-		return build_rule_divert(p, &p->divert[op->port], n->native_queue);
+		return op_rule(n, op);
 	}
 }
 
