@@ -98,7 +98,10 @@ struct flush_ctx {
 	bool need_resync;
 };
 
-/* Decision 3: sort each refused message out; the rest is sent again. */
+/*
+ * Batches are all or nothing (docs/design.md): sort each refused message
+ * out, send the rest again.
+ */
 static void
 elem_ack(struct nft *n, const struct nft_msg *m, const char *why, void *arg)
 {
