@@ -92,10 +92,12 @@ nft_monitor_handle(struct nft *n)
 	struct monitor_pass m = { .n = n };
 	struct nl_rx rx = { .what = "nft monitor", .fn = monitor_msg, .arg = &m,
 	    .c = &n->c.nl };
+	int i;
 
 	if (n->mon == NULL)
 		return 0;
-	for (;;) {
+	/* Bounded, so a flood of datagrams cannot hold the loop here. */
+	for (i = 0; i < NFT_MONITOR_BUDGET; i++) {
 		if (nl_receive(mnl_socket_get_fd(n->mon), n->rx, NFT_RX_BYTES,
 		    &rx) >= 0)
 			continue;

@@ -47,6 +47,8 @@ struct nftnl_set_elem;
 #define NFT_SEND_MSGS		1024
 /* Events of a 10000-element burst of ours still fit (they are skipped). */
 #define NFT_MONITOR_RCVBUF	(4 * 1024 * 1024)
+/* Datagrams read per readable monitor socket; the loop comes back for more. */
+#define NFT_MONITOR_BUDGET	1024
 /* A batch is sent at most this often: each resend drops what was refused. */
 #define NFT_ROUNDS		4
 /* Acks are queued before sendmsg returns: this only guards against a bug. */
