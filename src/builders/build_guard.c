@@ -75,7 +75,7 @@ proto_name(uint8_t proto)
 }
 
 /*
- * The guard (docs/design.md: guards fail closed): in the inet family,
+ * The guard (docs/design.md, decision 1): in the inet family,
  *   meta nfproto ipv4 meta l4proto tcp th dport 22
  *   ct state & (established | related) == 0
  *   ip saddr != @ssh_allow4 counter drop

@@ -67,7 +67,7 @@ struct plan_trigger {
 	int nopen;
 };
 
-/* An activity trigger: its match diverted in prerouting (docs/design.md). */
+/* An activity trigger: diverted in prerouting (docs/design.md, decision 4). */
 struct plan_activity {
 	char name[CONFIG_NAME_MAX + 1];
 	char active[NFT_SET_NAME_MAX + 1];

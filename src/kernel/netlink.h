@@ -1,7 +1,7 @@
 /*
  * What every netlink socket of the engine shares: a non-blocking netfilter
- * netlink socket, and the one receive path (docs/design.md, "Only the kernel
- * speaks on netlink"). Queue and log datagrams, nf_tables acks, dumps and
+ * netlink socket, and the one receive path (docs/design.md, decision 16:
+ * only the kernel speaks on netlink). Queue and log datagrams, nf_tables acks, dumps and
  * events are all read by nl_receive(): a datagram that does not come from
  * the kernel, or whose lengths do not fit, is counted and dropped before a
  * single attribute of it is read.

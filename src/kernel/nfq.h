@@ -5,7 +5,7 @@
  * holds (NFQ_HOLD) gets its verdict later through nfq_source_verdict(); the
  * kernel keeps it until then. Verdicts are always single NFQNL_MSG_VERDICT
  * messages, never a batch verdict: a batch covers every id up to its own,
- * held ones included (docs/design.md, "Holding packets needs prerouting").
+ * held ones included (docs/design.md, decision 4).
  */
 #ifndef NFQT_NFQ_H
 #define NFQT_NFQ_H

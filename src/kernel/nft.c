@@ -1,13 +1,13 @@
 /*
- * nftables through libnftnl over one libmnl socket (docs/design.md: guards
- * fail closed, batches are all or nothing). Everything the engine changes
- * goes out as a batch; every message asks for an ack; a refused message is
+ * nftables through libnftnl over one libmnl socket (docs/nftables.md, and
+ * docs/design.md, decisions 1, 3). Everything the engine changes goes out
+ * as a batch; every message asks for an ack; a refused message is
  * mapped back to what it was by its sequence number, logged, and the batch
  * is sent again without it.
  *
  * One file per concern, sharing nft_priv.h: nft_batch.c (transport, acks,
- * dumps), nft_elem.c (element queue and flush), nft_sync.c (table
- * reconciliation and delete), nft_sampling.c (activity switches),
+ * dumps), nft_elem.c (element queue and flush), nft_sync.c and
+ * nft_sync_ops.c (table reconciliation and delete), nft_sampling.c (activity switches),
  * nft_probe.c (feature probes), nft_monitor.c (events); this file opens,
  * closes and answers what the handle holds.
  */

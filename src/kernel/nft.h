@@ -39,7 +39,8 @@ struct nft_counters {
  * failure (start-up).
  */
 struct nft *nft_open(void);
-/* Flushes what is pending (kernel); the table stays (docs/design.md). */
+/* Flushes what is pending (kernel); the table stays (docs/design.md,
+ * decision 1). */
 void nft_close(struct nft *n);
 bool nft_native_queue(const struct nft *n);
 bool nft_elem_refresh(const struct nft *n);

@@ -1,6 +1,7 @@
 /*
  * Transport of the nf_tables socket: a batch is built, sent in one sendmsg
- * (one transaction in the kernel, all or nothing: docs/design.md), and every
+ * (one transaction in the kernel, all or nothing: docs/design.md, decision
+ * 3), and every
  * ack read back through the one receive path and mapped to its message by
  * sequence number. Dumps are read the same way.
  */

@@ -98,10 +98,7 @@ struct flush_ctx {
 	bool need_resync;
 };
 
-/*
- * Batches are all or nothing (docs/design.md): sort each refused message
- * out, send the rest again.
- */
+/* docs/design.md, decision 3: sort each refusal out; the rest is sent again. */
 static void
 elem_ack(struct nft *n, const struct nft_msg *m, const char *why, void *arg)
 {

@@ -23,7 +23,8 @@ const struct sync_chain sync_chains[] = {
 	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
 	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
 	{ NFT_CHAIN_DIVERT, NF_INET_LOCAL_IN, NFT_PRIO_DIVERT, CHAIN_DIVERT, "filter" },
-	/* Before routing: a held packet is routed when it is let go (docs/design.md). */
+	/* Before routing: a held packet is routed when it is let go
+	 * (docs/design.md, decision 4). */
 	{ NFT_CHAIN_ACTIVITY, NF_INET_PRE_ROUTING, NFT_PRIO_ACTIVITY, CHAIN_ACTIVITY,
 	    "filter" },
 	/* Blocked sources go before anything else sees them, local or forwarded. */

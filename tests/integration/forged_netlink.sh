@@ -1,7 +1,7 @@
-# Only the kernel speaks on the queue socket (docs/design.md): a local root
-# process sends the engine's NFQUEUE socket (a) forged "queued packets" that
-# make up a whole knock sequence: nothing opens, and the datagrams are
-# counted as forged; (b) datagrams with lengths over INT_MAX, zero, shorter
+# Only the kernel speaks on the queue socket (docs/design.md, decision 16):
+# a local root process sends the engine's NFQUEUE socket (a) forged "queued
+# packets" that make up a whole knock sequence: nothing opens, and the
+# datagrams are counted as forged; (b) datagrams with lengths over INT_MAX, zero, shorter
 # than a header, longer than the datagram, or a partial trailing header: the
 # engine keeps running and still takes a real knock.
 . "$(dirname "$0")/../lib.sh"
