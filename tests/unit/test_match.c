@@ -1,7 +1,7 @@
 /*
  * The `match` subset of nft syntax (src/core/match.c): what parses and what does
  * not (with the word at fault), which packets match, the canonical text,
- * and the rules the same struct match becomes (src/builders/rules.c), as
+ * and the rules the same struct match becomes (src/builders/build*.c), as
  * libnftnl prints them.
  */
 #include "unit.h"

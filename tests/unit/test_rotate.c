@@ -1,7 +1,7 @@
 /*
  * Rotate triggers: the [rotate NAME] section (pools, prefixes, policies,
  * passthrough) and the nat rules and pool maps it becomes
- * (src/builders/rules.c), as libnftnl prints them.
+ * (src/builders/build*.c), as libnftnl prints them.
  */
 #include "unit.h"
 
