@@ -1,7 +1,7 @@
 /*
  * A trigger's `match`: a small subset of nft's own expression syntax
  * (docs/nfq-trigger.ini.5, "MATCH"), parsed once into a struct match that
- * drives both the rule the engine generates (src/builders/rules.c) and the
+ * drives both the rule the engine generates (src/builders/build.c) and the
  * dispatch of packets inside the engine (match_packet()), so the two can
  * never disagree.
  *

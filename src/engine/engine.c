@@ -210,19 +210,24 @@ engine_log_counters(const struct engine *e)
 	for (i = 0; i < e->nqueues; i++) {
 		qc = nfq_source_counters(e->queues[i]);
 		log_info("queue %u: %llu packets, %llu accepted, %llu dropped, "
-		    "%llu held (%llu still held), %llu overruns, %llu verdict errors",
+		    "%llu held (%llu still held), %llu overruns, %llu verdict errors, "
+		    "%llu forged, %llu malformed datagrams",
 		    nfq_source_queue(e->queues[i]),
 		    (unsigned long long)qc->packets, (unsigned long long)qc->accepted,
 		    (unsigned long long)qc->dropped, (unsigned long long)qc->held,
 		    (unsigned long long)(qc->held - qc->held_verdicts),
 		    (unsigned long long)qc->enobufs,
-		    (unsigned long long)qc->verdict_errors);
+		    (unsigned long long)qc->verdict_errors,
+		    (unsigned long long)qc->nl.forged,
+		    (unsigned long long)qc->nl.malformed);
 	}
 	if (e->nflog != NULL) {
 		lc = nflog_source_counters(e->nflog);
-		log_info("nflog group %u: %llu packets, %llu overruns",
-		    nflog_source_group(e->nflog), (unsigned long long)lc->packets,
-		    (unsigned long long)lc->enobufs);
+		log_info("nflog group %u: %llu packets, %llu overruns, %llu forged, "
+		    "%llu malformed datagrams", nflog_source_group(e->nflog),
+		    (unsigned long long)lc->packets, (unsigned long long)lc->enobufs,
+		    (unsigned long long)lc->nl.forged,
+		    (unsigned long long)lc->nl.malformed);
 	}
 	log_info("parser: %llu packets parsed, %llu malformed",
 	    (unsigned long long)e->counters.parsed,
@@ -231,9 +236,11 @@ engine_log_counters(const struct engine *e)
 		engine_kinds[i]->log_counters(e);
 	nc = nft_counters(e->nft);
 	log_info("nftables: %llu batches, %llu elements added, %llu refused, "
-	    "%llu set full, %llu table rebuilds", (unsigned long long)nc->batches_sent,
+	    "%llu set full, %llu table rebuilds, %llu forged, %llu malformed "
+	    "datagrams", (unsigned long long)nc->batches_sent,
 	    (unsigned long long)nc->elems_added, (unsigned long long)nc->elems_failed,
-	    (unsigned long long)nc->set_full, (unsigned long long)nc->table_recreated);
+	    (unsigned long long)nc->set_full, (unsigned long long)nc->table_recreated,
+	    (unsigned long long)nc->nl.forged, (unsigned long long)nc->nl.malformed);
 }
 
 static void

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel/netlink.h"
+
 struct nflog_source;
 
 struct nflog_packet {
@@ -26,6 +28,7 @@ struct nflog_counters {
 	uint64_t packets;
 	uint64_t bad_messages;		/* no header or no payload */
 	uint64_t enobufs;		/* socket overruns: messages lost */
+	struct nl_rx_counters nl;	/* forged or malformed datagrams */
 };
 
 /* Bind the group (start-up: logs and returns NULL on failure). */

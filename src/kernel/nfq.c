@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,43 +117,32 @@ nfq_dispatch(const struct nlmsghdr *nlh, void *arg)
 
 	if (nlh->nlmsg_type == NLMSG_ERROR) {
 		nfq_error_msg(s, nlh);
-		return 0;
+		return NL_CB_OK;
 	}
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_QUEUE ||
 	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFQNL_MSG_PACKET)
-		return 0;
+		return NL_CB_OK;
 	s->counters.packets++;
 	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL) {
 		/* Without an id there is nothing to verdict; the kernel keeps it. */
 		s->counters.bad_messages++;
 		log_warnx("queue %u: packet message without a header", s->opt.queue);
-		return 0;
+		return NL_CB_OK;
 	}
 	if (attr[NFQA_PAYLOAD] == NULL) {
 		ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 		s->counters.bad_messages++;
 		nfq_verdict_add(s, ntohl(ph->packet_id), NF_ACCEPT);
-		return 0;
+		return NL_CB_OK;
 	}
 	nfq_packet_from_attrs(attr, &p);
 	verdict = s->fn(s->arg, s->opt.queue, &p);
 	if (verdict == NFQ_HOLD) {
 		s->counters.held++;
-		return 0;
+		return NL_CB_OK;
 	}
 	nfq_verdict_add(s, p.id, verdict);
-	return 0;
-}
-
-static int
-nfq_dispatch_datagram(struct nfq_source *s, ssize_t len)
-{
-	const struct nlmsghdr *nlh = (const struct nlmsghdr *)s->rxbuf;
-	int rem = (int)len, n = 0;
-
-	for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem), n++)
-		nfq_dispatch(nlh, s);
-	return n;
+	return NL_CB_OK;
 }
 
 /* Bind, copy mode and range, queue length and flags in one acked request. */
@@ -171,7 +161,8 @@ nfq_configure(struct nfq_source *s)
 	nfq_nlmsg_cfg_put_qmaxlen(nlh, s->opt.maxlen);
 	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
 	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
-	return nl_request(s->nl, nlh, s->rxbuf, s->rxlen, nfq_dispatch, s);
+	return nl_request(s->nl, nlh, s->rxbuf, s->rxlen, nfq_dispatch, s,
+	    &s->counters.nl);
 }
 
 struct nfq_source *
@@ -240,12 +231,14 @@ nfq_source_queue(const struct nfq_source *s)
 int
 nfq_source_receive(struct nfq_source *s)
 {
-	ssize_t n;
-	int handled = 0;
+	char what[16];
+	struct nl_rx rx = { .what = what, .fn = nfq_dispatch, .arg = s,
+	    .c = &s->counters.nl };
+	int fd = mnl_socket_get_fd(s->nl), handled = 0, n;
 
+	snprintf(what, sizeof(what), "queue %u", s->opt.queue);
 	while (handled < NFQ_RECEIVE_BUDGET) {
-		n = mnl_socket_recvfrom(s->nl, s->rxbuf, s->rxlen);
-		if (n < 0) {
+		if ((n = nl_receive(fd, s->rxbuf, s->rxlen, &rx)) < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			if (errno == ENOBUFS) {
@@ -256,7 +249,8 @@ nfq_source_receive(struct nfq_source *s)
 			nfq_flush_verdicts(s);
 			return -1;
 		}
-		handled += nfq_dispatch_datagram(s, n);
+		/* A refused datagram costs a turn too: a flood of them yields. */
+		handled += n > 0 ? n : 1;
 	}
 	nfq_flush_verdicts(s);
 	return handled;

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel/netlink.h"
+
 struct nfq_source;
 
 /* A queued packet as the kernel described it. */
@@ -50,6 +52,7 @@ struct nfq_counters {
 	uint64_t bad_messages;		/* packet messages without id or payload */
 	uint64_t enobufs;		/* socket overruns: the kernel lost messages to us */
 	uint64_t verdict_errors;	/* the kernel refused a verdict */
+	struct nl_rx_counters nl;	/* forged or malformed datagrams */
 };
 
 /* Bind the queue (start-up: logs and returns NULL on failure). */

@@ -1,4 +1,4 @@
-# Element batches through src/kernel/nft.c (driven by tests/tools/nft_ctl):
+# Element batches through src/kernel/nft*.c (driven by tests/tools/nft_ctl):
 # timeouts, refresh on re-add, deletes, a full set (docs/design.md, decision
 # 3: one refused element never loses the others), and the table rebuilt when
 # it vanishes.

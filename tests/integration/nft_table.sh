@@ -1,4 +1,4 @@
-# The engine's table through src/kernel/nft.c (driven by tests/tools/nft_ctl):
+# The engine's table through src/kernel/nft*.c (driven by tests/tools/nft_ctl):
 # layout after a sync, reconciliation keeps elements, manage_rules = no,
 # the kernel probes, and a refused rule does not lose the rest.
 . "$(dirname "$0")/../lib.sh"

@@ -1,4 +1,4 @@
-# Packets through the table src/kernel/nft.c builds: the guard drops new
+# Packets through the table src/kernel/nft*.c builds: the guard drops new
 # connections from non-members and keeps established ones after the member
 # expires (docs/design.md, decision 1), with no engine running (the table
 # outlives it); the divert rule queues knock frames, IPv4 and IPv6, with

@@ -37,6 +37,7 @@
 #include "util/log.h"
 #include "kernel/nfq.h"
 #include "kernel/nft.h"
+#include "kernel/nft_test.h"
 
 struct ctl {
 	struct nft *n;

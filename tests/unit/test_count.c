@@ -15,7 +15,7 @@
 #include <libnftnl/rule.h>
 
 #include "config/config.h"
-#include "kernel/nft.h"
+#include "builders/build.h"
 #include "core/packet.h"
 #include "core/trigger_count.h"
 #include "core/trigger_count_test.h"
@@ -476,7 +476,7 @@ test_count_trigger_names_are_unique_across_kinds(void **state)
 
 /* --- rules ------------------------------------------------------------- */
 
-static struct nft_plan plan;
+static struct plan plan;
 
 static const char *
 rule_text(struct nftnl_rule *r)
@@ -505,9 +505,9 @@ test_count_kernel_rule_counts_blocks_and_logs_in_one_rule(void **state)
 	const char *t;
 
 	(void)state;
-	assert_int_equal(nft_plan_build(&plan, cfg), 0);
+	assert_int_equal(plan_build(&plan, cfg), 0);
 	assert_string_equal(plan.counts[0].rate4, "ssh_rate4");
-	t = rule_text(nft_rule_count_meter(&plan, &plan.counts[0], AF_INET, 0));
+	t = rule_text(build_rule_count_meter(&plan, &plan.counts[0], AF_INET, 0));
 	assert_non_null(strstr(t, "inet nfq_trigger count_pre"));
 	/* tcp flags syn / syn,ack */
 	assert_non_null(strstr(t, "[ payload load 1b @ transport header + 13 => reg 1 ]\n"
@@ -522,17 +522,17 @@ test_count_kernel_rule_counts_blocks_and_logs_in_one_rule(void **state)
 	    "  [ log prefix nfqt-count ssh group 7 "));
 	assert_non_null(strstr(t, "[ immediate reg 0 drop ]"));
 	/* The IPv6 rule has the IPv6 allow prefix and sets. */
-	t = rule_text(nft_rule_count_meter(&plan, &plan.counts[0], AF_INET6, 0));
+	t = rule_text(build_rule_count_meter(&plan, &plan.counts[0], AF_INET6, 0));
 	assert_non_null(strstr(t, "set ssh_rate6"));
 	assert_non_null(strstr(t, "[ cmp neq reg 1 0x000000fd 0x00000000 "
 	    "0x00000000 0x00000000 ]"));
-	t = rule_text(nft_rule_count_block(&plan, &plan.counts[0], AF_INET));
+	t = rule_text(build_rule_count_block(&plan, &plan.counts[0], AF_INET));
 	assert_non_null(strstr(t, "[ payload load 4b @ network header + 12 => reg 1 ]\n"
 	    "  [ lookup reg 1 set ssh_block4 0x0 ]\n  [ counter pkts 0 bytes 0 ]\n"
 	    "  [ immediate reg 0 drop ]"));
 	/* Other kinds have no bucket rule. */
-	assert_null(nft_rule_count_meter(&plan, &plan.counts[1], AF_INET, 0));
-	assert_null(nft_rule_count_meter(&plan, &plan.counts[2], AF_INET, 0));
+	assert_null(build_rule_count_meter(&plan, &plan.counts[1], AF_INET, 0));
+	assert_null(build_rule_count_meter(&plan, &plan.counts[2], AF_INET, 0));
 	config_free(cfg);
 }
 
@@ -543,25 +543,25 @@ test_count_divert_rules_queue_or_log_what_the_engine_counts(void **state)
 	const char *t;
 
 	(void)state;
-	assert_int_equal(nft_plan_build(&plan, cfg), 0);
-	t = rule_text(nft_rule_count_divert(&plan, &plan.counts[1],
+	assert_int_equal(plan_build(&plan, cfg), 0);
+	t = rule_text(build_rule_count_divert(&plan, &plan.counts[1],
 	    NFT_CHAIN_COUNT_FWD, AF_INET, 0, true));
 	assert_non_null(strstr(t, "inet nfq_trigger count_fwd"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00002a02 ]"));	/* 554 */
 	assert_non_null(strstr(t, "[ queue num 0 bypass ]"));
 	/* The engine path leaves allow-listed sources in the kernel. */
-	t = rule_text(nft_rule_count_divert(&plan, &plan.counts[2],
+	t = rule_text(build_rule_count_divert(&plan, &plan.counts[2],
 	    NFT_CHAIN_COUNT_IN, AF_INET, 0, true));
 	assert_non_null(strstr(t, "[ cmp neq reg 1 0x0000010a ]"));
 	assert_non_null(strstr(t, "[ queue num 0 bypass ]"));
 	/* A kernel-path threshold is not diverted at all. */
-	assert_null(nft_rule_count_divert(&plan, &plan.counts[0],
+	assert_null(build_rule_count_divert(&plan, &plan.counts[0],
 	    NFT_CHAIN_COUNT_IN, AF_INET, 0, true));
 	config_free(cfg);
 	cfg = load("[engine]\nnflog_group = 3\n[count cam]\nmatch = udp dport 554\n"
 	    "every = 3\nsource = nflog\nexec = /bin/true\n");
-	assert_int_equal(nft_plan_build(&plan, cfg), 0);
-	t = rule_text(nft_rule_count_divert(&plan, &plan.counts[0],
+	assert_int_equal(plan_build(&plan, cfg), 0);
+	t = rule_text(build_rule_count_divert(&plan, &plan.counts[0],
 	    NFT_CHAIN_COUNT_IN, AF_INET6, 0, true));
 	assert_non_null(strstr(t, "[ log prefix nfqt-count cam group 3 "));
 	assert_null(strstr(t, "queue"));

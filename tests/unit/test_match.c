@@ -1,7 +1,7 @@
 /*
  * The `match` subset of nft syntax (src/core/match.c): what parses and what does
  * not (with the word at fault), which packets match, the canonical text,
- * and the rules the same struct match becomes (src/builders/rules.c), as
+ * and the rules the same struct match becomes (src/builders/build*.c), as
  * libnftnl prints them.
  */
 #include "unit.h"
@@ -18,7 +18,7 @@
 #include <libnftnl/rule.h>
 
 #include "core/match.h"
-#include "kernel/nft.h"
+#include "builders/build.h"
 #include "core/packet.h"
 
 static struct match m;
@@ -357,12 +357,12 @@ test_match_combos_pick_one_value_of_each_set(void **state)
 	assert_int_equal(seen, 0xfff);	/* each combination once */
 }
 
-static struct nft_plan plan;
+static struct plan plan;
 
-static struct nft_plan_activity *
+static struct plan_activity *
 activity(const char *text, bool nflog)
 {
-	struct nft_plan_activity *a = &plan.activities[0];
+	struct plan_activity *a = &plan.activities[0];
 
 	memset(&plan, 0, sizeof(plan));
 	snprintf(plan.table, sizeof(plan.table), "nfq_trigger");
@@ -396,7 +396,7 @@ test_rule_activity_queue_all_while_not_active(void **state)
 	const char *t;
 
 	(void)state;
-	t = rule_text(nft_rule_activity(&plan, activity("ip daddr 10.8.0.0/16 "
+	t = rule_text(build_rule_activity(&plan, activity("ip daddr 10.8.0.0/16 "
 	    "tcp dport 443", false), AF_INET, 0, false, true));
 	assert_non_null(strstr(t, "inet nfq_trigger activity"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000002 ]"));	/* ipv4 */
@@ -418,7 +418,7 @@ test_rule_activity_queue_sampled_while_active(void **state)
 	const char *t;
 
 	(void)state;
-	t = rule_text(nft_rule_activity(&plan, activity("ip daddr 10.8.0.0/16",
+	t = rule_text(build_rule_activity(&plan, activity("ip daddr 10.8.0.0/16",
 	    false), AF_INET, 0, true, true));
 	assert_non_null(strstr(t, "[ lookup reg 8 set vpn_active 0x0 ]"));
 	/* saddr . daddr in one load, skipped when seen, else added for 1 s */
@@ -435,9 +435,9 @@ test_rule_activity_nflog_ipv6_pairs_and_negations(void **state)
 
 	(void)state;
 	activity("meta l4proto { tcp, udp } th dport != { 53, 5353-5355 }", true);
-	assert_null(nft_rule_activity(&plan, &plan.activities[0], AF_INET6, 0,
+	assert_null(build_rule_activity(&plan, &plan.activities[0], AF_INET6, 0,
 	    false, true));	/* NFLOG has the sampled rule only */
-	t = rule_text(nft_rule_activity(&plan, &plan.activities[0], AF_INET6, 1,
+	t = rule_text(build_rule_activity(&plan, &plan.activities[0], AF_INET6, 1,
 	    true, true));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000000a ]"));	/* ipv6 */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000011 ]"));	/* udp */
@@ -454,14 +454,14 @@ test_rule_activity_refuses_family_and_combo_outside_the_match(void **state)
 {
 	(void)state;
 	activity("ip daddr 10.0.0.0/8 tcp dport { 1, 2 }", false);
-	assert_null(nft_rule_activity(&plan, &plan.activities[0], AF_INET6, 0,
+	assert_null(build_rule_activity(&plan, &plan.activities[0], AF_INET6, 0,
 	    false, true));
-	assert_null(nft_rule_activity(&plan, &plan.activities[0], AF_INET, 2,
+	assert_null(build_rule_activity(&plan, &plan.activities[0], AF_INET, 2,
 	    false, true));
-	assert_non_null(strstr(rule_text(nft_rule_activity(&plan,
+	assert_non_null(strstr(rule_text(build_rule_activity(&plan,
 	    &plan.activities[0], AF_INET, 1, false, true)),
 	    "[ cmp eq reg 1 0x00000200 ]"));	/* port 2 */
-	assert_non_null(strstr(rule_text(nft_rule_activity(&plan,
+	assert_non_null(strstr(rule_text(build_rule_activity(&plan,
 	    &plan.activities[0], AF_INET, 0, false, true)),
 	    "[ cmp eq reg 1 0x00000100 ]"));	/* port 1 */
 }
@@ -472,12 +472,12 @@ test_rule_activity_interface_names(void **state)
 	const char *t;
 
 	(void)state;
-	t = rule_text(nft_rule_activity(&plan, activity("iifname { lan0, wl* }",
+	t = rule_text(build_rule_activity(&plan, activity("iifname { lan0, wl* }",
 	    false), AF_INET, 1, false, true));
 	/* "wl*": the first two bytes only */
 	assert_non_null(strstr(t, "[ meta load iifname => reg 1 ]\n"
 	    "  [ cmp eq reg 1 0x00006c77 ]"));
-	t = rule_text(nft_rule_activity(&plan, &plan.activities[0], AF_INET, 0,
+	t = rule_text(build_rule_activity(&plan, &plan.activities[0], AF_INET, 0,
 	    false, true));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x306e616c 0x00000000 "
 	    "0x00000000 0x00000000 ]"));
@@ -500,7 +500,7 @@ test_rule_activity_worst_case_fits_a_message(void **state)
 	    "tcp dport != { 1-2, 3-4, 5-6, 7-8, 9-10, 11-12, 13-14, 15-16 } "
 	    "iifname abcdefghijklmno", false);
 	nlh = nftnl_nlmsg_build_hdr(buf, 0, NFPROTO_INET, 0, 1);
-	r = nft_rule_activity(&plan, &plan.activities[0], AF_INET, 0, true, false);
+	r = build_rule_activity(&plan, &plan.activities[0], AF_INET, 0, true, false);
 	assert_non_null(r);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);

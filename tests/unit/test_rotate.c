@@ -1,7 +1,7 @@
 /*
  * Rotate triggers: the [rotate NAME] section (pools, prefixes, policies,
  * passthrough) and the nat rules and pool maps it becomes
- * (src/builders/rules.c), as libnftnl prints them.
+ * (src/builders/build*.c), as libnftnl prints them.
  */
 #include "unit.h"
 
@@ -14,10 +14,10 @@
 #include <libnftnl/set.h>
 
 #include "config/config.h"
-#include "kernel/nft.h"
+#include "builders/build.h"
 #include "config/config_test.h"
 
-static struct nft_plan plan;
+static struct plan plan;
 static char text[8192];
 
 static struct config *
@@ -29,7 +29,7 @@ load(const char *ini)
 	cfg = config_load_string("t.ini", ini, stderr, &n);
 	if (cfg == NULL)
 		fail_msg("config has %d errors", n);
-	assert_int_equal(nft_plan_build(&plan, cfg), 0);
+	assert_int_equal(plan_build(&plan, cfg), 0);
 	return cfg;
 }
 
@@ -122,15 +122,15 @@ test_rotate_round_robin_rule_maps_numgen_slot_to_address(void **state)
 
 	(void)state;
 	assert_int_equal(match_combos(&plan.rotates[0].match), 2);
-	t = rule_text(nft_rule_rotate(&plan, &plan.rotates[0], AF_INET, 1));
+	t = rule_text(build_rule_rotate(&plan, &plan.rotates[0], AF_INET, 1));
 	assert_non_null(strstr(t, "inet nfq_trigger rotate"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000011 ]"));	/* udp */
 	assert_non_null(strstr(t, "[ numgen reg 1 = inc mod 3 ]\n"
 	    "  [ lookup reg 1 set egress_pool4 dreg 1 0x0 ]\n"
 	    "  [ nat snat ip addr_min reg 1 ]"));
 	/* No IPv6 address in the pool: no IPv6 rule. */
-	assert_false(nft_rotate_has_family(&plan.rotates[0], AF_INET6));
-	assert_null(nft_rule_rotate(&plan, &plan.rotates[0], AF_INET6, 0));
+	assert_false(plan_rotate_has_family(&plan.rotates[0], AF_INET6));
+	assert_null(build_rule_rotate(&plan, &plan.rotates[0], AF_INET6, 0));
 	config_free(cfg);
 }
 
@@ -142,7 +142,7 @@ test_rotate_pool_map_slots_are_host_order_marks(void **state)
 	struct nftnl_set *s;
 
 	(void)state;
-	s = nft_set_pool_elems("nfq_trigger", "e_pool4", AF_INET,
+	s = build_set_pool_elems("nfq_trigger", "e_pool4", AF_INET,
 	    &plan.rotates[0].pool[0]);
 	assert_non_null(s);
 	nftnl_set_snprintf(text, sizeof(text), s, NFTNL_OUTPUT_DEFAULT, 0);
@@ -161,7 +161,7 @@ test_rotate_prefix_rule_computes_a_random_address_in_it(void **state)
 	const char *t;
 
 	(void)state;
-	t = rule_text(nft_rule_rotate(&plan, &plan.rotates[0], AF_INET6, 0));
+	t = rule_text(build_rule_rotate(&plan, &plan.rotates[0], AF_INET6, 0));
 	/* The prefix, then the 80 host bits from numgen: word 1 half, 2 and 3 whole. */
 	assert_non_null(strstr(t, "[ immediate reg 1 0xb80d0120 0x0000bc0a "
 	    "0x00000000 0x00000000 ]"));
@@ -182,8 +182,8 @@ test_rotate_passthrough_accepts_in_the_nat_chain(void **state)
 	const char *t;
 
 	(void)state;
-	assert_true(nft_rotate_has_family(&plan.rotates[0], AF_INET6));
-	t = rule_text(nft_rule_rotate(&plan, &plan.rotates[0], AF_INET6, 0));
+	assert_true(plan_rotate_has_family(&plan.rotates[0], AF_INET6));
+	t = rule_text(build_rule_rotate(&plan, &plan.rotates[0], AF_INET6, 0));
 	assert_non_null(strstr(t, "[ immediate reg 0 accept ]"));
 	assert_null(strstr(t, "nat"));
 	config_free(cfg);

@@ -1,5 +1,5 @@
 /*
- * The table's shape and the rules built from a config (src/builders/rules.c):
+ * The table's shape and the rules built from a config (src/builders/plan.c, build.c):
  * memory only, so the expressions the kernel will get are checked here
  * as libnftnl prints them, without root.
  */
@@ -16,12 +16,12 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 
-#include "kernel/nft.h"
+#include "builders/build.h"
 
 struct fixture {
 	struct config cfg;
 	struct config_knock knocks[3];
-	struct nft_plan plan;
+	struct plan plan;
 	char text[4096];
 };
 
@@ -66,24 +66,24 @@ rule_text(struct nftnl_rule *r)
 }
 
 static void
-test_nft_plan_names_allow_sets_after_trigger(void **state)
+test_plan_names_allow_sets_after_trigger(void **state)
 {
 	(void)state;
-	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
 	assert_int_equal(fx.plan.ntriggers, 2);
 	assert_string_equal(fx.plan.triggers[0].set4, "ssh_allow4");
 	assert_string_equal(fx.plan.triggers[0].set6, "ssh_allow6");
 	assert_string_equal(fx.plan.triggers[1].set4, "web_allow4");
-	assert_non_null(nft_plan_trigger(&fx.plan, "web"));
-	assert_null(nft_plan_trigger(&fx.plan, "nope"));
+	assert_non_null(plan_trigger_find(&fx.plan, "web"));
+	assert_null(plan_trigger_find(&fx.plan, "nope"));
 }
 
 static void
-test_nft_plan_diverts_a_shared_knock_port_once(void **state)
+test_plan_diverts_a_shared_knock_port_once(void **state)
 {
 	(void)state;
 	/* Both knocks use tcp:8000: three distinct ports, not four. */
-	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
 	assert_int_equal(fx.plan.ndivert, 3);
 	assert_int_equal(fx.plan.divert[0].lo, 7000);
 	assert_int_equal(fx.plan.divert[1].lo, 8000);
@@ -91,22 +91,22 @@ test_nft_plan_diverts_a_shared_knock_port_once(void **state)
 }
 
 static void
-test_nft_plan_refuses_backwards_queue_range(void **state)
+test_plan_refuses_backwards_queue_range(void **state)
 {
 	(void)state;
 	fx.cfg.engine.queue_first = 3;
 	fx.cfg.engine.queue_last = 1;
-	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), -1);
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), -1);
 }
 
 static void
-test_nft_guard_ipv4_drops_new_from_non_members(void **state)
+test_build_guard_ipv4_drops_new_from_non_members(void **state)
 {
 	const char *t;
 
 	(void)state;
-	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(nft_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
 	    &fx.plan.triggers[0], &fx.plan.triggers[0].open[0], AF_INET));
 	assert_non_null(strstr(t, "inet nfq_trigger guard_in"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000002 ]"));	/* ipv4 */
@@ -120,13 +120,13 @@ test_nft_guard_ipv4_drops_new_from_non_members(void **state)
 }
 
 static void
-test_nft_guard_ipv6_looks_up_the_ipv6_set(void **state)
+test_build_guard_ipv6_looks_up_the_ipv6_set(void **state)
 {
 	const char *t;
 
 	(void)state;
-	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(nft_rule_guard(&fx.plan, NFT_CHAIN_GUARD_FWD,
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_FWD,
 	    &fx.plan.triggers[1], &fx.plan.triggers[1].open[0], AF_INET6));
 	assert_non_null(strstr(t, "guard_fwd"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000000a ]"));	/* ipv6 */
@@ -136,15 +136,15 @@ test_nft_guard_ipv6_looks_up_the_ipv6_set(void **state)
 }
 
 static void
-test_nft_divert_native_queue_balances_range_with_bypass(void **state)
+test_build_divert_native_queue_balances_range_with_bypass(void **state)
 {
 	const char *t;
 
 	(void)state;
 	fx.cfg.engine.queue_first = 2;
 	fx.cfg.engine.queue_last = 5;
-	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(nft_rule_divert(&fx.plan, &fx.plan.divert[0], true));
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	t = rule_text(build_rule_divert(&fx.plan, &fx.plan.divert[0], true));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000011 ]"));	/* udp */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000581b ]"));	/* 7000 */
 	assert_non_null(strstr(t, "[ queue num 2-5 bypass ]"));
@@ -166,7 +166,7 @@ find_target(struct nftnl_expr *e, void *data)
 }
 
 static void
-test_nft_divert_compat_is_nfqueue_v3_target(void **state)
+test_build_divert_compat_is_nfqueue_v3_target(void **state)
 {
 	const struct xt_NFQ_info_v3 *info = NULL;
 	struct nftnl_rule *r;
@@ -174,8 +174,8 @@ test_nft_divert_compat_is_nfqueue_v3_target(void **state)
 	(void)state;
 	fx.cfg.engine.queue_first = 4;
 	fx.cfg.engine.queue_last = 6;
-	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
-	r = nft_rule_divert(&fx.plan, &fx.plan.divert[1], false);
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	r = build_rule_divert(&fx.plan, &fx.plan.divert[1], false);
 	assert_non_null(r);
 	nftnl_expr_foreach(r, find_target, &info);
 	assert_non_null(info);
@@ -186,7 +186,7 @@ test_nft_divert_compat_is_nfqueue_v3_target(void **state)
 }
 
 static void
-test_nft_divert_without_bypass_has_no_bypass_flag(void **state)
+test_build_divert_without_bypass_has_no_bypass_flag(void **state)
 {
 	const struct xt_NFQ_info_v3 *info = NULL;
 	struct nftnl_rule *r;
@@ -194,10 +194,10 @@ test_nft_divert_without_bypass_has_no_bypass_flag(void **state)
 
 	(void)state;
 	fx.cfg.engine.queue_bypass = false;
-	assert_int_equal(nft_plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(nft_rule_divert(&fx.plan, &fx.plan.divert[0], true));
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	t = rule_text(build_rule_divert(&fx.plan, &fx.plan.divert[0], true));
 	assert_non_null(strstr(t, "[ queue num 0 ]"));
-	r = nft_rule_divert(&fx.plan, &fx.plan.divert[0], false);
+	r = build_rule_divert(&fx.plan, &fx.plan.divert[0], false);
 	nftnl_expr_foreach(r, find_target, &info);
 	assert_non_null(info);
 	assert_int_equal(info->flags, 0);
@@ -206,12 +206,12 @@ test_nft_divert_without_bypass_has_no_bypass_flag(void **state)
 }
 
 static void
-test_nft_set_has_timeouts_and_the_sources_bound(void **state)
+test_build_set_has_timeouts_and_the_sources_bound(void **state)
 {
 	struct nftnl_set *s;
 
 	(void)state;
-	s = nft_set_new("nfq_trigger", "ssh_allow6", AF_INET6, 100, 7);
+	s = build_set("nfq_trigger", "ssh_allow6", AF_INET6, 100, 7);
 	assert_non_null(s);
 	assert_int_equal(nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN), 16);
 	assert_int_equal(nftnl_set_get_u32(s, NFTNL_SET_FLAGS), NFT_SET_TIMEOUT);
@@ -221,12 +221,12 @@ test_nft_set_has_timeouts_and_the_sources_bound(void **state)
 }
 
 static void
-test_nft_log_group_expression(void **state)
+test_build_log_group_expression(void **state)
 {
 	struct nftnl_expr *e;
 
 	(void)state;
-	e = nft_expr_log_group(5);
+	e = build_expr_log_group(5);
 	assert_non_null(e);
 	assert_string_equal(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "log");
 	assert_int_equal(nftnl_expr_get_u16(e, NFTNL_EXPR_LOG_GROUP), 5);
@@ -237,16 +237,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_nft_plan_names_allow_sets_after_trigger, setup),
-		cmocka_unit_test_setup(test_nft_plan_diverts_a_shared_knock_port_once, setup),
-		cmocka_unit_test_setup(test_nft_plan_refuses_backwards_queue_range, setup),
-		cmocka_unit_test_setup(test_nft_guard_ipv4_drops_new_from_non_members, setup),
-		cmocka_unit_test_setup(test_nft_guard_ipv6_looks_up_the_ipv6_set, setup),
-		cmocka_unit_test_setup(test_nft_divert_native_queue_balances_range_with_bypass, setup),
-		cmocka_unit_test_setup(test_nft_divert_compat_is_nfqueue_v3_target, setup),
-		cmocka_unit_test_setup(test_nft_divert_without_bypass_has_no_bypass_flag, setup),
-		cmocka_unit_test_setup(test_nft_set_has_timeouts_and_the_sources_bound, setup),
-		cmocka_unit_test_setup(test_nft_log_group_expression, setup),
+		cmocka_unit_test_setup(test_plan_names_allow_sets_after_trigger, setup),
+		cmocka_unit_test_setup(test_plan_diverts_a_shared_knock_port_once, setup),
+		cmocka_unit_test_setup(test_plan_refuses_backwards_queue_range, setup),
+		cmocka_unit_test_setup(test_build_guard_ipv4_drops_new_from_non_members, setup),
+		cmocka_unit_test_setup(test_build_guard_ipv6_looks_up_the_ipv6_set, setup),
+		cmocka_unit_test_setup(test_build_divert_native_queue_balances_range_with_bypass, setup),
+		cmocka_unit_test_setup(test_build_divert_compat_is_nfqueue_v3_target, setup),
+		cmocka_unit_test_setup(test_build_divert_without_bypass_has_no_bypass_flag, setup),
+		cmocka_unit_test_setup(test_build_set_has_timeouts_and_the_sources_bound, setup),
+		cmocka_unit_test_setup(test_build_log_group_expression, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,165 @@
+/*
+ * The knock trigger's rules: a guard that drops new connections to an open
+ * port from sources outside the allow set (fails closed), and the divert of
+ * knock frames to the queue (memory only).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+
+#include "builders/build_priv.h"
+
+static struct nftnl_expr *
+expr_lookup_not(const char *set)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("lookup")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	return e;
+}
+
+static struct nftnl_expr *
+expr_and(uint32_t mask)
+{
+	struct nftnl_expr *e;
+	uint32_t zero = 0;
+
+	if ((e = nftnl_expr_alloc("bitwise")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+	return e;
+}
+
+static struct nftnl_expr *
+expr_ct_state(void)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("ct")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	return e;
+}
+
+/* meta l4proto P th dport N */
+static bool
+rule_match_port(struct nftnl_rule *r, const struct config_port *port)
+{
+	uint16_t dport = htons(port->port);
+
+	return rule_add(r, expr_meta(NFT_META_L4PROTO)) &&
+	    rule_add(r, expr_cmp_eq(&port->proto, sizeof(port->proto))) &&
+	    rule_add(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2)) &&
+	    rule_add(r, expr_cmp_eq(&dport, sizeof(dport)));
+}
+
+static const char *
+proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
+}
+
+/*
+ * The guard (docs/design.md, decision 1): in the inet family,
+ *   meta nfproto ipv4 meta l4proto tcp th dport 22
+ *   ct state & (established | related) == 0
+ *   ip saddr != @ssh_allow4 counter drop
+ * Anything that is not part of an opened connection (new, invalid,
+ * untracked) from a non-member is dropped: the guard fails closed.
+ */
+struct nftnl_rule *
+build_rule_guard(const struct plan *p, const char *chain,
+    const struct plan_trigger *t, const struct config_port *port,
+    int family)
+{
+	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	uint32_t opened = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
+	    NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
+	char comment[NFT_COMMENT_MAX];
+	struct nftnl_rule *r;
+	bool ok;
+
+	if ((r = rule_new(p->table, chain)) == NULL)
+		return NULL;
+	snprintf(comment, sizeof(comment), "nfq-trigger %s: guard %s:%u",
+	    t->name, proto_name(port->proto), port->port);
+	ok = rule_add(r, expr_meta(NFT_META_NFPROTO)) &&
+	    rule_add(r, expr_cmp_eq(&nfproto, sizeof(nfproto))) &&
+	    rule_match_port(r, port) &&
+	    rule_add(r, expr_ct_state()) &&
+	    rule_add(r, expr_and(opened)) &&
+	    rule_add(r, expr_cmp_eq(&zero, sizeof(zero))) &&
+	    rule_add(r, family == AF_INET ?
+		expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4) :
+		expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 8, 16)) &&
+	    rule_add(r, expr_lookup_not(family == AF_INET ? t->set4 : t->set6)) &&
+	    rule_add(r, nftnl_expr_alloc("counter")) &&
+	    rule_add(r, expr_verdict(NF_DROP)) &&
+	    rule_comment(r, comment);
+	if (!ok) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+
+/* meta l4proto udp th dport 20000-29999: the range of derived knock frames. */
+static bool
+rule_match_port_range(struct nftnl_rule *r, const struct config_port_range *ports)
+{
+	struct config_port one = { .proto = ports->proto, .port = ports->lo };
+	uint16_t lo = htons(ports->lo), hi = htons(ports->hi);
+
+	if (ports->lo == ports->hi)
+		return rule_match_port(r, &one);
+	return rule_add(r, expr_meta(NFT_META_L4PROTO)) &&
+	    rule_add(r, expr_cmp_eq(&ports->proto, sizeof(ports->proto))) &&
+	    rule_add(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2)) &&
+	    rule_add(r, expr_cmp(NFT_CMP_GTE, &lo, sizeof(lo))) &&
+	    rule_add(r, expr_cmp(NFT_CMP_LTE, &hi, sizeof(hi)));
+}
+
+/* meta l4proto udp th dport 7000[-7999] counter queue num 0[-N] [bypass] */
+struct nftnl_rule *
+build_rule_divert(const struct plan *p, const struct config_port_range *ports,
+    bool native_queue)
+{
+	char comment[NFT_COMMENT_MAX];
+	struct nftnl_rule *r;
+	bool ok;
+
+	if ((r = rule_new(p->table, NFT_CHAIN_DIVERT)) == NULL)
+		return NULL;
+	if (ports->lo == ports->hi)
+		snprintf(comment, sizeof(comment), "nfq-trigger: knock frames %s:%u",
+		    proto_name(ports->proto), ports->lo);
+	else
+		snprintf(comment, sizeof(comment), "nfq-trigger: derived knock frames %s:%u-%u",
+		    proto_name(ports->proto), ports->lo, ports->hi);
+	ok = rule_match_port_range(r, ports) &&
+	    rule_add(r, nftnl_expr_alloc("counter")) &&
+	    rule_add(r, build_expr_queue(p->queue_first, p->queue_last,
+		p->queue_bypass, native_queue)) &&
+	    rule_comment(r, comment);
+	if (!ok) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}

@@ -1,0 +1,339 @@
+/*
+ * The element queue: allow and block set changes wait here until the loop
+ * pass flushes them in one batch. A refused element is logged with the
+ * kernel's reason and the rest resent without it; a missing table or set is
+ * rebuilt from the plan and the batch resent.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter/nf_tables.h>
+
+#include <libnftnl/set.h>
+
+#include "util/log.h"
+#include "kernel/nft_priv.h"
+
+/*
+ * Elements.
+ */
+static const char *
+elem_str(const struct nft_elem *el, char *buf, size_t len)
+{
+	if (inet_ntop(el->family, el->addr, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* The set of element target i: a knock's allow set, or a count's block set. */
+static const char *
+esets_name(const struct nft *n, int i, int family)
+{
+	const struct plan_trigger *t;
+	const struct plan_count *c;
+
+	if (i < n->plan.ntriggers) {
+		t = &n->plan.triggers[i];
+		return family == AF_INET ? t->set4 : t->set6;
+	}
+	c = &n->plan.counts[i - n->plan.ntriggers];
+	return family == AF_INET ? c->block4 : c->block6;
+}
+
+static const char *
+elem_set(const struct nft *n, const struct nft_elem *el)
+{
+	return esets_name(n, el->trigger, el->family);
+}
+
+static int
+elem_emit(struct nft *n, int idx, uint8_t op)
+{
+	struct nft_elem *el = &n->pending[idx];
+	int f = el->family == AF_INET6;
+	struct nftnl_set_elem *e = n->eelems[el->trigger][f];
+	struct nlmsghdr *nlh;
+	bool add = op == OP_ELEM_ADD;
+
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el->addr, f ? 16 : 4);
+	if (add && el->timeout_ms > 0)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, el->timeout_ms);
+	else
+		nftnl_set_elem_unset(e, NFTNL_SET_ELEM_TIMEOUT);
+	/* No NLM_F_EXCL: adding an element that is there refreshes it (6.12+). */
+	nlh = nft_tx_msg(n, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+	    add ? NLM_F_CREATE : 0, op, idx);
+	if (nlh == NULL)
+		return -1;
+	nftnl_set_elems_nlmsg_build_payload(nlh, n->esets[el->trigger][f]);
+	nft_tx_put(n, nlh);
+	return 0;
+}
+
+static void
+elem_fail(struct nft *n, struct nft_elem *el, int err, const char *why)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	el->state = ELEM_FAILED;
+	n->c.elems_failed++;
+	if (!el->del && (err == ENFILE || err == ENOSPC || err == E2BIG)) {
+		n->c.set_full++;
+		log_warnx("nft: add %s to set inet %s %s refused: the set is "
+		    "full (%u elements, max_sources)", elem_str(el, a, sizeof(a)),
+		    n->plan.table, elem_set(n, el), n->plan.set_size);
+		return;
+	}
+	log_warnx("nft: %s %s %s set inet %s %s refused: %s%s%s",
+	    el->del ? "delete" : "add", elem_str(el, a, sizeof(a)),
+	    el->del ? "from" : "to", n->plan.table, elem_set(n, el),
+	    strerror(err), *why ? ": " : "", why);
+}
+
+struct flush_ctx {
+	bool resynced;		/* the table was rebuilt once for this chunk */
+	bool need_resync;
+};
+
+/* docs/design.md, decision 3: sort each refusal out; the rest is sent again. */
+static void
+elem_ack(struct nft *n, const struct nft_msg *m, const char *why, void *arg)
+{
+	struct flush_ctx *fc = arg;
+	struct nft_elem *el = &n->pending[m->ref];
+
+	if (el->state != ELEM_PENDING)
+		return;
+	if (m->op == OP_ELEM_DEL && m->err == ENOENT) {
+		el->state = ELEM_DONE;		/* expired or never there: done */
+		n->c.elems_deleted++;
+	} else if (m->op == OP_ELEM_REFRESH_DEL && m->err == ENOENT) {
+		el->refresh_del = 0;		/* not there: a plain add will do */
+	} else if (m->op == OP_ELEM_ADD && m->err == ENOENT && !fc->resynced) {
+		fc->need_resync = true;		/* table or set gone: rebuild */
+	} else {
+		elem_fail(n, el, m->err, why);
+	}
+}
+
+static int
+flush_build(struct nft *n, int from, int to)
+{
+	struct nft_elem *el;
+	int i, r = 0;
+
+	if (nft_tx_begin(n) < 0)
+		return -1;
+	for (i = from; i < to && r == 0; i++) {
+		el = &n->pending[i];
+		if (el->state != ELEM_PENDING)
+			continue;
+		if (el->del)
+			r = elem_emit(n, i, OP_ELEM_DEL);
+		else if (el->refresh_del && (r = elem_emit(n, i, OP_ELEM_REFRESH_DEL)) == 0)
+			r = elem_emit(n, i, OP_ELEM_ADD);
+		else if (!el->refresh_del)
+			r = elem_emit(n, i, OP_ELEM_ADD);
+	}
+	return r;
+}
+
+static void
+flush_settle(struct nft *n, int from, int to, enum elem_state state)
+{
+	struct nft_elem *el;
+	int i;
+
+	for (i = from; i < to; i++) {
+		el = &n->pending[i];
+		if (el->state != ELEM_PENDING)
+			continue;
+		el->state = state;
+		if (state == ELEM_DONE && el->del)
+			n->c.elems_deleted++;
+		else if (state == ELEM_DONE)
+			n->c.elems_added++;
+		else
+			n->c.elems_failed++;
+	}
+}
+
+/* Send pending[from, to) until the kernel commits what it accepts. */
+static int
+flush_chunk(struct nft *n, int from, int to)
+{
+	struct flush_ctx fc = { 0 };
+	int round, rc;
+
+	for (round = 0; round < NFT_ROUNDS; round++) {
+		if (flush_build(n, from, to) < 0) {
+			log_warnx("nft: out of memory building a batch");
+			break;
+		}
+		if (n->nmsgs == 0)
+			return 0;
+		fc.need_resync = false;
+		n->c.batches_sent++;
+		if ((rc = nft_tx_send(n, elem_ack, &fc)) == 0) {
+			flush_settle(n, from, to, ELEM_DONE);
+			return 0;
+		}
+		if (rc < 0 && errno != ENOBUFS)
+			break;		/* ENOBUFS lost acks: adds are safe to resend */
+		n->c.batches_aborted++;
+		if (fc.need_resync) {
+			fc.resynced = true;
+			log_warnx("nft: set or table inet %s missing: rebuilding",
+			    n->plan.table);
+			n->c.resyncs++;
+			nft_sync_plan(n);
+		}
+	}
+	log_warnx("nft: giving up on a batch of %d messages", n->nmsgs);
+	flush_settle(n, from, to, ELEM_FAILED);
+	return -1;
+}
+
+int
+nft_batch_flush(struct nft *n)
+{
+	/* With delete + add, an element takes two messages. */
+	int step = n->elem_refresh ? NFT_SEND_MSGS : NFT_SEND_MSGS / 2;
+	int from, to, failed = 0, i;
+	bool sockfail = false;
+
+	for (from = 0; from < n->npending; from += step) {
+		to = from + step < n->npending ? from + step : n->npending;
+		if (flush_chunk(n, from, to) < 0)
+			sockfail = true;
+	}
+	for (i = 0; i < n->npending; i++)
+		failed += n->pending[i].state == ELEM_FAILED;
+	n->npending = 0;
+	return sockfail ? -1 : failed;
+}
+
+/*
+ * target: element target (esets_name()); -1 when the trigger has no allow
+ * set, -2 when it has no block set.
+ */
+static int
+elem_queue(struct nft *n, int target, const char *trigger, int family,
+    const uint8_t *addr, uint64_t timeout_ms, bool del)
+{
+	struct nft_elem *el;
+
+	if (target < 0) {
+		log_warnx("nft: no %s set for trigger '%s'", target == -1 ?
+		    "allow" : "block", trigger);
+		errno = ENOENT;
+		return -1;
+	}
+	if (family != AF_INET && family != AF_INET6) {
+		log_warnx("nft: address family %d for trigger %s", family, trigger);
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (n->npending == NFT_PENDING_MAX)
+		nft_batch_flush(n);
+	el = &n->pending[n->npending++];
+	memset(el, 0, sizeof(*el));
+	memcpy(el->addr, addr, family == AF_INET ? 4 : 16);
+	el->family = (uint8_t)family;
+	el->del = del;
+	el->timeout_ms = timeout_ms;
+	el->refresh_del = !del && !n->elem_refresh;
+	el->trigger = (int16_t)target;
+	el->state = ELEM_PENDING;
+	return 0;
+}
+
+static int
+allow_target(const struct nft *n, const char *trigger)
+{
+	const struct plan_trigger *t;
+
+	if (!n->have_plan || (t = plan_trigger_find(&n->plan, trigger)) == NULL)
+		return -1;
+	return (int)(t - n->plan.triggers);
+}
+
+int
+nft_allow_add(struct nft *n, const char *trigger, int family,
+    const uint8_t *addr, uint64_t timeout_ms)
+{
+	return elem_queue(n, allow_target(n, trigger), trigger, family, addr,
+	    timeout_ms, false);
+}
+
+int
+nft_allow_del(struct nft *n, const char *trigger, int family,
+    const uint8_t *addr)
+{
+	return elem_queue(n, allow_target(n, trigger), trigger, family, addr, 0,
+	    true);
+}
+
+int
+nft_block_add(struct nft *n, const char *trigger, int family,
+    const uint8_t *addr, uint64_t timeout_ms)
+{
+	const struct plan_count *c;
+	int target = -2;
+
+	if (n->have_plan && (c = plan_count_find(&n->plan, trigger)) != NULL &&
+	    c->kind == CONFIG_COUNT_THRESHOLD)
+		target = n->plan.ntriggers + (int)(c - n->plan.counts);
+	return elem_queue(n, target, trigger, family, addr, timeout_ms, false);
+}
+
+int
+nft_batch_pending(const struct nft *n)
+{
+	return n->npending;
+}
+
+void
+nft_esets_free(struct nft *n)
+{
+	int i, f;
+
+	/* Freeing a set frees the element attached to it. */
+	for (i = 0; i < CONFIG_TRIGGERS_MAX; i++)
+		for (f = 0; f < 2; f++) {
+			if (n->esets[i][f] != NULL)
+				nftnl_set_free(n->esets[i][f]);
+			n->esets[i][f] = NULL;
+			n->eelems[i][f] = NULL;
+		}
+}
+
+/* Element messages name their set: one libnftnl set object per set we add to. */
+int
+nft_esets_build(struct nft *n)
+{
+	int i, f;
+
+	nft_esets_free(n);
+	for (i = 0; i < n->plan.ntriggers + n->plan.ncounts; i++) {
+		for (f = 0; f < 2; f++) {
+			n->esets[i][f] = nftnl_set_alloc();
+			n->eelems[i][f] = nftnl_set_elem_alloc();
+			if (n->esets[i][f] == NULL || n->eelems[i][f] == NULL) {
+				if (n->eelems[i][f] != NULL)
+					nftnl_set_elem_free(n->eelems[i][f]);
+				n->eelems[i][f] = NULL;
+				return -1;
+			}
+			nftnl_set_set_str(n->esets[i][f], NFTNL_SET_TABLE,
+			    n->plan.table);
+			nftnl_set_set_str(n->esets[i][f], NFTNL_SET_NAME,
+			    esets_name(n, i, f ? AF_INET6 : AF_INET));
+			nftnl_set_elem_add(n->esets[i][f], n->eelems[i][f]);
+		}
+	}
+	return 0;
+}
