@@ -632,17 +632,31 @@ nft_allow_del(struct nft *n, const char *trigger, int family,
 	    true);
 }
 
+static int
+block_target(const struct nft *n, const char *trigger)
+{
+	const struct nft_plan_count *c;
+
+	if (n->have_plan && (c = nft_plan_count(&n->plan, trigger)) != NULL &&
+	    c->kind == CONFIG_COUNT_THRESHOLD)
+		return n->plan.ntriggers + (int)(c - n->plan.counts);
+	return -2;
+}
+
 int
 nft_block_add(struct nft *n, const char *trigger, int family,
     const uint8_t *addr, uint64_t timeout_ms)
 {
-	const struct nft_plan_count *c;
-	int target = -2;
+	return elem_queue(n, block_target(n, trigger), trigger, family, addr,
+	    timeout_ms, false);
+}
 
-	if (n->have_plan && (c = nft_plan_count(&n->plan, trigger)) != NULL &&
-	    c->kind == CONFIG_COUNT_THRESHOLD)
-		target = n->plan.ntriggers + (int)(c - n->plan.counts);
-	return elem_queue(n, target, trigger, family, addr, timeout_ms, false);
+int
+nft_block_del(struct nft *n, const char *trigger, int family,
+    const uint8_t *addr)
+{
+	return elem_queue(n, block_target(n, trigger), trigger, family, addr, 0,
+	    true);
 }
 
 int
@@ -1821,9 +1835,6 @@ nft_table_sync(struct nft *n, const struct config *cfg)
 	}
 	if (n->npending > 0)
 		nft_batch_flush(n);
-	if (n->have_plan && strcmp(n->plan.table, p->table) != 0)
-		log_info("nft: table inet %s is kept; delete it by hand if it is "
-		    "no longer wanted", n->plan.table);
 	if (!n->have_plan || strcmp(n->plan.table, p->table) != 0)
 		n->synced = false;
 	plan_copy(&n->plan, p);
