@@ -484,6 +484,7 @@ engine_reload(struct engine *e, char *why, size_t whylen)
 	struct config *next;
 	void *staged[ENGINE_KINDS_MAX];
 	struct engine_reload_note notes[2];
+	struct engine_carry *carry;
 	char oldtable[CONFIG_TABLE_MAX + 1];
 	bool rebind;
 
@@ -492,14 +493,18 @@ engine_reload(struct engine *e, char *why, size_t whylen)
 	if ((next = engine_reload_load(e->cfg->path, why, whylen)) == NULL)
 		return engine_reload_refused(e, why, whylen, NULL);
 	snprintf(oldtable, sizeof(oldtable), "%s", e->cfg->engine.table);
+	/* Before the sync: the sets it recreates are read while they hold them. */
+	carry = engine_carry_read(e, next);
 	if (engine_kinds_prepare(e, next, staged) < 0 ||
 	    nft_table_sync(e->nft, next) < 0) {
+		engine_carry_free(carry);
 		log_warnx("reload: %s cannot be applied, keeping the running configuration",
 		    next->path);
 		engine_reload_abandon(e, next, staged);
 		return engine_reload_refused(e, why, whylen,
 		    "the new file cannot be applied (the log says why)");
 	}
+	engine_carry_write(e, carry);
 	if (strcmp(oldtable, next->engine.table) != 0 &&
 	    nft_table_delete(e->nft, oldtable) == 0)
 		log_info("reload: table inet %s replaced by inet %s", oldtable,

@@ -103,6 +103,17 @@ struct engine {
 	int watchdog_fd;		/* timerfd for WATCHDOG=1; -1 without */
 };
 
+/*
+ * engine_carry.c: a reload that makes the sets anew (new table name, new
+ * max_sources) carries their addresses over; NULL when none need to be.
+ */
+struct engine_carry;
+struct engine_carry *engine_carry_read(const struct engine *e,
+    const struct config *next);
+/* Put them back (and free c); call after the new table is synced. */
+void engine_carry_write(struct engine *e, struct engine_carry *c);
+void engine_carry_free(struct engine_carry *c);
+
 /* engine.c: SIGHUP and `nfq-trigger reload`. 0, or -1 with why filled in. */
 int engine_reload(struct engine *e, char *why, size_t whylen);
 

@@ -971,9 +971,21 @@ set_planned(const struct nft_plan *p, const char *name)
 	return false;
 }
 
+/* A bounded set keeps its bound: a new max_sources needs a new set. */
+static bool
+set_size_fits(struct nftnl_set *s, const struct plan_set *ps, uint32_t size)
+{
+	uint32_t have = nftnl_set_is_set(s, NFTNL_SET_DESC_SIZE) ?
+	    nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE) : 0;
+
+	if (ps->kind == SET_ACTIVE || ps->kind == SET_POOL)
+		return true;
+	return have == size;
+}
+
 /* Whether an existing set has the shape the plan wants for it. */
 static bool
-set_fits(struct nftnl_set *s, const struct plan_set *ps)
+set_fits(struct nftnl_set *s, const struct plan_set *ps, uint32_t size)
 {
 	uint32_t kind = NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_OBJECT |
 	    NFT_SET_CONCAT | NFT_SET_TIMEOUT;
@@ -981,6 +993,8 @@ set_fits(struct nftnl_set *s, const struct plan_set *ps)
 	uint32_t klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
 	uint32_t alen = ps->family == AF_INET ? 4 : 16;
 
+	if (!set_size_fits(s, ps, size))
+		return false;
 	switch (ps->kind) {
 	case SET_ACTIVE:
 		return klen == sizeof(uint32_t) && (flags & kind) == 0;
@@ -1157,13 +1171,13 @@ sync_ops_sets(struct nft *n, struct sync *s)
 		 * Pairs sampled by an earlier run must not hide the first
 		 * packet from triggers that start in standby.
 		 */
-		if (set != NULL && set_fits(set, &ps[i]) && (ps[i].kind ==
+		if (set != NULL && set_fits(set, &ps[i], n->plan.set_size) && (ps[i].kind ==
 		    SET_FLOWS || ps[i].kind == SET_POOL) &&
 		    op_add(s, SYNC_SET_FLUSH, false, name) == NULL)
 			return -1;
-		if (set != NULL && set_fits(set, &ps[i]) && ps[i].kind != SET_POOL)
+		if (set != NULL && set_fits(set, &ps[i], n->plan.set_size) && ps[i].kind != SET_POOL)
 			continue;
-		if (set != NULL && set_fits(set, &ps[i])) {
+		if (set != NULL && set_fits(set, &ps[i], n->plan.set_size)) {
 			/* A pool is refilled on every sync: it may have changed. */
 			if ((op = op_add(s, SYNC_POOL_FILL, true, name)) == NULL)
 				return -1;
@@ -1172,8 +1186,8 @@ sync_ops_sets(struct nft *n, struct sync *s)
 			continue;
 		}
 		if (set != NULL) {
-			log_warnx("nft: set %s has another type: recreating "
-			    "it (its elements are lost)", name);
+			log_warnx("nft: set %s has another type or size: "
+			    "recreating it (its elements are lost)", name);
 			if (op_add(s, SYNC_SET_DEL, true, name) == NULL)
 				return -1;
 		}
