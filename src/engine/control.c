@@ -332,7 +332,12 @@ request_unix(struct control *c, struct control_client *cl)
 	char *argv[CONTROL_ARGS_MAX + 1] = { NULL }, *nl;
 	int argc;
 
-	nl = strchr(cl->in, '\n');
+	/* client_complete() saw the newline; a NUL before it is not text. */
+	nl = memchr(cl->in, '\n', cl->inlen);
+	if (memchr(cl->in, '\0', (size_t)(nl - cl->in)) != NULL) {
+		control_fail(&cl->reply, "the request is not one line of words");
+		return;
+	}
 	*nl = '\0';
 	if (nl > cl->in && nl[-1] == '\r')
 		nl[-1] = '\0';
@@ -610,7 +615,7 @@ control_open(struct loop *l, const struct config_engine *ce, control_fn fn, void
 bool
 control_differs(const struct control *c, const struct config_engine *ce)
 {
-	return strcmp(c->path, ce->control) != 0 ||
+	return c == NULL || strcmp(c->path, ce->control) != 0 ||
 	    c->http_family != ce->metrics_family ||
 	    c->http_port != ce->metrics_port ||
 	    memcmp(c->http_addr, ce->metrics_addr, sizeof(c->http_addr)) != 0;

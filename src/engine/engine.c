@@ -203,6 +203,11 @@ engine_on_pass(void *arg)
 	}
 	/* Requests may wait on the kernel (a set dump): here, never in a callback. */
 	control_run(e->control);
+	if (e->control_reopen) {
+		e->control_reopen = false;
+		control_close(e->control);
+		e->control = control_open(e->loop, &e->cfg->engine, engine_control, e);
+	}
 	engine_arm_timer(e);
 }
 
@@ -526,10 +531,9 @@ engine_reload(struct engine *e, char *why, size_t whylen)
 		}
 	}
 	engine_kinds_commit(e, next, staged, notes);
-	if (control_differs(e->control, &next->engine)) {
-		control_close(e->control);
-		e->control = control_open(e->loop, &next->engine, engine_control, e);
-	}
+	/* Moved after control_run(): this reload may be one of its requests. */
+	if (control_differs(e->control, &next->engine))
+		e->control_reopen = true;
 	config_free(e->cfg);
 	e->cfg = next;
 	engine_kbase_reset(e);

@@ -94,6 +94,7 @@ struct engine {
 	struct control *control;	/* the control socket (control.h) */
 	bool bypass;			/* maintenance: queued packets accepted uninspected */
 	bool reload_pending;		/* SIGHUP: one reload in the next pass */
+	bool control_reopen;		/* a reload moved the control socket */
 	uint64_t started_ms;
 	uint64_t reloads, reloads_refused;
 	struct engine_queue_stats qstats[ENGINE_QUEUES_MAX];

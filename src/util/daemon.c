@@ -105,6 +105,8 @@ pidfile_write(const char *path)
 	}
 	pidfile_fd = fd;
 	snprintf(pidfile_path, sizeof(pidfile_path), "%s", path);
+	/* A start-up that fails later (fatal()) leaves no pidfile behind. */
+	atexit(pidfile_remove);
 	return 0;
 }
 

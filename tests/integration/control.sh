@@ -149,6 +149,12 @@ s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 s.sendall(b"status " + b"x" * 600)
 print(s.recv(100).decode().strip())
 ' "$work/control.sock"
+check ctl_nul_in_request_refused python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"sta\0tus\n")
+sys.exit(0 if s.recv(100).startswith(b"error ") else 1)
+' "$work/control.sock"
 python3 -c '
 import socket, sys, time
 socks = []

@@ -85,6 +85,14 @@ expect_eq reload_rename_keeps_allowed open "$(tcp_probe 127.0.0.1 2222)"
 expect_eq reload_rename_still_guards closed "$(tcp_probe 127.0.0.1 2222 127.0.0.2)"
 check reload_rename_list_reads_new_table sh -c "'$NFQT' -c '$cfg' list ssh | grep -q '^127.0.0.1 allowed'"
 
+# `nfq-trigger reload` that moves the control socket: the reply comes over
+# the old one, which then goes; the new one answers.
+cp "$cfg" "$work/old.ini"
+sed -i "s|^control = .*|control = $work/moved.sock|" "$cfg"
+check reload_control_moved_replies sh -c "'$NFQT' -c '$work/old.ini' reload | grep -q loaded"
+check reload_old_control_socket_gone test ! -e "$work/control.sock"
+check reload_new_control_socket_answers quiet ctl status
+
 # Errors: refused with file:line, the running config stays.
 printf '[knock bad]\nsequence = udp:99999\n' >>"$cfg"
 kill -HUP "$engine_pid"
