@@ -312,6 +312,65 @@ engine_cmd_revoke(struct engine *e, int argc, char **argv, struct control_reply 
 	    "no longer allowed" : "no longer blocked", argv[1]);
 }
 
+/* flush NAME: every address out of the trigger's allow or block set. */
+struct flush_ctx {
+	struct engine *e;
+	const char *name;
+	bool block;
+	int n;
+};
+
+static void
+engine_flush_elem(void *arg, const struct nft_list_elem *el)
+{
+	struct flush_ctx *fc = arg;
+	int rc;
+
+	rc = fc->block ? nft_block_del(fc->e->nft, fc->name, el->family, el->addr) :
+	    nft_allow_del(fc->e->nft, fc->name, el->family, el->addr);
+	if (rc == 0)
+		fc->n++;
+}
+
+static void
+engine_cmd_flush(struct engine *e, int argc, char **argv, struct control_reply *r)
+{
+	struct flush_ctx fc = { .e = e };
+	char set[NFT_SET_NAME_MAX + 1];
+	enum trigger_kind kind;
+	int i, f;
+
+	if (argc != 2) {
+		control_fail(r, "usage: flush NAME");
+		return;
+	}
+	kind = engine_trigger_kind(e->cfg, argv[1], &i);
+	if (kind != KIND_KNOCK && (kind != KIND_COUNT ||
+	    e->cfg->counts[i].kind != CONFIG_COUNT_THRESHOLD)) {
+		control_fail(r, kind == KIND_NONE ? "no trigger named '%s'" :
+		    "trigger '%s' has no allow or block set", argv[1]);
+		return;
+	}
+	fc.name = argv[1];
+	fc.block = kind == KIND_COUNT;
+	for (f = 0; f < 2; f++) {
+		snprintf(set, sizeof(set), "%s%s", argv[1], fc.block ?
+		    (f ? NFT_SET_BLOCK6 : NFT_SET_BLOCK4) :
+		    (f ? NFT_SET_ALLOW6 : NFT_SET_ALLOW4));
+		if (nft_list_set(e->cfg->engine.table, set, f ? AF_INET6 : AF_INET,
+		    engine_flush_elem, &fc) < 0) {
+			control_fail(r, "cannot read set %s: %s", set, strerror(errno));
+			return;
+		}
+	}
+	if (!engine_flush_now(e, r))
+		return;
+	log_info("control: %s flushed, %d address%s removed", argv[1], fc.n,
+	    fc.n == 1 ? "" : "es");
+	control_printf(r, "%s: %d address%s removed\n", argv[1], fc.n,
+	    fc.n == 1 ? "" : "es");
+}
+
 /* --- bypass, reset, reload --------------------------------------------------- */
 
 static void
@@ -414,6 +473,8 @@ engine_control(void *arg, int argc, char **argv, struct control_reply *r)
 		engine_cmd_allow(e, argc, argv, r);
 	else if (strcmp(cmd, "revoke") == 0)
 		engine_cmd_revoke(e, argc, argv, r);
+	else if (strcmp(cmd, "flush") == 0)
+		engine_cmd_flush(e, argc, argv, r);
 	else if (strcmp(cmd, "bypass") == 0)
 		engine_cmd_bypass(e, argc, argv, r);
 	else if (strcmp(cmd, "reset") == 0)
@@ -422,5 +483,5 @@ engine_control(void *arg, int argc, char **argv, struct control_reply *r)
 		engine_cmd_reload(e, argc, r);
 	else
 		control_fail(r, "unknown command '%.40s' (status, list, allow, "
-		    "revoke, bypass, reset, reload, metrics)", cmd);
+		    "revoke, flush, bypass, reset, reload, metrics)", cmd);
 }

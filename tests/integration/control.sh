@@ -1,5 +1,5 @@
 # The control socket end to end: status (text and JSON) names a source that
-# just knocked; list, allow and revoke change what the kernel lets in, and
+# just knocked; list, allow, revoke and flush change what the kernel lets in, and
 # revoke unbans a blocked source; bypass on lets knock frames through
 # uninspected and opens nothing, bypass off restores knocking; reset forgets
 # a knock in progress; reload reports a broken file with file:line; metrics
@@ -72,6 +72,12 @@ expect_eq ctl_revoke_closes_for_knocker closed "$(tcp_probe 127.0.0.1 2222)"
 expect_eq ctl_list_empty_after_revoke "" "$(ctl list ssh)"
 check ctl_allow_bad_address_refused sh -c "! '$NFQT' -c '$cfg' allow ssh 300.1.1.1 2>'$work/err' && grep -q \"'300.1.1.1' is not an IPv4 or IPv6 address\" '$work/err'"
 check ctl_list_unknown_trigger_fails sh -c "'$NFQT' -c '$cfg' list nosuch 2>&1 | grep -q \"no trigger named 'nosuch'\""
+
+# flush empties a trigger's set.
+quiet ctl allow ssh 10.9.0.1
+quiet ctl allow ssh 2001:db8::1
+check ctl_flush sh -c "'$NFQT' -c '$cfg' flush ssh | grep -q '2 addresses removed'"
+expect_eq ctl_list_empty_after_flush "" "$(ctl list ssh)"
 
 # revoke unbans from a block set.
 for _ in 1 2 3 4 5 6; do udp_frame 127.0.0.1 7500 127.0.0.3; done
