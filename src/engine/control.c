@@ -733,12 +733,75 @@ client_reply(int fd)
 	return failed ? 1 : 0;
 }
 
+/* A line without its comment (" ;" or " #" onwards) and outer blanks. */
+static char *
+client_trim(char *s)
+{
+	char *p, *end;
+
+	for (p = s; *p != '\0'; p++)
+		if ((*p == ';' || *p == '#') && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+	    end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+/*
+ * The socket's path: [engine] control in the file, else the default. Only
+ * that key is read, so a file the engine would refuse (being edited, or
+ * with keys of root's) still leads to the engine, which then says what is
+ * wrong with it. 0, or -1 (told on stderr).
+ */
+static int
+client_socket_path(const char *config_path, char *out, size_t len)
+{
+	char line[CONFIG_LINE_MAX + 4], *s, *eq;
+	bool engine = false;
+	FILE *f;
+
+	snprintf(out, len, "%s", CONFIG_CONTROL_DEFAULT);
+	if ((f = fopen(config_path, "re")) == NULL) {
+		fprintf(stderr, "nfq-trigger: %s: %s\n", config_path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		s = client_trim(line);
+		if (*s == '[') {
+			engine = strncmp(s, "[engine]", 8) == 0;
+			continue;
+		}
+		if (!engine || (eq = strchr(s, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		if (strcmp(client_trim(s), "control") == 0)
+			snprintf(out, len, "%s", client_trim(eq + 1));
+	}
+	fclose(f);
+	if (strcmp(out, "none") == 0) {
+		fprintf(stderr, "nfq-trigger: %s: control = none: no control socket\n",
+		    config_path);
+		return -1;
+	}
+	if (strlen(out) > CONFIG_SOCKET_PATH_MAX) {
+		fprintf(stderr, "nfq-trigger: %s: control: longer than a socket path "
+		    "can be\n", config_path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 control_command(const char *config_path, const char *command, int argc, char **argv)
 {
-	char line[CONTROL_REQUEST_MAX + 1];
-	struct config *cfg;
-	int fd, len, nerrors = 0, rc;
+	char line[CONTROL_REQUEST_MAX + 1], path[CONFIG_LINE_MAX + 1];
+	int fd, len, rc;
 	ssize_t n;
 
 	if ((len = client_line(line, sizeof(line), command, argc, argv)) < 0) {
@@ -746,26 +809,13 @@ control_command(const char *config_path, const char *command, int argc, char **a
 		    "words at most)\n", command, CONTROL_REQUEST_MAX, CONTROL_ARGS_MAX);
 		return 2;
 	}
-	/* Only the socket's path is wanted: no ownership checks for that. */
-	cfg = config_load(config_path, false, stderr, &nerrors);
-	if (cfg == NULL) {
-		fprintf(stderr, "nfq-trigger: %s: %d error%s\n", config_path, nerrors,
-		    nerrors == 1 ? "" : "s");
+	if (client_socket_path(config_path, path, sizeof(path)) < 0)
 		return 1;
-	}
-	if (cfg->engine.control[0] == '\0') {
-		fprintf(stderr, "nfq-trigger: %s: control = none: no control socket\n",
-		    config_path);
-		config_free(cfg);
-		return 1;
-	}
-	if ((fd = client_connect(cfg->engine.control)) < 0) {
+	if ((fd = client_connect(path)) < 0) {
 		fprintf(stderr, "nfq-trigger: cannot reach the engine at %s: %s\n",
-		    cfg->engine.control, strerror(errno));
-		config_free(cfg);
+		    path, strerror(errno));
 		return 1;
 	}
-	config_free(cfg);
 	n = write(fd, line, (size_t)len);
 	if (n != len) {
 		fprintf(stderr, "nfq-trigger: sending the request: %s\n",

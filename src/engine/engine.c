@@ -7,6 +7,7 @@
  */
 #include <sys/timerfd.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -155,6 +156,8 @@ engine_arm_timer(struct engine *e)
 			next = d;
 	if ((d = control_next_deadline(e->control)) < next)
 		next = d;
+	if (e->reload_pending && e->reload_ms + ENGINE_RELOAD_GAP_MS < next)
+		next = e->reload_ms + ENGINE_RELOAD_GAP_MS;
 	loop_timer_at(e->loop, next == ENGINE_NO_DEADLINE ? 0 : next);
 }
 
@@ -194,12 +197,15 @@ engine_on_pass(void *arg)
 	if (nft_batch_pending(e->nft) > 0 && nft_batch_flush(e->nft) < 0)
 		log_warnx("nftables: batch not sent; the next pass retries");
 	/*
-	 * However many SIGHUPs came, one reload per pass: the queues are read
-	 * between two reloads (docs/design.md: reloads are coalesced).
+	 * However many SIGHUPs came, one reload per pass and per
+	 * ENGINE_RELOAD_GAP_MS: the queues are read between two reloads, and
+	 * a storm of signals cannot keep the loop reloading (docs/design.md:
+	 * reloads are coalesced). The timer brings a waiting one.
 	 */
-	if (e->reload_pending) {
+	if (e->reload_pending && loop_now_ms() >= e->reload_ms + ENGINE_RELOAD_GAP_MS) {
 		e->reload_pending = false;
 		engine_reload(e, why, sizeof(why));
+		e->reload_ms = loop_now_ms();	/* the gap runs from its end */
 	}
 	/* Requests may wait on the kernel (a set dump): here, never in a callback. */
 	control_run(e->control);
@@ -495,6 +501,7 @@ engine_reload(struct engine *e, char *why, size_t whylen)
 
 	sdnotify_reloading();
 	e->reloads++;
+	e->reload_ms = loop_now_ms();
 	if ((next = engine_reload_load(e->cfg->path, why, whylen)) == NULL)
 		return engine_reload_refused(e, why, whylen, NULL);
 	snprintf(oldtable, sizeof(oldtable), "%s", e->cfg->engine.table);
@@ -618,6 +625,13 @@ engine_open(struct config *cfg, struct spawn *sp)
 	void *staged[ENGINE_KINDS_MAX];
 	struct engine *e;
 
+	/*
+	 * Every reload makes new trackers, callocs of megabytes. A fixed mmap
+	 * threshold keeps them out of the heap (glibc's sliding one would
+	 * take them in after the first free): the kernel then gives zeroed
+	 * pages when first touched, instead of calloc clearing them all.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		fatal("engine");

@@ -304,6 +304,9 @@ engine_act_reset(struct engine_act *ea, bool hooks, uint64_t now)
 	act_reset(&ea->st, &out);
 	if (!hooks)
 		out.run_stop = out.run_start = false;
+	if (out.run_stop)
+		event_log(ea->e->events, now, EVENT_STOPPED, "activity", ea->name, 0,
+		    NULL, "reset");
 	engine_act_apply(ea, &out, now);
 }
 

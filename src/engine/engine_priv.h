@@ -17,6 +17,8 @@
 #include "kernel/ifname.h"
 
 #define ENGINE_QUEUES_MAX	64
+/* SIGHUPs closer than this to the last reload wait for one more reload. */
+#define ENGINE_RELOAD_GAP_MS	100
 /* exec_stop hooks waiting for their delay; beyond this they are refused (logged). */
 #define ENGINE_DEFERRED_MAX	4096
 /* Derived knocks waiting for their counter to be written in this pass. */
@@ -93,7 +95,8 @@ struct engine {
 	struct events *events;		/* the event log (event.h) */
 	struct control *control;	/* the control socket (control.h) */
 	bool bypass;			/* maintenance: queued packets accepted uninspected */
-	bool reload_pending;		/* SIGHUP: one reload in the next pass */
+	bool reload_pending;		/* SIGHUP: one reload, in a pass, when due */
+	uint64_t reload_ms;		/* when the last reload ran */
 	bool control_reopen;		/* a reload moved the control socket */
 	uint64_t started_ms;
 	uint64_t reloads, reloads_refused;

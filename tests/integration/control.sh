@@ -116,7 +116,8 @@ expect_eq ctl_reset_knock_must_start_over closed "$(tcp_probe 127.0.0.1 2222)"
 check ctl_reload quiet ctl reload
 cp "$cfg" "$work/good.ini"
 printf 'bogus_key = 1\n' >>"$cfg"
-check ctl_reload_refused_with_line sh -c "! '$NFQT' -c '$work/good.ini' reload 2>'$work/reload.err'; grep -q 'control.ini:[0-9]*:' '$work/reload.err'"
+check ctl_reload_refused_with_line sh -c "! '$NFQT' -c '$cfg' reload 2>'$work/reload.err' && grep -q 'reload refused: 1 error, the first: .*control.ini:[0-9]*: ' '$work/reload.err'"
+check ctl_status_with_broken_file quiet ctl status
 check ctl_reload_error_logged_with_line grep -q 'reload: .*control.ini:[0-9]*: ' "$work/engine.log"
 cp "$work/good.ini" "$cfg"
 
