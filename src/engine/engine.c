@@ -26,6 +26,7 @@
 #include "engine/hook.h"
 #include "util/log.h"
 #include "engine/loop.h"
+#include "kernel/kstats.h"
 #include "kernel/nflog.h"
 #include "kernel/nfq.h"
 #include "kernel/nft.h"
@@ -243,6 +244,23 @@ engine_nflog_readable(void *arg)
 		log_warn("nflog group %u: receive", nflog_source_group(s));
 }
 
+/* The kernel's side (docs/control.md); not "queue N:", which tests read. */
+static void
+engine_log_kernel_counters(const struct nfq_source *s)
+{
+	struct kstats_queue k;
+	uint64_t drops = 0;
+
+	if (!kstats_queue(nfq_source_queue(s), &k))
+		return;
+	kstats_netlink_drops(nfq_source_portid(s), &drops);
+	log_info("kernel counters of queue %u (%u waiting, %llu dropped for a full "
+	    "queue, %llu for a full socket, %llu ids, %llu socket drops)",
+	    nfq_source_queue(s), k.waiting, (unsigned long long)k.queue_dropped,
+	    (unsigned long long)k.user_dropped, (unsigned long long)k.id_sequence,
+	    (unsigned long long)drops);
+}
+
 static void
 engine_log_counters(const struct engine *e)
 {
@@ -261,6 +279,7 @@ engine_log_counters(const struct engine *e)
 		    (unsigned long long)(qc->held - qc->held_verdicts),
 		    (unsigned long long)qc->enobufs,
 		    (unsigned long long)qc->verdict_errors);
+		engine_log_kernel_counters(e->queues[i]);
 	}
 	if (e->nflog != NULL) {
 		lc = nflog_source_counters(e->nflog);
