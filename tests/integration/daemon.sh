@@ -1,6 +1,7 @@
 # Daemon mode (-d): the parent returns once the engine runs, the pidfile
 # names the engine (not the spawner), SIGHUP applies a changed
-# allow_timeout, SIGUSR1 is heard, SIGTERM ends it within a second and
+# allow_timeout and leaves an unchanged, active activity trigger up (its
+# stop does not run), SIGUSR1 is heard, SIGTERM ends it within a second and
 # removes the pidfile. A storm of SIGHUPs (every 5 ms for 3 s) does not
 # stall the queue: probes keep getting verdicts (p99 under 50 ms). Under a
 # supervisor ($NOTIFY_SOCKET) nothing forks and READY, RELOADING,
@@ -8,6 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 
+recording_hook
 cfg=$(write_config daemon.ini <<INI
 [engine]
 queue = 0
@@ -23,6 +25,12 @@ allow_timeout = 30s
 match = udp dport 7600
 every = 1000000
 exec = /bin/true
+
+[activity tun]
+match = udp dport 7700
+ttl = 60s
+start = $work/hook.sh %EVENT% %NAME%
+stop = $work/hook.sh %EVENT% %NAME%
 INI
 )
 ctl() { "$NFQT" -c "$cfg" "$@"; }
@@ -42,6 +50,13 @@ engine_pid=$pid	# stop_engine on the way out
 check daemon_second_engine_refused sh -c "! '$NFQT' -d -c '$cfg' 2>'$work/second.err'"
 check daemon_second_engine_names_the_first grep -q "another engine runs (pid $pid)" "$work/second.err"
 
+# Traffic on the activity trigger's path: start runs, it is active.
+$UDP send 127.0.0.1 7700 1
+for _ in $(seq 30); do grep -q '^start tun' "$work/hook.log" 2>/dev/null && break; sleep 0.1; done
+check daemon_activity_started grep -q '^start tun' "$work/hook.log"
+act_state() { "$NFQT" -c "$cfg" status --json | python3 -c 'import json,sys; print([t["state"] for t in json.load(sys.stdin)["triggers"] if t["name"]=="tun"][0])'; }
+expect_eq daemon_activity_active active "$(act_state)"
+
 # SIGHUP applies a changed allow_timeout.
 sed -i 's/^allow_timeout = 30s/allow_timeout = 45s/' "$cfg"
 kill -HUP "$pid"
@@ -54,6 +69,8 @@ udp_frame 127.0.0.1 7001
 sleep 0.3
 check daemon_sighup_applies_allow_timeout sh -c "'$NFQT' -c '$cfg' list ssh | grep -q '^127.0.0.1 allowed .* left of 45s'"
 check daemon_sighup_timeout_in_kernel sh -c "nft list set inet nfq_trigger ssh_allow4 | grep -q 'timeout 45s'"
+expect_eq daemon_sighup_unchanged_activity_stays_up active "$(act_state)"
+expect_eq daemon_sighup_unchanged_activity_no_stop 0 "$(grep -c '^stop' "$work/hook.log")"
 
 # SIGUSR1 is heard (the log goes to syslog: the reply shows the loop lives).
 kill -USR1 "$pid"
@@ -81,6 +98,8 @@ echo "reloads done during the storm: $reloads"
 expect_eq daemon_storm_no_probe_lost 0 "$lost"
 check daemon_storm_p99_under_50ms python3 -c "import sys; sys.exit(0 if 0 <= float('${p99:--1}') < 50 else 1)"
 check daemon_storm_reloads_coalesced test "$reloads" -lt "$(cat "$work/storm.out")"
+expect_eq daemon_storm_activity_still_up active "$(act_state)"
+expect_eq daemon_storm_no_stop 0 "$(grep -c '^stop' "$work/hook.log")"
 check daemon_storm_probes_went_through_queue sh -c "'$NFQT' -c '$cfg' status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"queues\"][0][\"accepted\"] >= 100 else 1)'"
 
 # SIGTERM: gone within a second, pidfile and socket removed.
