@@ -58,7 +58,7 @@ check act_nflog_blackhole_back sh -c 'ip route show 10.71.9.0/24 | grep -q black
 ms=$(connect_ms 4)
 check act_nflog_restarts test "$ms" != fail
 kill -HUP "$engine_pid"
-check act_nflog_sighup_keeps_it_up engine_log_wait 'reload: .* 1 of 1 activity trigger still up'
+check act_nflog_sighup_keeps_it_up engine_log_wait 'reload: .* loaded (.*, 0 activity triggers in standby)'
 expect_eq act_nflog_sighup_no_stop 1 "$(events_count down)"
 check act_nflog_reset quiet "$NFQT" -c "$cfg" reset vpn
 check act_nflog_reset_stops engine_log_wait 'activity vpn: reset from active to standby: stopping'

@@ -77,7 +77,7 @@ expect_eq act_second_start 2 "$(events_count up)"
 # SIGHUP with the trigger unchanged: the tunnel stays up, stop does not run.
 kill -HUP "$engine_pid"
 check act_sighup_unchanged_keeps_state engine_log_wait \
-    'reload: .* loaded (.* 1 of 1 activity trigger still up)'
+    'reload: .* loaded (.*, 0 activity triggers in standby)'
 expect_eq act_sighup_unchanged_no_stop 1 "$(events_count down)"
 check act_sighup_unchanged_path_up quiet ip route get 10.71.9.9
 check act_sighup_unchanged_sampling_on sh -c "nft list set inet nfq_trigger vpn_active | grep -q 'elements = '"
@@ -95,7 +95,7 @@ expect_eq act_third_start 3 "$(events_count up)"
 # A changed trigger is rebuilt: back to standby, stop runs.
 sed -i 's/^ttl = 2s/ttl = 3s/' "$cfg"
 kill -HUP "$engine_pid"
-check act_sighup_changed_reloads engine_log_wait 'reload: .* loaded (.* 0 of 1 activity trigger still up)'
+check act_sighup_changed_reloads engine_log_wait 'reload: .* loaded (.*, 1 activity trigger in standby)'
 sleep 0.5
 expect_eq act_sighup_changed_runs_stop 3 "$(events_count down)"
 counters

@@ -90,6 +90,8 @@ check reload_rename_list_reads_new_table sh -c "'$NFQT' -c '$cfg' list ssh | gre
 cp "$cfg" "$work/old.ini"
 sed -i "s|^control = .*|control = $work/moved.sock|" "$cfg"
 check reload_control_moved_replies sh -c "'$NFQT' -c '$work/old.ini' reload | grep -q loaded"
+# The engine moves it right after the reply is out: give it a moment.
+for _ in $(seq 20); do [ -e "$work/control.sock" ] || break; sleep 0.05; done
 check reload_old_control_socket_gone test ! -e "$work/control.sock"
 check reload_new_control_socket_answers quiet ctl status
 
