@@ -13,7 +13,7 @@ gcc make pkg-config libc6-dev
 libnetfilter-queue-dev libmnl-dev libnftnl-dev libnfnetlink-dev libinih-dev
 libcmocka-dev libsodium-dev clang libclang-rt-14-dev
 nftables iptables iproute2 util-linux procps python3 hping3
-fail2ban man-db groff-base
+fail2ban man-db groff-base python3-prometheus-client
 "
 
 missing=

@@ -44,6 +44,10 @@ write_config() {
 # start_engine CONFIG [ARGS...]: run the engine in the background, wait until
 # it says it is running (5 s at most). Its log is $work/engine.log.
 start_engine() {
+	# Emptied here, not only by the background child's redirection: that
+	# runs after the fork, and a check before it would read the previous
+	# engine's "running".
+	: >"$work/engine.log"
 	"$NFQT" -c "$@" >"$work/engine.log" 2>&1 &
 	engine_pid=$!
 	for _ in $(seq 50); do

@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "engine/control.h"
 #include "engine/engine.h"
+#include "util/daemon.h"
 #include "util/log.h"
+#include "util/sdnotify.h"
 #include "kernel/nft.h"
 #include "privsep/spawner.h"
 
@@ -26,6 +29,10 @@ usage(FILE *out)
 	    "usage: nfq-trigger [-dv] [-c FILE]\n"
 	    "       nfq-trigger -C FILE\n"
 	    "       nfq-trigger [-c FILE] remove-table\n"
+	    "       nfq-trigger [-c FILE] status [--json] | list NAME | metrics\n"
+	    "       nfq-trigger [-c FILE] allow NAME ADDR [TIMEOUT] | revoke NAME ADDR\n"
+	    "       nfq-trigger [-c FILE] flush NAME\n"
+	    "       nfq-trigger [-c FILE] bypass on|off | reset NAME | reload\n"
 	    "\n"
 	    "Firewall triggers from NFQUEUE and NFLOG: port knocks, activity hooks,\n"
 	    "packet counts; programs nftables sets through libnftnl.\n"
@@ -34,7 +41,8 @@ usage(FILE *out)
 	    "                     foreground when present, else " INSTALLED_CONFIG ")\n"
 	    "  -C, --check FILE   check FILE, print the triggers it defines, exit;\n"
 	    "                     touches no netfilter state\n"
-	    "  -d, --daemon       detach and log to syslog\n"
+	    "  -d, --daemon       detach, log to syslog, write the pidfile; under\n"
+	    "                     systemd ($NOTIFY_SOCKET) no fork: Type=notify\n"
 	    "  -v, --verbose      more log output (twice: every packet)\n"
 	    "  -h, --help         this text\n"
 	    "  -V, --version      version\n"
@@ -42,8 +50,16 @@ usage(FILE *out)
 	    "The engine's nftables table (allow sets, guards, divert rules) stays when\n"
 	    "it exits, so guarded services stay closed; remove-table deletes it.\n"
 	    "\n"
+	    "The other commands talk to the running engine over its control socket\n"
+	    "([engine] control in FILE): status, the addresses in a trigger's sets,\n"
+	    "Prometheus metrics, allowing and revoking an address, emptying a\n"
+	    "trigger's allow or block set (flush), maintenance\n"
+	    "bypass (every queued packet accepted uninspected; guards stay), a\n"
+	    "trigger back to its initial state, a reload.\n"
+	    "\n"
 	    "Signals: SIGHUP reloads the configuration (a file with errors is refused\n"
-	    "and the running one kept), SIGUSR1 logs counters, SIGTERM/SIGINT stop.\n"
+	    "and the running one kept; unchanged triggers keep their state),\n"
+	    "SIGUSR1 logs counters, SIGTERM/SIGINT stop.\n"
 	    "See nfq-trigger.ini(5) and README.md.\n");
 }
 
@@ -96,6 +112,56 @@ default_config_path(bool daemonize)
 	return INSTALLED_CONFIG;
 }
 
+/*
+ * The start-up order (docs/design.md): the spawner forks off first (it is a
+ * copy of this process), then the daemon detaches, and only then is the
+ * loop built (epoll, signalfd, timerfd), so its signals are the daemon's.
+ * Under systemd nothing forks: readiness goes over $NOTIFY_SOCKET.
+ */
+static int
+run_engine(const char *path, bool daemonize, int verbose)
+{
+	struct config *cfg;
+	struct engine *e;
+	struct spawn *sp;
+	bool supervised;
+	int nerrors = 0, status, ready_fd = -1;
+
+	cfg = config_load(path, true, stderr, &nerrors);
+	if (cfg == NULL)
+		fatalx("%s: %d error%s, not starting", path, nerrors, nerrors == 1 ? "" : "s");
+	supervised = sdnotify_open();
+	log_info("nfq-trigger %s starting with %s%s", NFQT_VERSION, path,
+	    supervised ? " (supervised: no fork)" : "");
+	sp = spawn_start();
+	if (sp == NULL)
+		fatalx("cannot start the hook spawner");
+	if (daemonize) {
+		if (!supervised)
+			ready_fd = daemon_detach();
+		/* Start-up errors still reach the terminal until the parent exits. */
+		log_init(supervised ? 1 : LOG_BOTH, verbose);
+		spawn_set_log(sp, 1, verbose);
+		if (cfg->engine.pidfile[0] != '\0' && pidfile_write(cfg->engine.pidfile) < 0)
+			fatalx("not starting");
+	}
+	e = engine_open(cfg, sp);
+	if (e == NULL)
+		fatalx("start-up failed");
+	if (ready_fd >= 0) {
+		daemon_ready(ready_fd);
+		log_init(1, verbose);
+	}
+	sdnotify_send("READY=1");
+	log_info("running");
+	status = engine_run(e);
+	sdnotify_send("STOPPING=1");
+	engine_close(e);
+	spawn_close(sp);
+	pidfile_remove();
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -109,13 +175,11 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *command = NULL;
-	struct config *cfg;
-	struct engine *e;
-	struct spawn *sp;
 	bool daemonize = false;
-	int ch, verbose = 0, nerrors = 0, status;
+	int ch, verbose = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:C:dvhV", longopts, NULL)) != -1) {
+	/* "+": options end at the command, whose own (--json) are its own. */
+	while ((ch = getopt_long(argc, argv, "+c:C:dvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -141,38 +205,17 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		command = argv[optind++];
-	if (optind < argc || (command != NULL && strcmp(command, "remove-table") != 0)) {
-		fprintf(stderr, "nfq-trigger: unexpected argument '%s'\n",
-		    optind < argc ? argv[optind] : command);
-		usage(stderr);
-		return 2;
-	}
 	log_init(0, verbose);
 	if (path == NULL)
 		path = default_config_path(daemonize);
+	if (command != NULL && strcmp(command, "remove-table") != 0)
+		return control_command(path, command, argc - optind, argv + optind);
+	if (optind < argc) {
+		fprintf(stderr, "nfq-trigger: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
 	if (command != NULL)
 		return remove_table(path);
-	cfg = config_load(path, true, stderr, &nerrors);
-	if (cfg == NULL)
-		fatalx("%s: %d error%s, not starting", path, nerrors, nerrors == 1 ? "" : "s");
-	log_info("nfq-trigger %s starting with %s", NFQT_VERSION, path);
-
-	/* Before anything else: the spawner is a copy of this process. */
-	sp = spawn_start();
-	if (sp == NULL)
-		fatalx("cannot start the hook spawner");
-	e = engine_open(cfg, sp);
-	if (e == NULL)
-		fatalx("start-up failed");
-	if (daemonize) {
-		if (daemon(0, 0) < 0)
-			fatal("daemon");
-		log_init(1, verbose);
-		spawn_set_log(sp, 1, verbose);
-	}
-	log_info("running");
-	status = engine_run(e);
-	engine_close(e);
-	spawn_close(sp);
-	return status;
+	return run_engine(path, daemonize, verbose);
 }

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -481,6 +482,8 @@ engine_defaults(struct config_engine *e)
 	e->manage_rules = true;
 	e->max_sources = 65536;
 	e->hook_timeout_ms = 30 * 1000;
+	snprintf(e->pidfile, sizeof(e->pidfile), "%s", CONFIG_PIDFILE_DEFAULT);
+	snprintf(e->control, sizeof(e->control), "%s", CONFIG_CONTROL_DEFAULT);
 }
 
 static void
@@ -583,6 +586,77 @@ engine_hook_timeout(struct parse *p, const char *v)
 	    &p->engine->hook_timeout_ms);
 }
 
+static void
+engine_pidfile(struct parse *p, const char *v)
+{
+	if (strcmp(v, "none") == 0)
+		p->engine->pidfile[0] = '\0';
+	else
+		cfg_set_path(p, v, p->engine->pidfile);
+}
+
+static void
+engine_control(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+
+	if (strcmp(v, "none") == 0) {
+		p->engine->control[0] = '\0';
+		return;
+	}
+	if (strlen(v) > CONFIG_SOCKET_PATH_MAX) {
+		cfg_verr(p, "'%s' is longer than a socket path can be (%d bytes)",
+		    cfg_show(v, sb, sizeof(sb)), CONFIG_SOCKET_PATH_MAX);
+		return;
+	}
+	if (v[0] != '/') {
+		cfg_verr(p, "'%s' is not an absolute path", cfg_show(v, sb, sizeof(sb)));
+		return;
+	}
+	snprintf(p->engine->control, sizeof(p->engine->control), "%s", v);
+}
+
+/* "127.0.0.1:9100" or "[::1]:9100": a local address, never a wildcard by accident. */
+static void
+engine_metrics_listen(struct parse *p, const char *v)
+{
+	char host[INET6_ADDRSTRLEN + 2], sb[SHOW_BUF];
+	const char *colon = strrchr(v, ':');
+	struct config_engine *e = p->engine;
+	size_t hlen;
+	uint64_t port;
+	char *end;
+
+	if (strcmp(v, "none") == 0) {
+		e->metrics_family = 0;
+		return;
+	}
+	if (colon == NULL || (hlen = (size_t)(colon - v)) == 0 ||
+	    hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, v, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtoull(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
+	    port == 0 || port > 65535)
+		goto bad;
+	if (host[0] == '[' && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, e->metrics_addr) != 1)
+			goto bad;
+		e->metrics_family = AF_INET6;
+	} else if (inet_pton(AF_INET, host, e->metrics_addr) == 1)
+		e->metrics_family = AF_INET;
+	else
+		goto bad;
+	e->metrics_port = (uint16_t)port;
+	return;
+bad:
+	cfg_verr(p, "'%s' is not ADDRESS:PORT (127.0.0.1:9100, [::1]:9100) "
+	    "or none", cfg_show(v, sb, sizeof(sb)));
+}
+
 static const struct key engine_keys[] = {
 	{ "queue", engine_queue, false },
 	{ "nflog_group", engine_nflog_group, false },
@@ -594,6 +668,9 @@ static const struct key engine_keys[] = {
 	{ "manage_rules", engine_manage_rules, false },
 	{ "max_sources", engine_max_sources, false },
 	{ "hook_timeout", engine_hook_timeout, false },
+	{ "pidfile", engine_pidfile, false },
+	{ "control", engine_control, false },
+	{ "metrics_listen", engine_metrics_listen, false },
 	{ NULL, NULL, false }
 };
 _Static_assert(sizeof(engine_keys) / sizeof(engine_keys[0]) <= KEYS_MAX,
@@ -1230,7 +1307,7 @@ cfg_hook_print(const char *key, const struct config_hook *h, FILE *out)
 static void
 engine_print(const struct config_engine *e, FILE *out)
 {
-	char d[32];
+	char d[32], addr[INET6_ADDRSTRLEN];
 
 	fprintf(out, "engine\n");
 	if (e->queue_first == e->queue_last)
@@ -1253,6 +1330,15 @@ engine_print(const struct config_engine *e, FILE *out)
 	fprintf(out, "  %-15s %u\n", "max_sources", e->max_sources);
 	fprintf(out, "  %-15s %s\n", "hook_timeout",
 	    config_duration_str(e->hook_timeout_ms, d, sizeof(d)));
+	fprintf(out, "  %-15s %s\n", "pidfile", e->pidfile[0] ? e->pidfile : "none");
+	fprintf(out, "  %-15s %s\n", "control", e->control[0] ? e->control : "none");
+	if (e->metrics_family == 0)
+		fprintf(out, "  %-15s none\n", "metrics_listen");
+	else {
+		inet_ntop(e->metrics_family, e->metrics_addr, addr, sizeof(addr));
+		fprintf(out, e->metrics_family == AF_INET6 ? "  %-15s [%s]:%u\n" :
+		    "  %-15s %s:%u\n", "metrics_listen", addr, e->metrics_port);
+	}
 }
 
 void

@@ -34,6 +34,10 @@
 /* Derived knocks (derive = time | counter): see docs/knock.md. */
 #define CONFIG_KEY_LEN		32	/* KEYFILE_KEY_LEN */
 #define CONFIG_PATH_MAX		(CONFIG_LINE_MAX + 1)
+/* A control socket's path must fit sun_path with its terminating NUL. */
+#define CONFIG_SOCKET_PATH_MAX	107
+#define CONFIG_PIDFILE_DEFAULT	"/run/nfq-trigger.pid"
+#define CONFIG_CONTROL_DEFAULT	"/run/nfq-trigger/control.sock"
 #define CONFIG_LOOKAHEAD_MAX	32	/* counters in play: one bit each */
 #define CONFIG_STEP_MAX_MS	(24ULL * 3600 * 1000)
 /* Fewest different sequences (range size ^ frames) a derived knock may have. */
@@ -112,6 +116,12 @@ struct config_engine {
 	bool manage_rules;		/* no: only create and fill sets, leave chains alone */
 	uint32_t max_sources;		/* memory bound for tracked sources */
 	uint64_t hook_timeout_ms;	/* a hook still running after this is killed */
+	char pidfile[CONFIG_PATH_MAX];	/* daemon mode; "" with pidfile = none */
+	char control[CONFIG_SOCKET_PATH_MAX + 1]; /* control socket; "": none */
+	/* metrics over HTTP: metrics_family 0 when not configured */
+	uint8_t metrics_family;		/* AF_INET or AF_INET6 */
+	uint8_t metrics_addr[16];	/* network order */
+	uint16_t metrics_port;
 };
 
 /* [activity NAME]: hooks on traffic appearing and going idle (docs/activity.md). */

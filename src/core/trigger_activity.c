@@ -96,6 +96,37 @@ act_configure(struct activity *a, const struct config_activity *cfg)
 	return 0;
 }
 
+static bool
+hook_same(const struct config_hook *a, const struct config_hook *b)
+{
+	int i;
+
+	if (a->argc != b->argc || (a->argv == NULL) != (b->argv == NULL))
+		return false;
+	for (i = 0; i < a->argc; i++)
+		if (strcmp(a->argv[i], b->argv[i]) != 0)
+			return false;
+	return true;
+}
+
+bool
+act_config_same(const struct config_activity *a, const struct config_activity *b)
+{
+	return strcmp(a->name, b->name) == 0 && a->source == b->source &&
+	    a->ttl_ms == b->ttl_ms && a->hold_packets == b->hold_packets &&
+	    a->hold_bytes == b->hold_bytes &&
+	    a->start_failure_accept == b->start_failure_accept &&
+	    a->retry_after_ms == b->retry_after_ms &&
+	    memcmp(&a->match, &b->match, sizeof(a->match)) == 0 &&
+	    hook_same(&a->start, &b->start) && hook_same(&a->stop, &b->stop);
+}
+
+void
+act_keep_config(struct activity *a, const struct config_activity *cfg)
+{
+	a->cfg = cfg;
+}
+
 /* Every held packet goes out in one verdict; the slots are free again. */
 static void
 release_all(struct activity *a, struct act_actions *out, bool accept)

@@ -98,6 +98,15 @@ void act_free(struct activity *a);
 int act_configure(struct activity *a, const struct config_activity *cfg);
 
 /*
+ * Whether b configures the trigger exactly as a does: a reload then keeps
+ * its state (an active path stays up, its stop does not run), and
+ * act_keep_config() points it at b.
+ */
+bool act_config_same(const struct config_activity *a,
+    const struct config_activity *b);
+void act_keep_config(struct activity *a, const struct config_activity *cfg);
+
+/*
  * A matching packet at now_ms. pkt: the queued packet this trigger may
  * hold, or NULL (NFLOG, or another trigger judges it).
  */

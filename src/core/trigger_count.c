@@ -376,6 +376,21 @@ count_set_adopt(struct count_set *cs, struct count_set *old)
 }
 
 int
+count_set_reset(struct count_set *cs, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cs->n; i++) {
+		if (strcmp(cs->t[i].cfg->name, name) != 0)
+			continue;
+		cs->t[i].seen = 0;
+		return cs->t[i].sources == NULL ? 0 :
+		    (int)tracker_expire(cs->t[i].sources, UINT64_MAX);
+	}
+	return -1;
+}
+
+int
 count_set_count(const struct count_set *cs)
 {
 	return cs->n;

@@ -117,6 +117,12 @@ void count_set_expire(struct count_set *cs, uint64_t now_ms);
  */
 int count_set_adopt(struct count_set *cs, struct count_set *old);
 
+/*
+ * Trigger name starts over: sources and the every-N count forgotten. The
+ * number of sources forgotten, or -1 when there is no such trigger.
+ */
+int count_set_reset(struct count_set *cs, const char *name);
+
 int count_set_count(const struct count_set *cs);
 const struct config_count *count_set_trigger(const struct count_set *cs, int i);
 void count_set_counters(const struct count_set *cs, int i, struct count_counters *out);

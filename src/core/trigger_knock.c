@@ -628,6 +628,17 @@ knock_set_adopt(struct knock_set *ks, struct knock_set *old)
 }
 
 int
+knock_set_reset(struct knock_set *ks, const char *name)
+{
+	int i;
+
+	for (i = 0; i < ks->ntriggers; i++)
+		if (strcmp(ks->triggers[i].cfg->name, name) == 0)
+			return (int)tracker_expire(ks->triggers[i].tracker, UINT64_MAX);
+	return -1;
+}
+
+int
 knock_set_count(const struct knock_set *ks)
 {
 	return ks->ntriggers;

@@ -125,6 +125,13 @@ void knock_set_expire(struct knock_set *ks, uint64_t now_ms);
  */
 int knock_set_adopt(struct knock_set *ks, struct knock_set *old);
 
+/*
+ * Forget every source's progress on trigger name (the control socket's
+ * reset); what stops a replay is kept. The number forgotten, or -1 when
+ * there is no such trigger.
+ */
+int knock_set_reset(struct knock_set *ks, const char *name);
+
 int knock_set_count(const struct knock_set *ks);
 const struct config_knock *knock_set_trigger(const struct knock_set *ks, int i);
 void knock_set_counters(const struct knock_set *ks, int i, struct knock_counters *out);

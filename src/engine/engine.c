@@ -5,25 +5,33 @@
  * only through its struct engine_kind), arms the timer, flushes each loop
  * pass's nftables batch, reloads and stops.
  */
+#include <sys/timerfd.h>
+#include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/netfilter.h>
 
 #include "config/config.h"
 #include "core/deferred.h"
+#include "engine/control.h"
 #include "engine/engine.h"
 #include "engine/engine_priv.h"
+#include "engine/event.h"
 #include "engine/hook.h"
 #include "util/log.h"
 #include "engine/loop.h"
+#include "kernel/kstats.h"
 #include "kernel/nflog.h"
 #include "kernel/nfq.h"
 #include "kernel/nft.h"
 #include "core/packet.h"
+#include "util/sdnotify.h"
 
 static void
 engine_log_packet(const char *source, const struct pkt *p, const char *what)
@@ -50,10 +58,12 @@ engine_log_packet(const char *source, const struct pkt *p, const char *what)
  */
 static int
 engine_parse(struct engine *e, const char *source, const uint8_t *buf,
-    size_t len, struct pkt *p)
+    size_t len, struct pkt *p, uint64_t *malformed)
 {
 	if (pkt_parse(buf, len, p) != PKT_OK) {
 		e->counters.malformed++;
+		if (malformed != NULL)
+			(*malformed)++;
 		log_debug("%s: malformed packet (%zu bytes): %s", source, len, p->error);
 		return -1;
 	}
@@ -72,9 +82,20 @@ engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 	uint64_t now;
 	const char *final;
 	int i, verdict = NF_ACCEPT;
+	struct engine_queue_stats *qs = NULL;
 
+	if (queue >= e->cfg->engine.queue_first &&
+	    queue - e->cfg->engine.queue_first < ENGINE_QUEUES_MAX)
+		qs = &e->qstats[queue - e->cfg->engine.queue_first];
+	/* Maintenance bypass: accepted unseen; the guards still decide. */
+	if (e->bypass) {
+		if (qs != NULL)
+			qs->bypassed++;
+		return NF_ACCEPT;
+	}
 	snprintf(source, sizeof(source), "queue %u", queue);
-	if (engine_parse(e, source, np->payload, np->payload_len, &p) < 0)
+	if (engine_parse(e, source, np->payload, np->payload_len, &p,
+	    qs == NULL ? NULL : &qs->malformed) < 0)
 		return NF_ACCEPT;
 	now = loop_now_ms();
 	ep = (struct engine_packet){ .pkt = &p, .source = source,
@@ -107,7 +128,7 @@ engine_on_logged(void *arg, uint16_t group, const struct nflog_packet *lp)
 	int i, pass;
 
 	snprintf(source, sizeof(source), "nflog group %u", group);
-	if (engine_parse(e, source, lp->payload, lp->payload_len, &p) < 0)
+	if (engine_parse(e, source, lp->payload, lp->payload_len, &p, NULL) < 0)
 		return;
 	engine_log_packet(source, &p, "seen");
 	now = loop_now_ms();
@@ -134,6 +155,10 @@ engine_arm_timer(struct engine *e)
 		if (engine_kinds[i]->next_deadline != NULL &&
 		    (d = engine_kinds[i]->next_deadline(e)) < next)
 			next = d;
+	if ((d = control_next_deadline(e->control)) < next)
+		next = d;
+	if (e->reload_pending && e->reload_ms + ENGINE_RELOAD_GAP_MS < next)
+		next = e->reload_ms + ENGINE_RELOAD_GAP_MS;
 	loop_timer_at(e->loop, next == ENGINE_NO_DEADLINE ? 0 : next);
 }
 
@@ -149,6 +174,7 @@ engine_on_timer(void *arg, uint64_t now)
 	for (i = 0; i < engine_nkinds; i++)
 		if (engine_kinds[i]->run_deferred != NULL)
 			engine_kinds[i]->run_deferred(e, now);
+	control_expire(e->control, now);
 	engine_arm_timer(e);
 }
 
@@ -158,6 +184,7 @@ engine_on_pass(void *arg)
 {
 	struct engine *e = arg;
 	uint64_t now;
+	char why[256];
 	int i;
 
 	/* Verdicts for held packets that hook results released in this pass. */
@@ -170,6 +197,24 @@ engine_on_pass(void *arg)
 			engine_kinds[i]->flush(e, now);
 	if (nft_batch_pending(e->nft) > 0 && nft_batch_flush(e->nft) < 0)
 		log_warnx("nftables: batch not sent; the next pass retries");
+	/*
+	 * However many SIGHUPs came, one reload per pass and per
+	 * ENGINE_RELOAD_GAP_MS: the queues are read between two reloads, and
+	 * a storm of signals cannot keep the loop reloading (docs/design.md:
+	 * reloads are coalesced). The timer brings a waiting one.
+	 */
+	if (e->reload_pending && loop_now_ms() >= e->reload_ms + ENGINE_RELOAD_GAP_MS) {
+		e->reload_pending = false;
+		engine_reload(e, why, sizeof(why));
+		e->reload_ms = loop_now_ms();	/* the gap runs from its end */
+	}
+	/* Requests may wait on the kernel (a set dump): here, never in a callback. */
+	control_run(e->control);
+	if (e->control_reopen) {
+		e->control_reopen = false;
+		control_close(e->control);
+		e->control = control_open(e->loop, &e->cfg->engine, engine_control, e);
+	}
 	engine_arm_timer(e);
 }
 
@@ -199,6 +244,23 @@ engine_nflog_readable(void *arg)
 		log_warn("nflog group %u: receive", nflog_source_group(s));
 }
 
+/* The kernel's side (docs/control.md); not "queue N:", which tests read. */
+static void
+engine_log_kernel_counters(const struct nfq_source *s)
+{
+	struct kstats_queue k;
+	uint64_t drops = 0;
+
+	if (!kstats_queue(nfq_source_queue(s), &k))
+		return;
+	kstats_netlink_drops(nfq_source_portid(s), &drops);
+	log_info("kernel counters of queue %u (%u waiting, %llu dropped for a full "
+	    "queue, %llu for a full socket, %llu ids, %llu socket drops)",
+	    nfq_source_queue(s), k.waiting, (unsigned long long)k.queue_dropped,
+	    (unsigned long long)k.user_dropped, (unsigned long long)k.id_sequence,
+	    (unsigned long long)drops);
+}
+
 static void
 engine_log_counters(const struct engine *e)
 {
@@ -220,6 +282,7 @@ engine_log_counters(const struct engine *e)
 		    (unsigned long long)qc->verdict_errors,
 		    (unsigned long long)qc->nl.forged,
 		    (unsigned long long)qc->nl.malformed);
+		engine_log_kernel_counters(e->queues[i]);
 	}
 	if (e->nflog != NULL) {
 		lc = nflog_source_counters(e->nflog);
@@ -331,13 +394,13 @@ engine_kinds_discard(void *staged[])
 }
 
 static void
-engine_kinds_quiesce(struct engine *e, bool hooks)
+engine_kinds_quiesce(struct engine *e, const struct config *next, bool hooks)
 {
 	int i;
 
 	for (i = 0; i < engine_nkinds; i++)
 		if (engine_kinds[i]->quiesce != NULL)
-			engine_kinds[i]->quiesce(e, hooks);
+			engine_kinds[i]->quiesce(e, next, hooks);
 }
 
 /* What the reload message says of the kinds that keep state, or of the others. */
@@ -394,34 +457,101 @@ engine_reload_abandon(struct engine *e, struct config *next, void *staged[])
 }
 
 /*
- * SIGHUP: a new config with errors is refused and the running one, with all
- * its state, stays. Sources are rebound only when their settings changed.
- * Activity triggers go back to standby (stop runs where the path may be
- * up); held packets get their verdict before any queue is rebound.
+ * The new config, or NULL with every error logged as "file:line: message"
+ * wherever the log goes (syslog in daemon mode, where stderr is /dev/null).
  */
-static void
-engine_reload(struct engine *e)
+static struct config *
+engine_reload_load(const char *path, char *why, size_t whylen)
+{
+	struct config *cfg;
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *errs;
+	int nerrors = 0;
+
+	errs = open_memstream(&text, &len);
+	cfg = config_load(path, true, errs, &nerrors);
+	if (errs != NULL)
+		fclose(errs);
+	if (cfg != NULL) {
+		free(text);
+		return cfg;
+	}
+	snprintf(why, whylen, "%d error%s in %s", nerrors, nerrors == 1 ? "" : "s",
+	    path);
+	for (line = text == NULL ? NULL : strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		log_warnx("reload: %s", line);
+		if (line == text)
+			snprintf(why, whylen, "%d error%s, the first: %s", nerrors,
+			    nerrors == 1 ? "" : "s", line);
+	}
+	free(text);
+	log_warnx("reload: %d error%s in %s, keeping the running configuration",
+	    nerrors, nerrors == 1 ? "" : "s", path);
+	return NULL;
+}
+
+/* A reload that could not be applied, for the log, the reply and systemd. */
+static int
+engine_reload_refused(struct engine *e, char *why, size_t whylen,
+    const char *reason)
+{
+	if (reason != NULL)
+		snprintf(why, whylen, "%s", reason);
+	e->reloads_refused++;
+	sdnotify_send("READY=1");
+	return -1;
+}
+
+/*
+ * SIGHUP, `nfq-trigger reload` (docs/design.md: reload keeps what did not
+ * change): a new config with errors is refused and the running one, with
+ * all its state, stays. Knock and count triggers keep their tracked
+ * sources where their rules are the same; allow and block sets keep their
+ * elements; an activity trigger whose config is unchanged stays as it is
+ * (an active path up, no stop), a changed or removed one goes to standby.
+ * Sources are rebound only when their settings changed, and then every
+ * activity trigger goes to standby first, so held packets get a verdict.
+ * A new table name builds the new table, then removes the old one.
+ */
+int
+engine_reload(struct engine *e, char *why, size_t whylen)
 {
 	struct config *next;
 	void *staged[ENGINE_KINDS_MAX];
 	struct engine_reload_note notes[2];
-	int nerrors = 0;
+	struct engine_carry *carry;
+	char oldtable[CONFIG_TABLE_MAX + 1];
+	bool rebind;
 
-	next = config_load(e->cfg->path, true, stderr, &nerrors);
-	if (next == NULL) {
-		log_warnx("reload: %d error%s in %s, keeping the running configuration",
-		    nerrors, nerrors == 1 ? "" : "s", e->cfg->path);
-		return;
-	}
+	sdnotify_reloading();
+	e->reloads++;
+	e->reload_ms = loop_now_ms();
+	if ((next = engine_reload_load(e->cfg->path, why, whylen)) == NULL)
+		return engine_reload_refused(e, why, whylen, NULL);
+	snprintf(oldtable, sizeof(oldtable), "%s", e->cfg->engine.table);
+	/* Before the sync: the sets it recreates are read while they hold them. */
+	carry = engine_carry_read(e, next);
 	if (engine_kinds_prepare(e, next, staged) < 0 ||
 	    nft_table_sync(e->nft, next) < 0) {
+		engine_carry_free(carry);
 		log_warnx("reload: %s cannot be applied, keeping the running configuration",
 		    next->path);
 		engine_reload_abandon(e, next, staged);
-		return;
+		return engine_reload_refused(e, why, whylen,
+		    "the new file cannot be applied (the log says why)");
 	}
-	engine_kinds_quiesce(e, true);
-	if (engine_sources_differ(&e->cfg->engine, &next->engine)) {
+	engine_carry_write(e, carry);
+	if (strcmp(oldtable, next->engine.table) != 0 &&
+	    nft_table_delete(e->nft, oldtable) == 0)
+		log_info("reload: table inet %s replaced by inet %s", oldtable,
+		    next->engine.table);
+	rebind = engine_sources_differ(&e->cfg->engine, &next->engine);
+	/* Rebinding drops what the kernel holds: then every trigger quiesces. */
+	engine_kinds_quiesce(e, rebind ? NULL : next, true);
+	if (rebind) {
+		memset(e->qstats, 0, sizeof(e->qstats));
 		engine_close_sources(e);
 		if (engine_open_sources(e, &next->engine) < 0) {
 			log_warnx("reload: cannot bind the new sources, restoring the old ones");
@@ -429,16 +559,24 @@ engine_reload(struct engine *e)
 			if (engine_open_sources(e, &e->cfg->engine) < 0)
 				log_warnx("reload: old sources could not be restored either");
 			engine_reload_abandon(e, next, staged);
-			return;
+			return engine_reload_refused(e, why, whylen,
+			    "cannot bind the new queues or log group");
 		}
 	}
 	engine_kinds_commit(e, next, staged, notes);
+	/* Moved after control_run(): this reload may be one of its requests. */
+	if (control_differs(e->control, &next->engine))
+		e->control_reopen = true;
 	config_free(e->cfg);
 	e->cfg = next;
+	engine_kbase_reset(e);
 	log_info("reload: %s loaded (%d %s trigger%s kept their state, %d %s "
 	    "trigger%s in standby)", e->cfg->path, notes[0].triggers,
 	    notes[0].kinds, notes[0].triggers == 1 ? "" : "s", notes[1].triggers,
 	    notes[1].kinds, notes[1].triggers == 1 ? "" : "s");
+	snprintf(why, whylen, "%s loaded", e->cfg->path);
+	sdnotify_send("READY=1");
+	return 0;
 }
 
 static void
@@ -450,10 +588,11 @@ engine_on_signal(void *arg, int signo)
 	case SIGTERM:
 	case SIGINT:
 		log_info("%s: stopping", strsignal(signo));
+		sdnotify_send("STOPPING=1");
 		loop_stop(e->loop);
 		break;
 	case SIGHUP:
-		engine_reload(e);
+		e->reload_pending = true;
 		break;
 	case SIGUSR1:
 		engine_log_counters(e);
@@ -475,6 +614,36 @@ engine_open_nft(struct engine *e)
 	return 0;
 }
 
+static void
+engine_watchdog(void *arg)
+{
+	struct engine *e = arg;
+	uint64_t n;
+
+	if (read(e->watchdog_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("watchdog timer");
+	sdnotify_send("WATCHDOG=1");
+}
+
+/* WATCHDOG=1 at half the interval systemd asked for, from the loop itself. */
+static void
+engine_open_watchdog(struct engine *e)
+{
+	uint64_t usec = sdnotify_watchdog_usec() / 2;
+	struct itimerspec its;
+
+	e->watchdog_fd = -1;
+	if (usec == 0)
+		return;
+	its.it_value.tv_sec = its.it_interval.tv_sec = (time_t)(usec / 1000000);
+	its.it_value.tv_nsec = its.it_interval.tv_nsec = (long)(usec % 1000000) * 1000;
+	e->watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (e->watchdog_fd < 0 || timerfd_settime(e->watchdog_fd, 0, &its, NULL) < 0 ||
+	    loop_add_fd(e->loop, e->watchdog_fd, engine_watchdog, e) < 0)
+		fatal("watchdog timer");
+	log_info("watchdog: every %llu ms", (unsigned long long)(usec / 1000));
+}
+
 struct engine *
 engine_open(struct config *cfg, struct spawn *sp)
 {
@@ -482,13 +651,23 @@ engine_open(struct config *cfg, struct spawn *sp)
 	void *staged[ENGINE_KINDS_MAX];
 	struct engine *e;
 
+	/*
+	 * Every reload makes new trackers, callocs of megabytes. A fixed mmap
+	 * threshold keeps them out of the heap (glibc's sliding one would
+	 * take them in after the first free): the kernel then gives zeroed
+	 * pages when first touched, instead of calloc clearing them all.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		fatal("engine");
 	e->cfg = cfg;
+	e->watchdog_fd = -1;
+	e->started_ms = loop_now_ms();
 	e->loop = loop_new();
 	e->deferred = deferred_new(ENGINE_DEFERRED_MAX);
-	if (e->loop == NULL || e->deferred == NULL)
+	e->events = events_new();
+	if (e->loop == NULL || e->deferred == NULL || e->events == NULL)
 		fatal("engine");
 	if (loop_set_signals(e->loop, signals, engine_on_signal, e) < 0 ||
 	    loop_set_timer_fn(e->loop, engine_on_timer, e) < 0)
@@ -505,6 +684,11 @@ engine_open(struct config *cfg, struct spawn *sp)
 		engine_close(e);
 		return NULL;
 	}
+	hook_set_observer(e->hooks, engine_hook_observed, e);
+	if ((e->control = control_open(e->loop, &cfg->engine, engine_control, e)) == NULL)
+		fatal("control");
+	engine_open_watchdog(e);
+	engine_kbase_reset(e);
 	return e;
 }
 
@@ -524,16 +708,22 @@ engine_close(struct engine *e)
 	if (e == NULL)
 		return;
 	/* Held packets get their verdict before the queues go; no hook runs now. */
-	engine_kinds_quiesce(e, false);
+	engine_kinds_quiesce(e, NULL, false);
 	/* The triggers are bound before the table is opened. */
 	if (e->nft != NULL)
 		engine_log_counters(e);
 	engine_close_sources(e);
+	control_close(e->control);
+	if (e->watchdog_fd >= 0) {
+		loop_del_fd(e->loop, e->watchdog_fd);
+		close(e->watchdog_fd);
+	}
 	nft_close(e->nft);
 	hook_close(e->hooks);
 	for (i = 0; i < engine_nkinds; i++)
 		engine_kinds[i]->free(e);
 	deferred_free(e->deferred);
+	events_free(e->events);
 	loop_free(e->loop);
 	config_free(e->cfg);
 	free(e);

@@ -21,6 +21,7 @@
 #include "kernel/nfq.h"
 #include "kernel/nft.h"
 #include "core/trigger_activity.h"
+#include "engine/event.h"
 
 /*
  * An activity trigger as the engine runs it: the state machine, and the
@@ -82,6 +83,12 @@ engine_act_log_done(const struct engine_act *ea, enum act_state before,
 	const struct activity *a = &ea->st;
 	char d[32];
 
+	if (before == ACT_STARTING && a->state == ACT_ACTIVE)
+		event_log(ea->e->events, now, EVENT_STARTED, "activity", ea->name, 0,
+		    NULL, NULL);
+	else if (before == ACT_STOPPING && ev == HOOK_EV_STOP)
+		event_log(ea->e->events, now, EVENT_STOPPED, "activity", ea->name, 0,
+		    NULL, NULL);
 	if (before == ACT_STARTING && a->state == ACT_ACTIVE)
 		log_info("activity %s: up, start took %llu ms; %d held packets "
 		    "accepted", ea->name, (unsigned long long)(now - ea->start_ms),
@@ -280,30 +287,79 @@ engine_act_expire(struct engine *e, uint64_t now)
 }
 
 /*
- * Every trigger back to standby (SIGHUP, exit): held packets get their
- * start_failure verdict; with hooks, stop runs where start ran or runs.
+ * Back to standby: held packets get their start_failure verdict; with
+ * hooks, stop runs where start ran or runs.
  */
 static void
-engine_act_reset_all(struct engine *e, bool hooks)
+engine_act_reset(struct engine_act *ea, bool hooks, uint64_t now)
 {
 	struct act_actions out;
-	struct engine_act *ea;
+
+	if (ea->st.state != ACT_STANDBY || ea->st.nheld > 0)
+		log_info("activity %s: reset from %s to standby%s", ea->name,
+		    act_state_name(ea->st.state), hooks &&
+		    (ea->st.state == ACT_STARTING || ea->st.state ==
+		    ACT_ACTIVE) && ea->st.cfg->stop.argv != NULL ?
+		    ": stopping" : "");
+	act_reset(&ea->st, &out);
+	if (!hooks)
+		out.run_stop = out.run_start = false;
+	if (out.run_stop)
+		event_log(ea->e->events, now, EVENT_STOPPED, "activity", ea->name, 0,
+		    NULL, "reset");
+	engine_act_apply(ea, &out, now);
+}
+
+static const struct config_activity *
+engine_act_find_config(const struct config *cfg, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cfg->nactivities; i++)
+		if (strcmp(cfg->activities[i].name, name) == 0)
+			return &cfg->activities[i];
+	return NULL;
+}
+
+/*
+ * Back to standby before a reload commits or the queues close (quiesce).
+ * With next (a reload, the queues kept), a trigger that next configures
+ * exactly as now keeps its state: an active path stays up, its stop does
+ * not run (docs/design.md, decision 17); one that changed or went goes to
+ * standby. Without next, every trigger does.
+ */
+static void
+engine_act_quiesce(struct engine *e, const struct config *next, bool hooks)
+{
+	const struct config_activity *c;
 	uint64_t now = loop_now_ms();
 	int i;
 
 	for (i = 0; i < e->nacts; i++) {
-		ea = e->acts[i];
-		if (ea->st.state != ACT_STANDBY || ea->st.nheld > 0)
-			log_info("activity %s: reset from %s to standby%s", ea->name,
-			    act_state_name(ea->st.state), hooks &&
-			    (ea->st.state == ACT_STARTING || ea->st.state ==
-			    ACT_ACTIVE) && ea->st.cfg->stop.argv != NULL ?
-			    ": stopping" : "");
-		act_reset(&ea->st, &out);
-		if (!hooks)
-			out.run_stop = out.run_start = false;
-		engine_act_apply(ea, &out, now);
+		c = next == NULL ? NULL :
+		    engine_act_find_config(next, e->acts[i]->name);
+		if (c == NULL || !act_config_same(e->acts[i]->st.cfg, c))
+			engine_act_reset(e->acts[i], hooks, now);
 	}
+}
+
+int
+engine_act_reset_one(struct engine *e, const char *name)
+{
+	int i;
+
+	for (i = 0; i < e->nacts; i++)
+		if (strcmp(e->acts[i]->name, name) == 0) {
+			engine_act_reset(e->acts[i], true, loop_now_ms());
+			return 0;
+		}
+	return -1;
+}
+
+const struct activity *
+engine_act_state(const struct engine *e, int i)
+{
+	return i < 0 || i >= e->nacts ? NULL : &e->acts[i]->st;
 }
 
 static struct engine_act *
@@ -341,13 +397,15 @@ engine_act_retire(struct engine *e, struct engine_act *ea)
 		fatal("activity");
 	e->retired = r;
 	ea->retired = true;
+	ea->st.cfg = NULL;	/* its config is freed with the reload */
 	e->retired[e->nretired++] = ea;
 }
 
 /*
  * The triggers of cfg, in its order. A trigger keeps its struct (its hook
- * owner) across reloads by name, so its hooks stay in order; call it with
- * every trigger in standby (engine_act_reset_all()).
+ * owner) across reloads by name, so its hooks stay in order; one whose
+ * config is the same keeps its state, the others must be in standby
+ * (engine_act_quiesce()).
  */
 static void
 engine_act_bind(struct engine *e, const struct config *cfg)
@@ -361,7 +419,10 @@ engine_act_bind(struct engine *e, const struct config *cfg)
 		fatal("activity");
 	for (i = 0; i < cfg->nactivities; i++) {
 		if ((ea = engine_act_take(e, cfg->activities[i].name)) != NULL) {
-			if (act_configure(&ea->st, &cfg->activities[i]) < 0)
+			if (ea->st.cfg != NULL &&
+			    act_config_same(ea->st.cfg, &cfg->activities[i]))
+				act_keep_config(&ea->st, &cfg->activities[i]);
+			else if (act_configure(&ea->st, &cfg->activities[i]) < 0)
 				log_warn("activity %s: no room to hold packets", ea->name);
 		} else {
 			if ((ea = calloc(1, sizeof(*ea))) == NULL)
@@ -469,20 +530,31 @@ engine_act_logged(struct engine *e, const struct engine_packet *ep,
 	return true;
 }
 
-/* Every trigger of cfg starts in standby (quiesce ran before). */
+/*
+ * The triggers of cfg run; the ones quiesce kept are still up. The table
+ * sync before switched every sampling off: those need theirs on again.
+ * Returns how many are in standby.
+ */
 static int
 engine_act_commit(struct engine *e, const struct config *cfg, void *next)
 {
+	int i, standby = 0;
+
 	(void)next;
 	engine_act_bind(e, cfg);
-	return e->nacts;
+	for (i = 0; i < e->nacts; i++)
+		if (e->acts[i]->st.state == ACT_ACTIVE)
+			nft_activity_sampling(e->nft, e->acts[i]->name, true);
+		else if (e->acts[i]->st.state == ACT_STANDBY)
+			standby++;
+	return standby;
 }
 
 const struct engine_kind engine_kind_activity = {
 	.name = "activity",
 	.keeps_state = false,
 	.commit = engine_act_commit,
-	.quiesce = engine_act_reset_all,
+	.quiesce = engine_act_quiesce,
 	.queued = engine_act_queued,
 	.logged = engine_act_logged,
 	.logged_by_prefix = false,

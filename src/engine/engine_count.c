@@ -10,6 +10,8 @@
 
 #include "config/config.h"
 #include "engine/engine_priv.h"
+#include "engine/event.h"
+#include "engine/loop.h"
 #include "engine/hook.h"
 #include "util/log.h"
 #include "core/match.h"
@@ -57,9 +59,13 @@ engine_count_apply(struct engine *e, const struct count_result *r)
 			    config_duration_str(c->block_timeout_ms, d, sizeof(d)));
 			nft_block_add(e->nft, c->name, r->family, r->addr,
 			    c->block_timeout_ms);
-		} else if (c->kind == CONFIG_COUNT_THRESHOLD)
+			event_log(e->events, loop_now_ms(), EVENT_BLOCKED, "count",
+			    c->name, r->family, r->addr, "threshold");
+		} else if (c->kind == CONFIG_COUNT_THRESHOLD) {
 			log_info("count %s: %s blocked by the kernel", c->name, ip);
-		else
+			event_log(e->events, loop_now_ms(), EVENT_BLOCKED, "count",
+			    c->name, r->family, r->addr, "kernel-threshold");
+		} else
 			log_debug("count %s: %u more packets, the last from %s: "
 			    "exec", c->name, c->every, ip);
 		if (r->fired[i].hook)

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "core/deferred.h"
 #include "engine/engine_priv.h"
+#include "engine/event.h"
 #include "engine/hook.h"
 #include "engine/loop.h"
 #include "engine/knock_state.h"
@@ -55,6 +56,7 @@ engine_knock_opened(struct engine *e, const struct config_knock *k,
 	log_info("knock %s: %s completed the sequence, allowed for %s", k->name, ip,
 	    config_duration_str(k->allow_timeout_ms, timeout, sizeof(timeout)));
 	nft_allow_add(e->nft, k->name, family, addr, k->allow_timeout_ms);
+	event_log(e->events, now, EVENT_OPENED, "knock", k->name, family, addr, NULL);
 	if (k->exec.argv == NULL)
 		return;
 	engine_run_hook(e, k, &k->exec, HOOK_EV_OPEN, family, addr);

@@ -13,15 +13,25 @@
 
 #include "config/config.h"
 #include "core/trigger_knock.h"
+#include "engine/hook.h"
 #include "kernel/ifname.h"
 
 #define ENGINE_QUEUES_MAX	64
+/* SIGHUPs closer than this to the last reload wait for one more reload. */
+#define ENGINE_RELOAD_GAP_MS	100
 /* exec_stop hooks waiting for their delay; beyond this they are refused (logged). */
 #define ENGINE_DEFERRED_MAX	4096
 /* Derived knocks waiting for their counter to be written in this pass. */
 #define ENGINE_KNOCK_PENDING	16
 
+/* Per trigger name: what its hooks came to (status, metrics). */
+#define ENGINE_HOOKSTATS	(4 * CONFIG_TRIGGERS_MAX)
+
+struct activity;
+struct control;
+struct control_reply;
 struct deferred;
+struct events;
 struct engine_act;		/* engine_activity.c */
 struct hooks;
 struct loop;
@@ -35,6 +45,31 @@ struct engine_counters {
 	uint64_t malformed;
 	uint64_t deferred_refused;
 	uint64_t knock_pending_refused;	/* over ENGINE_KNOCK_PENDING in one pass */
+};
+
+struct engine_hookstat {
+	char name[CONFIG_NAME_MAX + 1];
+	uint64_t runs;
+	uint64_t failures;
+	uint64_t refused;
+};
+
+/* What the engine counts per queue beside the source's own counters. */
+struct engine_queue_stats {
+	uint64_t malformed;		/* accepted unparsed */
+	uint64_t bypassed;		/* accepted uninspected: maintenance bypass */
+};
+
+/*
+ * The kernel's counters at the last baseline (start-up, reload), so that
+ * packets the kernel accepted without us (fail_open) can be told apart:
+ * rules diverted more than got an id (queue full), or got an id and never
+ * reached us (socket full). What earlier baselines found is carried.
+ */
+struct engine_kbase {
+	bool valid;
+	uint64_t diverted, ids, received, queue_dropped, user_dropped;
+	uint64_t carry_queue_full, carry_socket_full;
 };
 
 struct engine {
@@ -57,7 +92,55 @@ struct engine {
 	struct knock_result knock_pending[ENGINE_KNOCK_PENDING];
 	int nknock_pending;
 	int exit_status;
+	struct events *events;		/* the event log (event.h) */
+	struct control *control;	/* the control socket (control.h) */
+	bool bypass;			/* maintenance: queued packets accepted uninspected */
+	bool reload_pending;		/* SIGHUP: one reload, in a pass, when due */
+	uint64_t reload_ms;		/* when the last reload ran */
+	bool control_reopen;		/* a reload moved the control socket */
+	uint64_t started_ms;
+	uint64_t reloads, reloads_refused;
+	struct engine_queue_stats qstats[ENGINE_QUEUES_MAX];
+	struct engine_hookstat hookstats[ENGINE_HOOKSTATS];
+	int nhookstats;
+	struct engine_kbase kbase;
+	int watchdog_fd;		/* timerfd for WATCHDOG=1; -1 without */
 };
+
+/*
+ * engine_carry.c: a reload that makes the sets anew (new table name, new
+ * max_sources) carries their addresses over; NULL when none need to be.
+ */
+struct engine_carry;
+struct engine_carry *engine_carry_read(const struct engine *e,
+    const struct config *next);
+/* Put them back (and free c); call after the new table is synced. */
+void engine_carry_write(struct engine *e, struct engine_carry *c);
+void engine_carry_free(struct engine_carry *c);
+
+/* engine.c: SIGHUP and `nfq-trigger reload`. 0, or -1 with why filled in. */
+int engine_reload(struct engine *e, char *why, size_t whylen);
+
+/* engine_control.c: one control request (control_fn). */
+void engine_control(void *arg, int argc, char **argv, struct control_reply *r);
+/* The hook observer (hook_observe_fn): event log and per-trigger counts. */
+void engine_hook_observed(void *arg, const char *trigger,
+    enum hook_event event, int family, const uint8_t *addr,
+    const struct hook_result *r);
+
+/* engine_status.c: status (text or JSON) and metrics. */
+void engine_status(struct engine *e, bool json, struct control_reply *r);
+void engine_metrics(struct engine *e, struct control_reply *r);
+/* Kernel counters now, for the bypass arithmetic (kbase). */
+void engine_kbase_reset(struct engine *e);
+
+/*
+ * engine_activity.c, for the control socket (status, reset NAME), beside
+ * its row in engine_kinds[]: the i-th trigger's state machine (NULL past
+ * the end), and one trigger back to standby (-1: no such trigger).
+ */
+const struct activity *engine_act_state(const struct engine *e, int i);
+int engine_act_reset_one(struct engine *e, const char *name);
 
 #define ENGINE_NO_DEADLINE	UINT64_MAX
 #define ENGINE_KINDS_MAX	8	/* rows of engine_kinds[] */
@@ -92,8 +175,13 @@ struct engine_kind {
 	 * or that start in standby.
 	 */
 	int (*commit)(struct engine *e, const struct config *cfg, void *next);
-	/* Before the sources close: held packets get their verdicts; with hooks, stops run. */
-	void (*quiesce)(struct engine *e, bool hooks);
+	/*
+	 * Before a reload commits, and before the sources close: held packets
+	 * get their verdicts; with hooks, stops run. next: the config a reload
+	 * brings, whose unchanged triggers keep their state (docs/design.md,
+	 * decision 17); NULL: every trigger (exit, queues rebound).
+	 */
+	void (*quiesce)(struct engine *e, const struct config *next, bool hooks);
 	/*
 	 * A queued packet, in the order of engine_kinds[]: may set *verdict.
 	 * NULL passes the packet on; else *verdict is final, and the string

@@ -41,6 +41,9 @@ struct hook_job {
 	uint64_t sent_ms;
 	uint32_t timeout_ms;
 	char name[SPAWN_NAME_MAX + 1];	/* "trigger event", for logs */
+	char trigger[SPAWN_NAME_MAX + 1];	/* for the observer */
+	uint8_t family;
+	uint8_t addr[16];
 	int argc;
 	int envc;
 	char *argv[SPAWN_ARGV_MAX + 1];
@@ -59,6 +62,8 @@ struct hooks {
 	int nactive;		/* JOB_SENT or JOB_RUNNING */
 	uint32_t last_id;
 	bool gone;		/* the spawner has gone: nothing runs any more */
+	hook_observe_fn observe;
+	void *observe_arg;
 };
 
 /* Placeholder values of one request, as text. */
@@ -272,6 +277,9 @@ hook_job_new(const struct hook_request *req, const char **errp)
 	hook_log_name(job->name, sizeof(job->name), v.name, v.event);
 	job->owner = req->owner;
 	job->event = req->event;
+	snprintf(job->trigger, sizeof(job->trigger), "%s", req->name);
+	job->family = req->family;
+	memcpy(job->addr, req->addr, sizeof(job->addr));
 	job->done = req->done;
 	job->arg = req->arg;
 	job->timeout_ms = req->timeout_ms;
@@ -405,6 +413,9 @@ hook_finish(struct hooks *h, struct hook_job *job, struct hook_result *r)
 	}
 	r->pid = job->pid;
 	hook_log_result(job, r);
+	if (h->observe != NULL)
+		h->observe(h->observe_arg, job->trigger, job->event, job->family,
+		    job->addr, r);
 	if (job->done != NULL && !job->cancelled)
 		job->done(job->arg, job->owner, job->event, r);
 	free(job);
@@ -539,8 +550,38 @@ hook_next_id(struct hooks *h)
 	return h->last_id;
 }
 
+static int hook_submit(struct hooks *, const struct hook_request *);
+
+static void
+hook_refused(struct hooks *h, const struct hook_request *req)
+{
+	int saved = errno;
+
+	if (h->observe != NULL)
+		h->observe(h->observe_arg, req->name, req->event, req->family,
+		    req->addr, NULL);
+	errno = saved;
+}
+
+void
+hook_set_observer(struct hooks *h, hook_observe_fn fn, void *arg)
+{
+	h->observe = fn;
+	h->observe_arg = arg;
+}
+
 int
 hook_run(struct hooks *h, const struct hook_request *req)
+{
+	int rc = hook_submit(h, req);
+
+	if (rc < 0)
+		hook_refused(h, req);
+	return rc;
+}
+
+static int
+hook_submit(struct hooks *h, const struct hook_request *req)
 {
 	struct hook_job *job, *last;
 	const char *err = NULL;

@@ -74,6 +74,14 @@ struct hook_request {
 };
 
 /*
+ * Told what every hook came to (the event log, status): r is NULL when the
+ * hook was refused and never ran. trigger is the request's name.
+ */
+typedef void (*hook_observe_fn)(void *arg, const char *trigger,
+    enum hook_event event, int family, const uint8_t *addr,
+    const struct hook_result *r);
+
+/*
  * Hooks through the spawner sp (borrowed: spawn_close() it after
  * hook_close()). With a loop, hook_open() registers hook_readable() on
  * spawn_fd(sp) itself and removes it when the spawner goes; with NULL (tests)
@@ -81,6 +89,8 @@ struct hook_request {
  * NULL on ENOMEM.
  */
 struct hooks *hook_open(struct spawn *sp, struct loop *l);
+
+void hook_set_observer(struct hooks *h, hook_observe_fn fn, void *arg);
 
 /* Forget every job without calling back; hooks already running go on. */
 void hook_close(struct hooks *h);

@@ -126,6 +126,23 @@ loop_del_fd(struct loop *l, int fd)
 }
 
 int
+loop_fd_events(struct loop *l, int fd, bool in, bool out)
+{
+	struct epoll_event ev = {
+		.events = (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0)
+	};
+	struct loop_watch *w;
+
+	for (w = l->watches; w != NULL; w = w->next)
+		if (w->fd == fd) {
+			ev.data.ptr = w;
+			return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+		}
+	errno = ENOENT;
+	return -1;
+}
+
+int
 loop_set_signals(struct loop *l, const int *signals, loop_signal_fn fn, void *arg)
 {
 	sigset_t set;

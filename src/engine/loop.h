@@ -6,6 +6,7 @@
 #ifndef NFQT_LOOP_H
 #define NFQT_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct loop;
@@ -21,6 +22,8 @@ void loop_free(struct loop *l);
 
 int loop_add_fd(struct loop *l, int fd, loop_fd_fn fn, void *arg);
 int loop_del_fd(struct loop *l, int fd);
+/* Which of readable, writable (a client's pending reply) calls fn for fd. */
+int loop_fd_events(struct loop *l, int fd, bool in, bool out);
 
 /* Block the given signals (0-terminated list) and deliver them through fn. */
 int loop_set_signals(struct loop *l, const int *signals, loop_signal_fn fn, void *arg);

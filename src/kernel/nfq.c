@@ -228,6 +228,12 @@ nfq_source_queue(const struct nfq_source *s)
 	return s->opt.queue;
 }
 
+uint32_t
+nfq_source_portid(const struct nfq_source *s)
+{
+	return mnl_socket_get_portid(s->nl);
+}
+
 int
 nfq_source_receive(struct nfq_source *s)
 {

@@ -60,6 +60,8 @@ struct nfq_source *nfq_source_open(const struct nfq_options *opt, nfq_packet_fn 
 void nfq_source_close(struct nfq_source *s);
 int nfq_source_fd(const struct nfq_source *s);
 uint16_t nfq_source_queue(const struct nfq_source *s);
+/* The socket's netlink port id: its line in /proc/net/netlink. */
+uint32_t nfq_source_portid(const struct nfq_source *s);
 
 /*
  * Read what is pending (up to a budget, so one busy queue cannot starve the

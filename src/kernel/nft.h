@@ -52,12 +52,17 @@ bool nft_elem_refresh(const struct nft *n);
 int nft_block_add(struct nft *n, const char *trigger, int family,
     const uint8_t *addr, uint64_t timeout_ms);
 
+/* Unban: the same for a delete from the block set (absent: done). */
+int nft_block_del(struct nft *n, const char *trigger, int family,
+    const uint8_t *addr);
+
 /*
  * Create or reconcile the engine's table to the config's shape in one batch
  * (kernel): sets that still exist keep their elements; with manage_rules =
  * no only sets are created. Pending elements are flushed first. The shape
- * is copied: cfg need not outlive the call. Returns 0 or -1 with the reason
- * logged (parts that the kernel accepted are in place).
+ * is copied: cfg need not outlive the call. A table of another name synced
+ * before is left as it is (the caller removes it). Returns 0 or -1 with the
+ * reason logged (parts that the kernel accepted are in place).
  */
 int nft_table_sync(struct nft *n, const struct config *cfg);
 

@@ -277,17 +277,31 @@ nft_allow_del(struct nft *n, const char *trigger, int family,
 	    true);
 }
 
+static int
+block_target(const struct nft *n, const char *trigger)
+{
+	const struct plan_count *c;
+
+	if (n->have_plan && (c = plan_count_find(&n->plan, trigger)) != NULL &&
+	    c->kind == CONFIG_COUNT_THRESHOLD)
+		return n->plan.ntriggers + (int)(c - n->plan.counts);
+	return -2;
+}
+
 int
 nft_block_add(struct nft *n, const char *trigger, int family,
     const uint8_t *addr, uint64_t timeout_ms)
 {
-	const struct plan_count *c;
-	int target = -2;
+	return elem_queue(n, block_target(n, trigger), trigger, family, addr,
+	    timeout_ms, false);
+}
 
-	if (n->have_plan && (c = plan_count_find(&n->plan, trigger)) != NULL &&
-	    c->kind == CONFIG_COUNT_THRESHOLD)
-		target = n->plan.ntriggers + (int)(c - n->plan.counts);
-	return elem_queue(n, target, trigger, family, addr, timeout_ms, false);
+int
+nft_block_del(struct nft *n, const char *trigger, int family,
+    const uint8_t *addr)
+{
+	return elem_queue(n, block_target(n, trigger), trigger, family, addr, 0,
+	    true);
 }
 
 int

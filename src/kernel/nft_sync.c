@@ -466,9 +466,6 @@ nft_table_sync(struct nft *n, const struct config *cfg)
 	}
 	if (n->npending > 0)
 		nft_batch_flush(n);
-	if (n->have_plan && strcmp(n->plan.table, p->table) != 0)
-		log_info("nft: table inet %s is kept; delete it by hand if it is "
-		    "no longer wanted", n->plan.table);
 	if (!n->have_plan || strcmp(n->plan.table, p->table) != 0)
 		n->synced = false;
 	plan_copy(&n->plan, p);

@@ -220,9 +220,21 @@ set_planned(const struct plan *p, const char *name)
 	return false;
 }
 
+/* A bounded set keeps its bound: a new max_sources needs a new set. */
+static bool
+set_size_fits(struct nftnl_set *s, const struct plan_set *ps, uint32_t size)
+{
+	uint32_t have = nftnl_set_is_set(s, NFTNL_SET_DESC_SIZE) ?
+	    nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE) : 0;
+
+	if (ps->kind == SET_ACTIVE || ps->kind == SET_POOL)
+		return true;
+	return have == size;
+}
+
 /* Whether an existing set has the shape the plan wants for it. */
 static bool
-set_fits(struct nftnl_set *s, const struct plan_set *ps)
+set_fits(struct nftnl_set *s, const struct plan_set *ps, uint32_t size)
 {
 	uint32_t kind = NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_OBJECT |
 	    NFT_SET_CONCAT | NFT_SET_TIMEOUT;
@@ -230,6 +242,8 @@ set_fits(struct nftnl_set *s, const struct plan_set *ps)
 	uint32_t klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
 	uint32_t alen = ps->family == AF_INET ? 4 : 16;
 
+	if (!set_size_fits(s, ps, size))
+		return false;
 	switch (ps->kind) {
 	case SET_ACTIVE:
 		return klen == sizeof(uint32_t) && (flags & kind) == 0;
@@ -334,10 +348,10 @@ sync_ops_sets_unplanned(struct nft *n, struct sync *s)
 
 /* What one planned set needs, by what the table holds of that name. */
 static int
-sync_ops_set(struct sync *s, const struct plan_set *ps)
+sync_ops_set(struct sync *s, const struct plan_set *ps, uint32_t size)
 {
 	struct nftnl_set *set = nftnl_set_list_lookup_byname(s->sets, ps->name);
-	bool fits = set != NULL && set_fits(set, ps);
+	bool fits = set != NULL && set_fits(set, ps, size);
 	struct sync_op *op;
 
 	/*
@@ -355,8 +369,8 @@ sync_ops_set(struct sync *s, const struct plan_set *ps)
 		return 0;
 	}
 	if (set != NULL) {
-		log_warnx("nft: set %s has another type: recreating it (its "
-		    "elements are lost)", ps->name);
+		log_warnx("nft: set %s has another type or size: recreating it "
+		    "(its elements are lost)", ps->name);
 		if (op_add(s, SYNC_SET_DEL, true, ps->name) == NULL)
 			return -1;
 	}
@@ -378,7 +392,7 @@ sync_ops_sets(struct nft *n, struct sync *s)
 		return -1;
 	nps = plan_sets(&n->plan, ps);
 	for (i = 0; i < nps; i++)
-		if (sync_ops_set(s, &ps[i]) < 0)
+		if (sync_ops_set(s, &ps[i], n->plan.set_size) < 0)
 			return -1;
 	return 0;
 }

@@ -36,7 +36,8 @@ log_vemit(int priority, const char *fmt, va_list ap, int errnum)
 			syslog(priority, "%s: %s", msg, strerror(errnum));
 		else
 			syslog(priority, "%s", msg);
-		return;
+		if (log_to_syslog != LOG_BOTH)
+			return;
 	}
 	if (errnum)
 		fprintf(stderr, "nfq-trigger: %s: %s\n", msg, strerror(errnum));

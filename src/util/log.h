@@ -8,6 +8,8 @@
 
 enum log_level { LOG_LEVEL_WARN = 0, LOG_LEVEL_INFO = 1, LOG_LEVEL_DEBUG = 2 };
 
+/* to_syslog: 0 stderr, 1 syslog, LOG_BOTH both (a daemon's start-up). */
+#define LOG_BOTH	2
 void log_init(int to_syslog, int verbosity);
 int log_verbosity(void);
 

@@ -12,6 +12,7 @@ write_cfg() {
 [engine]
 queue = 0
 hook_timeout = 1s
+control = $work/control.sock
 
 [activity vpn]
 match = ip daddr 10.71.9.0/24 tcp dport 8080
@@ -54,8 +55,8 @@ expect_eq act_failed_start_brought_nothing_up 0 "$(events_count up)"
 # In the back-off packets get the start_failure verdict at once; after it,
 # a SYN retransmit starts again and the connect completes.
 touch "$work/backoff-mark"
-kill -HUP "$engine_pid"	# a fresh state: standby, nothing held
-engine_log_wait 'reload: ' || true
+# A fresh state: standby, nothing held.
+check act_reset_to_standby quiet "$NFQT" -c "$work/activity.ini" reset vpn
 touch "$work/fail"
 expect_eq act_failed_start_connect_times_out timeout "$(connect_outcome 0.5)"
 rm -f "$work/fail"
@@ -69,7 +70,7 @@ expect_eq act_up_after_backoff 1 "$(events_count up)"
 
 # start_failure = accept: held packets go on as if there were no trigger;
 # with no route the gateway answers unreachable at once.
-kill -HUP "$engine_pid"
+"$NFQT" -c "$work/activity.ini" reset vpn
 sleep 0.5
 write_cfg accept >/dev/null
 kill -HUP "$engine_pid"

@@ -2,7 +2,7 @@
 # stop as in queue mode, but nothing is held: the standby route drops (a
 # blackhole, docs/design.md, decision 4), so the first SYN is lost and the
 # connect waits for its retransmit. The divert rule logs a pair once a second
-# at most.
+# at most. SIGHUP with the trigger unchanged keeps it up; reset stops it.
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 . "$(dirname "$0")/activity_net.inc"
@@ -13,6 +13,7 @@ cfg=$(write_config activity.ini <<INI
 queue = 0
 nflog_group = 5
 hook_timeout = 5s
+control = $work/control.sock
 
 [activity vpn]
 source = nflog
@@ -53,12 +54,15 @@ sleep 2.8
 expect_eq act_nflog_idle_runs_stop 1 "$(events_count down)"
 check act_nflog_blackhole_back sh -c 'ip route show 10.71.9.0/24 | grep -q blackhole'
 
-# SIGHUP while active: stop, standby.
+# SIGHUP while active, nothing changed: still up. reset: stop, standby.
 ms=$(connect_ms 4)
 check act_nflog_restarts test "$ms" != fail
 kill -HUP "$engine_pid"
-check act_nflog_sighup_resets engine_log_wait 'activity vpn: reset from active to standby: stopping'
+check act_nflog_sighup_keeps_it_up engine_log_wait 'reload: .* loaded (.*, 0 activity triggers in standby)'
+expect_eq act_nflog_sighup_no_stop 1 "$(events_count down)"
+check act_nflog_reset quiet "$NFQT" -c "$cfg" reset vpn
+check act_nflog_reset_stops engine_log_wait 'activity vpn: reset from active to standby: stopping'
 sleep 0.5
-expect_eq act_nflog_sighup_stop_ran 2 "$(events_count down)"
+expect_eq act_nflog_reset_stop_ran 2 "$(events_count down)"
 stop_engine
 expect_eq act_nflog_engine_exit_status 0 "$engine_status"

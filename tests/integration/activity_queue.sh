@@ -1,7 +1,9 @@
 # The activity trigger inline (NFQUEUE): the first connect through a cold
 # tunnel is held while start brings the tunnel up and completes without a
 # SYN retransmit; a live flow keeps it up (sampled once a second); idle past
-# the TTL runs stop; traffic starts it again; SIGHUP resets it to standby.
+# the TTL runs stop; traffic starts it again; SIGHUP with the trigger
+# unchanged keeps it up (no stop), `reset vpn` and a changed trigger take it
+# back to standby (stop runs).
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 . "$(dirname "$0")/activity_net.inc"
@@ -11,6 +13,7 @@ cfg=$(write_config activity.ini <<INI
 [engine]
 queue = 0
 hook_timeout = 5s
+control = $work/control.sock
 
 [activity vpn]
 match = ip daddr 10.71.9.0/24
@@ -71,15 +74,30 @@ ms=$(connect_ms 3)
 check act_second_cold_connect_without_retransmit test "${ms:-9999}" -lt 900 2>/dev/null
 expect_eq act_second_start 2 "$(events_count up)"
 
-# SIGHUP: back to standby; the tunnel was up, so stop runs.
+# SIGHUP with the trigger unchanged: the tunnel stays up, stop does not run.
 kill -HUP "$engine_pid"
-check act_sighup_runs_stop engine_log_wait 'activity vpn: reset from active to standby: stopping'
+check act_sighup_unchanged_keeps_state engine_log_wait \
+    'reload: .* loaded (.*, 0 activity triggers in standby)'
+expect_eq act_sighup_unchanged_no_stop 1 "$(events_count down)"
+check act_sighup_unchanged_path_up quiet ip route get 10.71.9.9
+check act_sighup_unchanged_sampling_on sh -c "nft list set inet nfq_trigger vpn_active | grep -q 'elements = '"
+
+# reset NAME (tuninetd's "SIGHUP resets to standby"): stop runs.
+check act_reset_command quiet "$NFQT" -c "$cfg" reset vpn
+check act_reset_runs_stop engine_log_wait 'activity vpn: reset from active to standby: stopping'
 sleep 0.5
-expect_eq act_sighup_stop_ran 2 "$(events_count down)"
-check act_sighup_path_gone sh -c '! ip route get 10.71.9.9 >/dev/null 2>&1'
+expect_eq act_reset_stop_ran 2 "$(events_count down)"
+check act_reset_path_gone sh -c '! ip route get 10.71.9.9 >/dev/null 2>&1'
 ms=$(connect_ms 3)
-check act_start_after_sighup test "${ms:-9999}" -lt 900 2>/dev/null
+check act_start_after_reset test "${ms:-9999}" -lt 900 2>/dev/null
 expect_eq act_third_start 3 "$(events_count up)"
+
+# A changed trigger is rebuilt: back to standby, stop runs.
+sed -i 's/^ttl = 2s/ttl = 3s/' "$cfg"
+kill -HUP "$engine_pid"
+check act_sighup_changed_reloads engine_log_wait 'reload: .* loaded (.*, 1 activity trigger in standby)'
+sleep 0.5
+expect_eq act_sighup_changed_runs_stop 3 "$(events_count down)"
 counters
 check act_queue_nothing_left_held grep -q 'queue 0: .* (0 still held)' "$work/engine.log"
 stop_engine

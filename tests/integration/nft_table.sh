@@ -92,7 +92,7 @@ nft delete set $T ssh_allow4
 nft add set $T ssh_allow4 '{ type ipv4_addr; }'
 "$CTL" "$one" sync >"$work/retype.out" 2>&1
 check nft_resync_recreates_set_of_wrong_type sh -c "nft list set $T ssh_allow4 | grep -q 'flags timeout'"
-check nft_resync_says_set_recreated grep -q 'set ssh_allow4 has another type: recreating' "$work/retype.out"
+check nft_resync_says_set_recreated grep -q 'set ssh_allow4 has another type or size: recreating' "$work/retype.out"
 
 # manage_rules = no: sets are created and filled, chains never touched.
 nft add chain $T mine '{ type filter hook input priority 0; }'

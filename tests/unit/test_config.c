@@ -90,6 +90,9 @@ test_empty_file_gives_defaults_and_no_triggers(void **state)
 	assert_true(cfg->engine.manage_rules);
 	assert_int_equal(cfg->engine.max_sources, 65536);
 	assert_int_equal(cfg->engine.hook_timeout_ms, 30000);
+	assert_string_equal(cfg->engine.pidfile, "/run/nfq-trigger.pid");
+	assert_string_equal(cfg->engine.control, "/run/nfq-trigger/control.sock");
+	assert_int_equal(cfg->engine.metrics_family, 0);
 	assert_int_equal(cfg->nknocks, 0);
 	assert_string_equal(cfg->path, "t.ini");
 	config_free(cfg);
@@ -266,6 +269,70 @@ test_hook_timeout_needs_unit_and_more_than_zero(void **state)
 	expect_errors("[engine]\nhook_timeout = 25h\n", 1, "t.ini:2: engine: "
 	    "hook_timeout: '25h' is too long (at most 1d)\n");
 	config_free(load_ok("[engine]\nhook_timeout = 24h\n"));
+}
+
+static void
+test_daemon_keys_read_and_none_turns_off(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = load_ok("[engine]\npidfile = /var/run/x.pid\ncontrol = /tmp/c.sock\n"
+	    "metrics_listen = 127.0.0.1:9100\n");
+	assert_string_equal(cfg->engine.pidfile, "/var/run/x.pid");
+	assert_string_equal(cfg->engine.control, "/tmp/c.sock");
+	assert_int_equal(cfg->engine.metrics_family, AF_INET);
+	assert_int_equal(cfg->engine.metrics_port, 9100);
+	assert_memory_equal(cfg->engine.metrics_addr, "\x7f\0\0\1", 4);
+	config_free(cfg);
+	cfg = load_ok("[engine]\npidfile = none\ncontrol = none\n"
+	    "metrics_listen = [::1]:80\n");
+	assert_string_equal(cfg->engine.pidfile, "");
+	assert_string_equal(cfg->engine.control, "");
+	assert_int_equal(cfg->engine.metrics_family, AF_INET6);
+	assert_int_equal(cfg->engine.metrics_port, 80);
+	config_free(cfg);
+}
+
+static void
+test_daemon_keys_bad_values_each_reported(void **state)
+{
+	static const char *bad_listen[] = { "127.0.0.1", "localhost:80",
+	    "127.0.0.1:0", "[::1]:65536", "::1:80", "127.0.0.1:+80" };
+	char text[128], want[256];
+	size_t i;
+
+	(void)state;
+	expect_errors("[engine]\npidfile = run/x.pid\ncontrol = c.sock\n", 2,
+	    "t.ini:2: engine: pidfile: 'run/x.pid' is not an absolute path\n"
+	    "t.ini:3: engine: control: 'c.sock' is not an absolute path\n");
+	for (i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
+		snprintf(text, sizeof(text), "[engine]\nmetrics_listen = %s\n",
+		    bad_listen[i]);
+		snprintf(want, sizeof(want), "t.ini:2: engine: metrics_listen: '%s' "
+		    "is not ADDRESS:PORT (127.0.0.1:9100, [::1]:9100) or none\n",
+		    bad_listen[i]);
+		expect_errors(text, 1, want);
+	}
+}
+
+static void
+test_control_path_must_fit_a_socket_address(void **state)
+{
+	char text[256], *errs;
+	struct config *cfg;
+	int n = -1;
+
+	(void)state;
+	/* sun_path holds 108 bytes with the NUL: 107 fit, 108 do not. */
+	snprintf(text, sizeof(text), "[engine]\ncontrol = /%0106d\n", 0);
+	config_free(load_ok(text));
+	snprintf(text, sizeof(text), "[engine]\ncontrol = /%0107d\n", 0);
+	errs = errors_of(text, &n, &cfg);
+	assert_null(cfg);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(errs, "is longer than a socket path can be (107 bytes)"));
+	free(errs);
 }
 
 /* --- value parsers ---------------------------------------------------- */
@@ -1515,6 +1582,9 @@ test_print_is_readable_and_stable(void **state)
 	    "  manage_rules    yes\n"
 	    "  max_sources     65536\n"
 	    "  hook_timeout    30s\n"
+	    "  pidfile         /run/nfq-trigger.pid\n"
+	    "  control         /run/nfq-trigger/control.sock\n"
+	    "  metrics_listen  none\n"
 	    "knock ssh: udp:7000 -> tcp:8000:s -> tcp:9000:fa within 10s opens "
 	    "tcp:22 tcp:2222 for 30s\n"
 	    "  reset_on_wrong  no\n"
@@ -1762,6 +1832,9 @@ main(void)
 		cmocka_unit_test(test_queue_maxlen_and_max_sources_bounds),
 		cmocka_unit_test(test_table_name_rules),
 		cmocka_unit_test(test_hook_timeout_needs_unit_and_more_than_zero),
+		cmocka_unit_test(test_daemon_keys_read_and_none_turns_off),
+		cmocka_unit_test(test_daemon_keys_bad_values_each_reported),
+		cmocka_unit_test(test_control_path_must_fit_a_socket_address),
 		cmocka_unit_test(test_duration_every_unit),
 		cmocka_unit_test(test_duration_bad_forms_are_errors),
 		cmocka_unit_test(test_duration_printed_in_largest_exact_unit),

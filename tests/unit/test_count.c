@@ -14,6 +14,7 @@
 
 #include <libnftnl/rule.h>
 
+#include "builders/plan.h"
 #include "config/config.h"
 #include "builders/build.h"
 #include "core/packet.h"
