@@ -210,6 +210,43 @@ struct config_rotate {
 	struct config_pool pool[2];	/* [0] IPv4, [1] IPv6 */
 };
 
+/*
+ * [spa NAME] (docs/spa.md): one UDP datagram, authenticated with the
+ * trigger's key, opens `open` to its source for allow_timeout. format =
+ * nfq-trigger is ours (core/spa.h); format = fwknop is the stock fwknop
+ * client's (libfko, src/fwknop/).
+ */
+#define CONFIG_SPA_CACHE_MIN	16
+#define CONFIG_SPA_CACHE_MAX	(1U << 20)
+#define CONFIG_SPA_AGE_MAX_MS	(24ULL * 3600 * 1000)
+#define CONFIG_FKO_KEY_MAX	64	/* decoded bytes of a fwknop key */
+#define CONFIG_FKO_KEY_MIN	16	/* KEY_BASE64: Rijndael */
+#define CONFIG_FKO_HMAC_MIN	32	/* HMAC_KEY_BASE64: HMAC-SHA256 */
+
+enum config_spa_format {
+	CONFIG_SPA_NATIVE = 0,		/* ours: docs/spa.md */
+	CONFIG_SPA_FWKNOP,		/* fwknop's, through libfko */
+};
+
+struct config_spa {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;			/* line of the [spa NAME] header */
+	enum config_spa_format format;
+	struct config_port port;	/* where the packets come: udp only */
+	char key_path[CONFIG_PATH_MAX];
+	uint8_t key[CONFIG_KEY_LEN];	/* native: the MAC key */
+	uint8_t fko_key[CONFIG_FKO_KEY_MAX];	/* fwknop: KEY_BASE64 */
+	int fko_key_len;
+	uint8_t fko_hmac[CONFIG_FKO_KEY_MAX];	/* fwknop: HMAC_KEY_BASE64 */
+	int fko_hmac_len;
+	struct config_port open[CONFIG_OPEN_MAX];
+	int nopen;
+	uint64_t allow_timeout_ms;
+	uint64_t max_age_ms;		/* a packet older than this opens nothing */
+	bool allow_address;		/* the packet may name another address */
+	uint32_t replay_cache;		/* packets remembered while they are fresh */
+};
+
 struct config {
 	char *path;
 	struct config_engine engine;
@@ -221,6 +258,8 @@ struct config {
 	int ncounts;
 	struct config_rotate *rotates;
 	int nrotates;
+	struct config_spa *spas;
+	int nspas;
 };
 
 /*

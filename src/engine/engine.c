@@ -17,6 +17,7 @@
 #include "core/deferred.h"
 #include "engine/engine.h"
 #include "engine/engine_priv.h"
+#include "engine/event.h"
 #include "engine/hook.h"
 #include "util/log.h"
 #include "engine/loop.h"
@@ -77,8 +78,9 @@ engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 	if (engine_parse(e, source, np->payload, np->payload_len, &p) < 0)
 		return NF_ACCEPT;
 	now = loop_now_ms();
-	ep = (struct engine_packet){ .pkt = &p, .source = source,
-	    .indev = np->indev, .outdev = np->outdev, .hook = np->hook,
+	ep = (struct engine_packet){ .pkt = &p, .buf = np->payload,
+	    .source = source, .indev = np->indev, .outdev = np->outdev,
+	    .hook = np->hook,
 	    .id = np->id, .len = np->orig_len, .queue = queue };
 	for (i = 0; i < engine_nkinds; i++)
 		if (engine_kinds[i]->queued != NULL && (final =
@@ -111,8 +113,9 @@ engine_on_logged(void *arg, uint16_t group, const struct nflog_packet *lp)
 		return;
 	engine_log_packet(source, &p, "seen");
 	now = loop_now_ms();
-	ep = (struct engine_packet){ .pkt = &p, .source = source,
-	    .indev = lp->indev, .outdev = lp->outdev, .hook = -1,
+	ep = (struct engine_packet){ .pkt = &p, .buf = lp->payload,
+	    .source = source, .indev = lp->indev, .outdev = lp->outdev,
+	    .hook = -1,
 	    .prefix = lp->prefix };
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < engine_nkinds; i++) {
@@ -481,7 +484,8 @@ engine_open(struct config *cfg, struct spawn *sp)
 	e->cfg = cfg;
 	e->loop = loop_new();
 	e->deferred = deferred_new(ENGINE_DEFERRED_MAX);
-	if (e->loop == NULL || e->deferred == NULL)
+	e->events = events_new();
+	if (e->loop == NULL || e->deferred == NULL || e->events == NULL)
 		fatal("engine");
 	if (loop_set_signals(e->loop, signals, engine_on_signal, e) < 0 ||
 	    loop_set_timer_fn(e->loop, engine_on_timer, e) < 0)
@@ -527,6 +531,7 @@ engine_close(struct engine *e)
 	for (i = 0; i < engine_nkinds; i++)
 		engine_kinds[i]->free(e);
 	deferred_free(e->deferred);
+	events_free(e->events);
 	loop_free(e->loop);
 	config_free(e->cfg);
 	free(e);

@@ -22,6 +22,7 @@
 #define ENGINE_KNOCK_PENDING	16
 
 struct deferred;
+struct events;
 struct engine_act;		/* engine_activity.c */
 struct hooks;
 struct loop;
@@ -29,6 +30,7 @@ struct nflog_source;
 struct nfq_source;
 struct nft;
 struct pkt;
+struct spa_set;
 
 struct engine_counters {
 	uint64_t parsed;
@@ -46,6 +48,8 @@ struct engine {
 	struct nft *nft;
 	struct knock_set *knocks;
 	struct count_set *counts;
+	struct spa_set *spas;
+	struct events *events;		/* the event log (engine/event.h) */
 	struct engine_act **acts;	/* one per cfg->activities[], same order */
 	int nacts;
 	struct engine_act **retired;
@@ -65,6 +69,7 @@ struct engine {
 /* A parsed packet as the dispatcher hands it to each kind of trigger. */
 struct engine_packet {
 	const struct pkt *pkt;
+	const uint8_t *buf;		/* the bytes pkt was parsed from */
 	const char *source;		/* "queue 3", "nflog group 5": messages */
 	uint32_t indev;
 	uint32_t outdev;

@@ -700,7 +700,7 @@ test_unknown_section_is_error_and_its_keys_skipped(void **state)
 	(void)state;
 	expect_errors("[tunnel egress]\npool = x\nstart = x\n" KNOCK_OK, 1,
 	    "t.ini:1: unknown section '[tunnel egress]': expected [engine], "
-	    "[knock NAME], [activity NAME], [count NAME] or [rotate NAME]\n");
+	    "[knock NAME], [activity NAME], [count NAME], [rotate NAME] or [spa NAME]\n");
 }
 
 static void
