@@ -77,7 +77,7 @@ key_parse(const char *path, const char *buf, size_t len, uint8_t *key,
 	    (buf[i] >= 'a' && buf[i] <= 'f') || (buf[i] >= 'A' && buf[i] <= 'F'));
 	    i++)
 		;
-	if (i == len && len < HEX_LEN) {
+	if (i == len && len > 0 && len < HEX_LEN) {
 		snprintf(why, whylen, "%s is too short: %zu hexadecimal digits, "
 		    "a key has %d (%d bytes)", path, len, HEX_LEN,
 		    KEYFILE_KEY_LEN);
