@@ -58,7 +58,7 @@ static int
 plan_add_trigger(struct nft_plan *p, const struct config_knock *k)
 {
 	struct nft_plan_trigger *t = &p->triggers[p->ntriggers];
-	struct config_port_range ports[CONFIG_KNOCK_FRAMES_MAX];
+	struct config_port_range ports[CONFIG_KNOCK_PORTS_MAX];
 	int i, n;
 
 	if (strlen(k->name) > CONFIG_NAME_MAX || k->nopen > CONFIG_OPEN_MAX ||
@@ -72,8 +72,10 @@ plan_add_trigger(struct nft_plan *p, const struct config_knock *k)
 	snprintf(t->set6, sizeof(t->set6), "%s%s", k->name, NFT_SET_ALLOW6);
 	memcpy(t->open, k->open, sizeof(k->open[0]) * (size_t)k->nopen);
 	t->nopen = k->nopen;
+	t->prefix4 = k->open_prefix4;
+	t->prefix6 = k->open_prefix6;
 	/* Listed frames give their ports, derived ones their range. */
-	n = knock_divert_ports(k, ports, CONFIG_KNOCK_FRAMES_MAX);
+	n = knock_divert_ports(k, ports, CONFIG_KNOCK_PORTS_MAX);
 	for (i = 0; i < n; i++)
 		if (plan_add_divert(p, &ports[i]) < 0)
 			return -1;
@@ -384,6 +386,27 @@ expr_and(uint32_t mask)
 	return e;
 }
 
+/* reg1 &= the first len bits set of a len-byte field (address prefixes). */
+static struct nftnl_expr *
+expr_prefix_mask(uint32_t bytes, uint8_t bits)
+{
+	uint8_t mask[16] = { 0 }, zero[16] = { 0 };
+	struct nftnl_expr *e;
+	uint32_t i;
+
+	for (i = 0; i < bytes; i++)
+		mask[i] = bits >= 8 * (i + 1) ? 0xff : bits <= 8 * i ? 0 :
+		    (uint8_t)(0xff << (8 - (bits - 8 * i)));
+	if ((e = nftnl_expr_alloc("bitwise")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, bytes);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, bytes);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, bytes);
+	return e;
+}
+
 static struct nftnl_expr *
 expr_lookup_not(const char *set)
 {
@@ -536,6 +559,8 @@ nft_rule_guard(const struct nft_plan *p, const char *chain,
 	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	uint32_t opened = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
 	    NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
+	/* open_prefix: the set holds networks, the source is masked to match. */
+	uint8_t prefix = family == AF_INET ? t->prefix4 : t->prefix6;
 	char comment[NFT_COMMENT_MAX];
 	struct nftnl_rule *r;
 	bool ok;
@@ -553,6 +578,8 @@ nft_rule_guard(const struct nft_plan *p, const char *chain,
 	    rule_add(r, family == AF_INET ?
 		expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4) :
 		expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 8, 16)) &&
+	    (prefix == 0 || rule_add(r, expr_prefix_mask(family == AF_INET ?
+		4 : 16, prefix))) &&
 	    rule_add(r, expr_lookup_not(family == AF_INET ? t->set4 : t->set6)) &&
 	    rule_add(r, nftnl_expr_alloc("counter")) &&
 	    rule_add(r, expr_verdict(NF_DROP)) &&

@@ -15,6 +15,8 @@
 #define CONFIG_NAME_MAX		32	/* trigger names: [A-Za-z0-9_-], fits nft set names */
 #define CONFIG_TABLE_MAX	32
 #define CONFIG_KNOCK_FRAMES_MAX	16
+/* Distinct ports of a knock: its sequence's and its close sequence's. */
+#define CONFIG_KNOCK_PORTS_MAX	(2 * CONFIG_KNOCK_FRAMES_MAX)
 #define CONFIG_OPEN_MAX		8
 #define CONFIG_TRIGGERS_MAX	64
 /*
@@ -94,6 +96,12 @@ struct config_knock {
 	struct config_port open[CONFIG_OPEN_MAX];
 	int nopen;
 	uint64_t allow_timeout_ms;	/* lifetime of an allow-set element */
+	/* close_sequence: the source that sends it loses its access. */
+	struct config_knock_frame close_frames[CONFIG_KNOCK_FRAMES_MAX];
+	int nclose;			/* 0: none */
+	/* open_prefix: open the source's /N (0: the address alone). */
+	uint8_t open_prefix4;
+	uint8_t open_prefix6;
 	bool reset_on_wrong;		/* a wrong frame on a knock port resets progress */
 	struct config_hook exec;	/* run on success */
 	struct config_hook exec_stop;	/* run exec_stop_delay after exec */
