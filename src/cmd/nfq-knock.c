@@ -63,6 +63,8 @@
 
 struct opts {
 	int family;			/* AF_UNSPEC, AF_INET or AF_INET6 */
+	bool both;			/* -4 -6: IPv4, then IPv6 */
+	bool twice;			/* --twice: each frame twice */
 	bool verbose;
 	bool print;
 	uint64_t delay_ms;
@@ -147,7 +149,9 @@ usage(FILE *out)
 	    "                      it; default: the address the datagram comes from)\n"
 	    "      --gen-key FILE  write a new key to FILE (mode 0600), send nothing\n"
 	    "  -d, --delay DELAY   time between frames (default 20ms; 0ms..1m)\n"
-	    "  -4, -6              use IPv4 / IPv6 only\n"
+	    "  -4, -6              use IPv4 / IPv6 only; both: knock over each\n"
+	    "      --twice         send each frame twice (lossy paths; the engine\n"
+	    "                      ignores a repeated frame)\n"
 	    "  -v, --verbose       print each frame as it is sent\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n\n"
@@ -174,7 +178,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_COUNTER_FILE = 256, OPT_COUNTER, OPT_SPA, OPT_KEY, OPT_PORT,
-	    OPT_GEN_KEY };
+	    OPT_GEN_KEY, OPT_TWICE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "trigger", required_argument, NULL, 't' },
@@ -186,6 +190,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "address", required_argument, NULL, 'a' },
 		{ "gen-key", required_argument, NULL, OPT_GEN_KEY },
+		{ "twice", no_argument, NULL, OPT_TWICE },
 		{ "delay", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -202,8 +207,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case '4':
 		case '6':
-			if (o->family != AF_UNSPEC)
-				die(EXIT_USAGE, "-4 and -6 exclude each other");
+			/* Both: the knock goes over each family in turn. */
+			if (o->family != AF_UNSPEC && o->family != (c == '4' ?
+			    AF_INET : AF_INET6))
+				o->both = true;
 			o->family = c == '4' ? AF_INET : AF_INET6;
 			break;
 		case 'c':
@@ -236,6 +243,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_GEN_KEY:
 			o->gen_key = optarg;
+			break;
+		case OPT_TWICE:
+			o->twice = true;
 			break;
 		case 'd':
 			if (config_parse_duration(optarg, &o->delay_ms) == -1 ||
@@ -486,6 +496,10 @@ frames_from_config(const struct opts *o, struct knock *kn, struct config **cfgp)
 		kn->nframes = k->nframes;
 		return;
 	}
+	if (o->both)
+		die(EXIT_USAGE, "knock %s is derived: each of its sequences opens "
+		    "once, so -4 -6 cannot knock over both; knock each family on "
+		    "its own", k->name);
 	key_check(k);
 	if (k->derive == CONFIG_DERIVE_TIME) {
 		if (o->counter_file != NULL || o->counter_given)
@@ -522,13 +536,13 @@ set_port(struct sockaddr_storage *ss, uint16_t port)
 }
 
 static void
-resolve(const struct opts *o, struct target *t)
+resolve(const struct opts *o, int family, struct target *t)
 {
 	struct addrinfo hints, *res;
 	int rc;
 
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = o->family;
+	hints.ai_family = family;
 	hints.ai_socktype = SOCK_DGRAM;
 	if ((rc = getaddrinfo(o->host, NULL, &hints, &res)) != 0)
 		die(EXIT_SEND, "%s: %s", o->host, gai_strerror(rc));
@@ -687,6 +701,15 @@ frame_send(struct target *t, const struct config_knock_frame *f)
 }
 
 static void
+close_target(struct target *t)
+{
+	if (t->udp != -1)
+		close(t->udp);
+	if (t->raw != -1)
+		close(t->raw);
+}
+
+static void
 knock_send(const struct opts *o, const struct knock *kn, struct target *t)
 {
 	char buf[32];
@@ -696,6 +719,8 @@ knock_send(const struct opts *o, const struct knock *kn, struct target *t)
 		if (i > 0 && o->delay_ms > 0)
 			sleep_ms(o->delay_ms);
 		frame_send(t, &kn->frames[i]);
+		if (o->twice)
+			frame_send(t, &kn->frames[i]);
 		if (o->verbose)
 			printf("sent %s to %s\n", knock_frame_str(&kn->frames[i],
 			    buf, sizeof(buf)), t->name);
@@ -779,7 +804,7 @@ spa_settings(const struct opts *o, struct config_port *port,
 }
 
 static void
-spa_send(const struct opts *o)
+spa_send(const struct opts *o, int family)
 {
 	uint8_t key[KEYFILE_KEY_LEN], pkt[SPA_LEN_MAX];
 	struct config_port port;
@@ -803,7 +828,7 @@ spa_send(const struct opts *o)
 	}
 	spa_settings(o, &port, key);
 	memset(&t, 0, sizeof(t));
-	resolve(o, &t);
+	resolve(o, family, &t);
 	m.ts_ms = realtime_ms();
 	randombytes_buf(m.nonce, sizeof(m.nonce));
 	len = spa_encode(key, &m, pkt);
@@ -840,7 +865,10 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (o.spa != NULL) {
-		spa_send(&o);
+		/* One datagram per family, each with a nonce of its own. */
+		spa_send(&o, o.both ? AF_INET : o.family);
+		if (o.both)
+			spa_send(&o, AF_INET6);
 		return 0;
 	}
 	memset(&kn, 0, sizeof(kn));
@@ -854,12 +882,21 @@ main(int argc, char **argv)
 		return 0;
 	}
 	memset(&t, 0, sizeof(t));
-	resolve(&o, &t);
+	resolve(&o, o.both ? AF_INET : o.family, &t);
 	sockets_open(&kn, &t);
 	/* Before sending: a sequence never goes out twice, even if we die. */
 	if (kn.save_counter && statefile_save(kn.counter_path, kn.counter_next,
 	    why, sizeof(why)) == -1)
 		die(EXIT_USAGE, "counter: %s", why);
 	knock_send(&o, &kn, &t);
+	if (o.both) {
+		close_target(&t);
+		memset(&t, 0, sizeof(t));
+		resolve(&o, AF_INET6, &t);
+		sockets_open(&kn, &t);
+		if (o.delay_ms > 0)
+			sleep_ms(o.delay_ms);
+		knock_send(&o, &kn, &t);
+	}
 	return 0;
 }
