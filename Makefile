@@ -139,9 +139,10 @@ unit-bins: $(UNIT_BIN)
 tools: $(TOOLS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
-bench: all $(O)/bench/set_update $(O)/bench/knock_latency
+bench: all $(O)/bench/set_update $(O)/bench/knock_latency $(O)/bench/spa_latency
 	O=$(O) bench/set-update
 	O=$(O) bench/knock-latency
+	O=$(O) bench/spa-latency
 	O=$(O) bench/count-paths
 
 check-unit: unit-bins
