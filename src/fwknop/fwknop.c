@@ -50,7 +50,8 @@ port_open(const struct config_spa *t, const char *s, size_t n)
 		proto = IPPROTO_UDP;
 	else
 		return false;
-	if (buf[4] < '0' || buf[4] > '9')
+	/* Canonical numbers only: what fwknop sends, nothing to reinterpret. */
+	if (buf[4] < '1' || buf[4] > '9')
 		return false;
 	port = strtoul(buf + 4, &end, 10);
 	if (*end != '\0' || port == 0 || port > 65535)
