@@ -79,8 +79,12 @@ engine_spa_packet(struct engine *e, const struct pkt *p, const uint8_t *buf,
 	struct spa_result r;
 	enum spa_reason why;
 	char detail[160] = "";
-	uint64_t wall = engine_wall_ms();
+	uint64_t wall;
 
+	/* Most queued packets are not for SPA: no clock read for them. */
+	if (spa_set_find(e->spas, p) == NULL)
+		return false;
+	wall = engine_wall_ms();
 	spa_set_packet(e->spas, p, buf, wall, &r);
 	if (!r.mine)
 		return false;
