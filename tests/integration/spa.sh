@@ -3,7 +3,8 @@
 # again, from the same or another address, open nothing; old, spoiled,
 # foreign, wrongly keyed and truncated datagrams open nothing and are logged
 # with their reason; no SPA datagram reaches a socket on the SPA port; a
-# flood of random datagrams keeps memory bounded while a valid one opens.
+# flood of random datagrams keeps memory bounded while a valid one opens;
+# a packet made before a restart opens nothing after it.
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 NFQK=${NFQK:-$top/$O/nfq-knock}
@@ -105,4 +106,15 @@ line=$(engine_counters 'spa ssh: .* packets')
 echo "engine RSS after a 3 s flood: $rss_first kB; after 6 s more: $rss_second kB ($line)"
 check spa_flood_memory_bounded [ $((rss_second - rss_first)) -lt 1024 ]
 check spa_flood_was_a_flood [ "$(counter_of "$line" packets)" -gt 10000 ]
+stop_engine
+
+# Decision 9: after a restart the replay cache is empty, yet a packet made
+# before the start opens nothing.
+"$SPA" "$work/ssh.key" ssh >"$work/before"
+sleep 0.1
+start_engine "$cfg" -v || exit 1
+send 127.0.0.1 "$work/before" 127.0.0.15
+check spa_packet_from_before_restart_refused event failed 127.0.0.15 before-start
+expect_eq spa_packet_from_before_restart_opens_nothing closed \
+    "$(tcp_probe 127.0.0.1 2222 127.0.0.15)"
 stop_engine
