@@ -17,6 +17,8 @@
 #include "core/spa.h"
 #include "fwknop/fwknop.h"
 
+#define FWKNOP_TIME_MAX	253402300799LL	/* 9999-12-31 23:59:59 UTC */
+
 /* fwknopd takes base64 characters only, and so do we. */
 static bool
 data_ok(const uint8_t *buf, size_t len)
@@ -112,8 +114,10 @@ message_check(const struct config_spa *t, fko_ctx_t ctx,
 	time_t ts = 0;
 	size_t n;
 
+	/* A time past year 9999 is no clock's: keeps ts * 1000 far from overflow. */
 	if (fko_get_spa_message_type(ctx, &type) != FKO_SUCCESS ||
 	    fko_get_timestamp(ctx, &ts) != FKO_SUCCESS || ts < 0 ||
+	    ts > FWKNOP_TIME_MAX ||
 	    fko_get_spa_message(ctx, &msg) != FKO_SUCCESS || msg == NULL ||
 	    fko_get_spa_digest(ctx, &digest) != FKO_SUCCESS || digest == NULL) {
 		snprintf(detail, dlen, "message fields missing");
