@@ -43,7 +43,9 @@ endif
 CFLAGS    ?= -O2 -g
 NFQT_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -iquote src \
              -DNFQT_VERSION='"$(VERSION)"' -DNFQT_SYSCONFDIR='"$(SYSCONFDIR)"'
-LDLIBS    += $(PKG_LIBS)
+# libfko (fwknop's library, format = fwknop of [spa]) ships no pkg-config file.
+FKO_LIBS  := -lfko
+LDLIBS    += $(PKG_LIBS) $(FKO_LIBS)
 
 # A folder under src/ is a layer (docs/design.md). The core (src/core) is a
 # library of its own that links libsodium alone: tools/check-core fails the
@@ -137,9 +139,10 @@ unit-bins: $(UNIT_BIN)
 tools: $(TOOLS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
-bench: all $(O)/bench/set_update $(O)/bench/knock_latency
+bench: all $(O)/bench/set_update $(O)/bench/knock_latency $(O)/bench/spa_latency
 	O=$(O) bench/set-update
 	O=$(O) bench/knock-latency
+	O=$(O) bench/spa-latency
 	O=$(O) bench/count-paths
 
 check-unit: unit-bins

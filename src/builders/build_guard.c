@@ -15,6 +15,27 @@
 
 #include "builders/build_priv.h"
 
+/* reg1 &= the first len bits set of a len-byte field (address prefixes). */
+static struct nftnl_expr *
+expr_prefix_mask(uint32_t bytes, uint8_t bits)
+{
+	uint8_t mask[16] = { 0 }, zero[16] = { 0 };
+	struct nftnl_expr *e;
+	uint32_t i;
+
+	for (i = 0; i < bytes; i++)
+		mask[i] = bits >= 8 * (i + 1) ? 0xff : bits <= 8 * i ? 0 :
+		    (uint8_t)(0xff << (8 - (bits - 8 * i)));
+	if ((e = nftnl_expr_alloc("bitwise")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, bytes);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, bytes);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, bytes);
+	return e;
+}
+
 static struct nftnl_expr *
 expr_lookup_not(const char *set)
 {
@@ -90,6 +111,8 @@ build_rule_guard(const struct plan *p, const char *chain,
 	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	uint32_t opened = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
 	    NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
+	/* open_prefix: the set holds networks, the source is masked to match. */
+	uint8_t prefix = family == AF_INET ? t->prefix4 : t->prefix6;
 	char comment[NFT_COMMENT_MAX];
 	struct nftnl_rule *r;
 	bool ok;
@@ -107,6 +130,8 @@ build_rule_guard(const struct plan *p, const char *chain,
 	    rule_add(r, family == AF_INET ?
 		expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4) :
 		expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 8, 16)) &&
+	    (prefix == 0 || rule_add(r, expr_prefix_mask(family == AF_INET ?
+		4 : 16, prefix))) &&
 	    rule_add(r, expr_lookup_not(family == AF_INET ? t->set4 : t->set6)) &&
 	    rule_add(r, nftnl_expr_alloc("counter")) &&
 	    rule_add(r, expr_verdict(NF_DROP)) &&

@@ -32,7 +32,7 @@ static int
 plan_add_trigger(struct plan *p, const struct config_knock *k)
 {
 	struct plan_trigger *t = &p->triggers[p->ntriggers];
-	struct config_port_range ports[CONFIG_KNOCK_FRAMES_MAX];
+	struct config_port_range ports[CONFIG_KNOCK_PORTS_MAX];
 	int i, n;
 
 	if (strlen(k->name) > CONFIG_NAME_MAX || k->nopen > CONFIG_OPEN_MAX ||
@@ -46,11 +46,41 @@ plan_add_trigger(struct plan *p, const struct config_knock *k)
 	snprintf(t->set6, sizeof(t->set6), "%s%s", k->name, NFT_SET_ALLOW6);
 	memcpy(t->open, k->open, sizeof(k->open[0]) * (size_t)k->nopen);
 	t->nopen = k->nopen;
+	t->prefix4 = k->open_prefix4;
+	t->prefix6 = k->open_prefix6;
 	/* Listed frames give their ports, derived ones their range. */
-	n = knock_divert_ports(k, ports, CONFIG_KNOCK_FRAMES_MAX);
+	n = knock_divert_ports(k, ports, CONFIG_KNOCK_PORTS_MAX);
 	for (i = 0; i < n; i++)
 		if (plan_add_divert(p, &ports[i]) < 0)
 			return -1;
+	p->ntriggers++;
+	return 0;
+}
+
+/*
+ * An SPA trigger is a knock trigger to the table: an allow set, guards on
+ * what it opens, and one port diverted to the queue (where every datagram
+ * is dropped after its check).
+ */
+static int
+plan_add_spa(struct plan *p, const struct config_spa *s)
+{
+	struct plan_trigger *t = &p->triggers[p->ntriggers];
+	struct config_port_range port = { .proto = s->port.proto,
+	    .lo = s->port.port, .hi = s->port.port };
+
+	if (strlen(s->name) > CONFIG_NAME_MAX || s->nopen > CONFIG_OPEN_MAX) {
+		log_warnx("nft: trigger %.40s does not fit the table layout",
+		    s->name);
+		return -1;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", s->name);
+	snprintf(t->set4, sizeof(t->set4), "%s%s", s->name, NFT_SET_ALLOW4);
+	snprintf(t->set6, sizeof(t->set6), "%s%s", s->name, NFT_SET_ALLOW6);
+	memcpy(t->open, s->open, sizeof(s->open[0]) * (size_t)s->nopen);
+	t->nopen = s->nopen;
+	if (plan_add_divert(p, &port) < 0)
+		return -1;
 	p->ntriggers++;
 	return 0;
 }
@@ -138,11 +168,13 @@ plan_build(struct plan *p, const struct config *cfg)
 		return -1;
 	}
 	if (cfg->nknocks < 0 || cfg->nactivities < 0 || cfg->ncounts < 0 ||
-	    cfg->nrotates < 0 || cfg->nknocks + cfg->nactivities +
-	    cfg->ncounts + cfg->nrotates > CONFIG_TRIGGERS_MAX ||
+	    cfg->nrotates < 0 || cfg->nspas < 0 || cfg->nknocks +
+	    cfg->nactivities + cfg->ncounts + cfg->nrotates + cfg->nspas >
+	    CONFIG_TRIGGERS_MAX ||
 	    e->queue_last < e->queue_first) {
 		log_warnx("nft: %d triggers, queues %u-%u: out of range",
-		    cfg->nknocks + cfg->nactivities + cfg->ncounts + cfg->nrotates,
+		    cfg->nknocks + cfg->nactivities + cfg->ncounts +
+		    cfg->nrotates + cfg->nspas,
 		    e->queue_first, e->queue_last);
 		return -1;
 	}
@@ -155,6 +187,9 @@ plan_build(struct plan *p, const struct config *cfg)
 	p->nflog_group = e->nflog_group >= 0 ? (uint16_t)e->nflog_group : 0;
 	for (i = 0; i < cfg->nknocks; i++)
 		if (plan_add_trigger(p, &cfg->knocks[i]) < 0)
+			return -1;
+	for (i = 0; i < cfg->nspas; i++)
+		if (plan_add_spa(p, &cfg->spas[i]) < 0)
 			return -1;
 	for (i = 0; i < cfg->nactivities; i++)
 		if (plan_add_activity(p, &cfg->activities[i]) < 0)

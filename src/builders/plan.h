@@ -65,6 +65,8 @@ struct plan_trigger {
 	char set6[NFT_SET_NAME_MAX + 1];
 	struct config_port open[CONFIG_OPEN_MAX];
 	int nopen;
+	uint8_t prefix4;		/* open_prefix: guard on saddr & /prefix */
+	uint8_t prefix6;		/* 0: the whole address */
 };
 
 /* An activity trigger: diverted in prerouting (docs/design.md, decision 4). */

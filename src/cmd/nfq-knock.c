@@ -3,6 +3,8 @@
  *
  *   nfq-knock [-46v] [-d DELAY] HOST FRAME...
  *   nfq-knock [-46v] [-d DELAY] -c FILE -t NAME [--counter-file PATH] HOST
+ *   nfq-knock [-46v] --spa NAME (-c FILE | --key FILE --port udp:N) [-a ADDR] HOST
+ *   nfq-knock --gen-key FILE
  *
  * Sends one packet per frame, in order, DELAY apart, and nothing else: no
  * retransmission, so a knock is exactly the frames asked for. UDP frames go
@@ -11,7 +13,9 @@
  * list comes from the command line or from a [knock NAME] section of a
  * config in nfq-trigger.ini(5) form; a derived one (derive = time |
  * counter) is computed from the section's key with the engine's own code
- * (knock_otp.c). Exit status: 0 sent, 1 could not send, 2 usage or a file
+ * (knock_otp.c). --spa sends one single-packet authorization datagram of
+ * our format (core/spa.h, docs/spa.md), --gen-key makes a key file for it
+ * or for a derived knock. Exit status: 0 sent, 1 could not send, 2 usage or a file
  * in the way. See docs/nfq-knock.md.
  */
 #include <sys/socket.h>
@@ -21,6 +25,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -41,6 +46,7 @@
 #include "config/keyfile.h"
 #include "core/knock_otp.h"
 #include "config/statefile.h"
+#include "core/spa.h"
 
 #ifndef NFQT_VERSION
 #define NFQT_VERSION "unknown"
@@ -57,6 +63,8 @@
 
 struct opts {
 	int family;			/* AF_UNSPEC, AF_INET or AF_INET6 */
+	bool both;			/* -4 -6: IPv4, then IPv6 */
+	bool twice;			/* --twice: each frame twice */
 	bool verbose;
 	bool print;
 	uint64_t delay_ms;
@@ -68,6 +76,11 @@ struct opts {
 	const char *host;
 	char **frame_args;
 	int nframe_args;
+	const char *gen_key;		/* --gen-key FILE */
+	const char *spa;		/* --spa NAME */
+	const char *key;		/* --key FILE */
+	const char *port;		/* --port udp:N */
+	const char *address;		/* -a ADDR: the address to open */
 };
 
 struct knock {
@@ -114,6 +127,9 @@ usage(FILE *out)
 	    "       nfq-knock [-46v] [-d DELAY] -c FILE -t NAME [--counter-file PATH]\n"
 	    "                 [--counter N] HOST\n"
 	    "       nfq-knock -c FILE -t NAME --print [HOST]\n"
+	    "       nfq-knock [-46v] --spa NAME (-c FILE | --key FILE --port udp:N)\n"
+	    "                 [-a ADDR] HOST\n"
+	    "       nfq-knock --gen-key FILE\n"
 	    "Send a port knock to HOST (an address or a name).\n\n"
 	    "  FRAME               proto:port[:flags]: udp:7000, tcp:8000 (SYN),\n"
 	    "                      tcp:9000:fa; flags f s r p a u, x = all six,\n"
@@ -125,8 +141,17 @@ usage(FILE *out)
 	    "                      (default ~/" COUNTER_DIR "/NAME.counter)\n"
 	    "      --counter N     derive = counter: send counter N (then N+1 is next)\n"
 	    "  -p, --print         print the frames it would send, send nothing\n"
+	    "      --spa NAME      send one SPA datagram for trigger NAME: its port\n"
+	    "                      and key from -c FILE's [spa NAME], or from\n"
+	    "      --key FILE      the key file (from --gen-key) and\n"
+	    "      --port udp:N    the trigger's port\n"
+	    "  -a, --address ADDR  SPA: the address to open (the trigger must allow\n"
+	    "                      it; default: the address the datagram comes from)\n"
+	    "      --gen-key FILE  write a new key to FILE (mode 0600), send nothing\n"
 	    "  -d, --delay DELAY   time between frames (default 20ms; 0ms..1m)\n"
-	    "  -4, -6              use IPv4 / IPv6 only\n"
+	    "  -4, -6              use IPv4 / IPv6 only; both: knock over each\n"
+	    "      --twice         send each frame twice (lossy paths; the engine\n"
+	    "                      ignores a repeated frame)\n"
 	    "  -v, --verbose       print each frame as it is sent\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n\n"
@@ -152,13 +177,20 @@ static void args_check(struct opts *, int, char **);
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_COUNTER_FILE = 256, OPT_COUNTER };
+	enum { OPT_COUNTER_FILE = 256, OPT_COUNTER, OPT_SPA, OPT_KEY, OPT_PORT,
+	    OPT_GEN_KEY, OPT_TWICE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "trigger", required_argument, NULL, 't' },
 		{ "counter-file", required_argument, NULL, OPT_COUNTER_FILE },
 		{ "counter", required_argument, NULL, OPT_COUNTER },
 		{ "print", no_argument, NULL, 'p' },
+		{ "spa", required_argument, NULL, OPT_SPA },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "address", required_argument, NULL, 'a' },
+		{ "gen-key", required_argument, NULL, OPT_GEN_KEY },
+		{ "twice", no_argument, NULL, OPT_TWICE },
 		{ "delay", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -171,12 +203,14 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->family = AF_UNSPEC;
 	o->delay_ms = DELAY_DEFAULT_MS;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:46c:d:hpt:vV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:46a:c:d:hpt:vV", longopts, NULL)) != -1) {
 		switch (c) {
 		case '4':
 		case '6':
-			if (o->family != AF_UNSPEC)
-				die(EXIT_USAGE, "-4 and -6 exclude each other");
+			/* Both: the knock goes over each family in turn. */
+			if (o->family != AF_UNSPEC && o->family != (c == '4' ?
+			    AF_INET : AF_INET6))
+				o->both = true;
 			o->family = c == '4' ? AF_INET : AF_INET6;
 			break;
 		case 'c':
@@ -194,6 +228,24 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'p':
 			o->print = true;
+			break;
+		case OPT_SPA:
+			o->spa = optarg;
+			break;
+		case OPT_KEY:
+			o->key = optarg;
+			break;
+		case OPT_PORT:
+			o->port = optarg;
+			break;
+		case 'a':
+			o->address = optarg;
+			break;
+		case OPT_GEN_KEY:
+			o->gen_key = optarg;
+			break;
+		case OPT_TWICE:
+			o->twice = true;
 			break;
 		case 'd':
 			if (config_parse_duration(optarg, &o->delay_ms) == -1 ||
@@ -223,8 +275,39 @@ parse_args(int argc, char **argv, struct opts *o)
 
 /* The options together, and the words after them: HOST, then frames. */
 static void
+args_check_spa(struct opts *o, int argc, char **argv)
+{
+	if (o->trigger != NULL || o->print || o->counter_file != NULL ||
+	    o->counter_given)
+		die(EXIT_USAGE, "--spa takes no -t, --print or counter");
+	if ((o->config != NULL) == (o->key != NULL || o->port != NULL))
+		die(EXIT_USAGE, "--spa needs -c FILE, or --key FILE and --port "
+		    "udp:N");
+	if (o->config == NULL && (o->key == NULL || o->port == NULL))
+		die(EXIT_USAGE, "--key and --port go together");
+	if (optind < argc)
+		o->host = argv[optind++];
+	if (o->host == NULL)
+		die(EXIT_USAGE, "no HOST to send the SPA datagram to");
+	if (optind < argc)
+		die(EXIT_USAGE, "'%s' is one too many: --spa sends one datagram",
+		    argv[optind]);
+}
+
+static void
 args_check(struct opts *o, int argc, char **argv)
 {
+	if (o->gen_key != NULL) {
+		if (optind < argc || o->spa != NULL || o->config != NULL)
+			die(EXIT_USAGE, "--gen-key FILE takes nothing else");
+		return;
+	}
+	if (o->spa != NULL) {
+		args_check_spa(o, argc, argv);
+		return;
+	}
+	if (o->key != NULL || o->port != NULL || o->address != NULL)
+		die(EXIT_USAGE, "--key, --port and -a go with --spa");
 	if ((o->config == NULL) != (o->trigger == NULL))
 		die(EXIT_USAGE, "-c FILE and -t NAME go together");
 	if (o->config == NULL && (o->counter_file != NULL || o->counter_given))
@@ -413,6 +496,10 @@ frames_from_config(const struct opts *o, struct knock *kn, struct config **cfgp)
 		kn->nframes = k->nframes;
 		return;
 	}
+	if (o->both)
+		die(EXIT_USAGE, "knock %s is derived: each of its sequences opens "
+		    "once, so -4 -6 cannot knock over both; knock each family on "
+		    "its own", k->name);
 	key_check(k);
 	if (k->derive == CONFIG_DERIVE_TIME) {
 		if (o->counter_file != NULL || o->counter_given)
@@ -449,13 +536,13 @@ set_port(struct sockaddr_storage *ss, uint16_t port)
 }
 
 static void
-resolve(const struct opts *o, struct target *t)
+resolve(const struct opts *o, int family, struct target *t)
 {
 	struct addrinfo hints, *res;
 	int rc;
 
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = o->family;
+	hints.ai_family = family;
 	hints.ai_socktype = SOCK_DGRAM;
 	if ((rc = getaddrinfo(o->host, NULL, &hints, &res)) != 0)
 		die(EXIT_SEND, "%s: %s", o->host, gai_strerror(rc));
@@ -614,6 +701,15 @@ frame_send(struct target *t, const struct config_knock_frame *f)
 }
 
 static void
+close_target(struct target *t)
+{
+	if (t->udp != -1)
+		close(t->udp);
+	if (t->raw != -1)
+		close(t->raw);
+}
+
+static void
 knock_send(const struct opts *o, const struct knock *kn, struct target *t)
 {
 	char buf[32];
@@ -623,10 +719,133 @@ knock_send(const struct opts *o, const struct knock *kn, struct target *t)
 		if (i > 0 && o->delay_ms > 0)
 			sleep_ms(o->delay_ms);
 		frame_send(t, &kn->frames[i]);
+		if (o->twice)
+			frame_send(t, &kn->frames[i]);
 		if (o->verbose)
 			printf("sent %s to %s\n", knock_frame_str(&kn->frames[i],
 			    buf, sizeof(buf)), t->name);
 	}
+}
+
+/* --- single-packet authorization ------------------------------------- */
+
+/* A new key, written only where no file is: never over an old key. */
+static void
+gen_key(const char *path)
+{
+	uint8_t key[KEYFILE_KEY_LEN];
+	char hex[KEYFILE_KEY_LEN * 2 + 2];
+	size_t len;
+	int fd;
+
+	randombytes_buf(key, sizeof(key));
+	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	len = strlen(hex);
+	hex[len++] = '\n';
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		die(EXIT_USAGE, "--gen-key: %s: %s", path, strerror(errno));
+	if (write(fd, hex, len) != (ssize_t)len || fsync(fd) == -1 ||
+	    close(fd) == -1) {
+		sodium_memzero(hex, sizeof(hex));
+		unlink(path);
+		die(EXIT_SEND, "--gen-key: %s: %s", path, strerror(errno));
+	}
+	sodium_memzero(hex, sizeof(hex));
+}
+
+static struct config_spa *
+spa_find(struct config *cfg, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cfg->nspas; i++)
+		if (strcmp(cfg->spas[i].name, name) == 0)
+			return &cfg->spas[i];
+	die(EXIT_USAGE, "%s has no [spa %s]", cfg->path, name);
+}
+
+/* The trigger's port and key: from -c FILE, or from --key and --port. */
+static void
+spa_settings(const struct opts *o, struct config_port *port,
+    uint8_t key[KEYFILE_KEY_LEN])
+{
+	char why[KEYFILE_WHY_MAX];
+	const char *path = o->key;
+	struct config_knock_frame f;
+	struct config_spa *t;
+	struct config *cfg;
+	int nerrors;
+
+	if (o->config != NULL) {
+		if ((cfg = config_load(o->config, false, stderr, &nerrors)) == NULL)
+			die(EXIT_USAGE, "%s: %d error%s", o->config, nerrors,
+			    nerrors == 1 ? "" : "s");
+		t = spa_find(cfg, o->spa);
+		if (t->format != CONFIG_SPA_NATIVE)
+			die(EXIT_USAGE, "spa %s is format = fwknop: send with the "
+			    "fwknop client", t->name);
+		*port = t->port;
+		if (keyfile_read(t->key_path, true, getuid(), key, why,
+		    sizeof(why)) == -1)
+			die(EXIT_USAGE, "spa %s: key: %s", t->name, why);
+		config_free(cfg);
+		return;
+	}
+	/* A UDP frame is exactly a proto:port (config_parse_port is tests'). */
+	if (config_parse_frame(o->port, &f, why, sizeof(why)) == -1 ||
+	    f.port.proto != IPPROTO_UDP || strchr(o->port, ':') !=
+	    strrchr(o->port, ':'))
+		die(EXIT_USAGE, "--port: '%s' is not udp:PORT", o->port);
+	*port = f.port;
+	if (keyfile_read(path, true, getuid(), key, why, sizeof(why)) == -1)
+		die(EXIT_USAGE, "--key: %s", why);
+}
+
+static void
+spa_send(const struct opts *o, int family)
+{
+	uint8_t key[KEYFILE_KEY_LEN], pkt[SPA_LEN_MAX];
+	struct config_port port;
+	struct spa_msg m;
+	struct target t;
+	size_t len;
+	ssize_t n;
+
+	memset(&m, 0, sizeof(m));
+	if (strlen(o->spa) > CONFIG_NAME_MAX)
+		die(EXIT_USAGE, "--spa: '%s' is longer than %d bytes", o->spa,
+		    CONFIG_NAME_MAX);
+	snprintf(m.name, sizeof(m.name), "%s", o->spa);
+	if (o->address != NULL) {
+		if (inet_pton(AF_INET, o->address, m.addr) == 1)
+			m.family = AF_INET;
+		else if (inet_pton(AF_INET6, o->address, m.addr) == 1)
+			m.family = AF_INET6;
+		else
+			die(EXIT_USAGE, "-a: '%s' is not an address", o->address);
+	}
+	spa_settings(o, &port, key);
+	memset(&t, 0, sizeof(t));
+	resolve(o, family, &t);
+	m.ts_ms = realtime_ms();
+	randombytes_buf(m.nonce, sizeof(m.nonce));
+	len = spa_encode(key, &m, pkt);
+	sodium_memzero(key, sizeof(key));
+	if (len == 0)
+		die(EXIT_USAGE, "--spa: '%s' is not a trigger name", o->spa);
+	if ((t.udp = socket(t.family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		die(EXIT_SEND, "udp socket: %s", strerror(errno));
+	set_port(&t.dst, port.port);
+	n = sendto(t.udp, pkt, len, 0, (struct sockaddr *)&t.dst, t.dstlen);
+	if (n != (ssize_t)len)
+		die(EXIT_SEND, "send to %s: %s", t.name, n == -1 ?
+		    strerror(errno) : "short send");
+	if (o->verbose)
+		printf("sent spa %s (%zu bytes) to %s udp:%u\n", m.name, len,
+		    t.name, port.port);
+	close(t.udp);
 }
 
 int
@@ -641,6 +860,17 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	if (sodium_init() < 0)
 		die(EXIT_SEND, "libsodium does not initialise");
+	if (o.gen_key != NULL) {
+		gen_key(o.gen_key);
+		return 0;
+	}
+	if (o.spa != NULL) {
+		/* One datagram per family, each with a nonce of its own. */
+		spa_send(&o, o.both ? AF_INET : o.family);
+		if (o.both)
+			spa_send(&o, AF_INET6);
+		return 0;
+	}
 	memset(&kn, 0, sizeof(kn));
 	if (o.config != NULL)
 		frames_from_config(&o, &kn, &cfg);
@@ -652,12 +882,21 @@ main(int argc, char **argv)
 		return 0;
 	}
 	memset(&t, 0, sizeof(t));
-	resolve(&o, &t);
+	resolve(&o, o.both ? AF_INET : o.family, &t);
 	sockets_open(&kn, &t);
 	/* Before sending: a sequence never goes out twice, even if we die. */
 	if (kn.save_counter && statefile_save(kn.counter_path, kn.counter_next,
 	    why, sizeof(why)) == -1)
 		die(EXIT_USAGE, "counter: %s", why);
 	knock_send(&o, &kn, &t);
+	if (o.both) {
+		close_target(&t);
+		memset(&t, 0, sizeof(t));
+		resolve(&o, AF_INET6, &t);
+		sockets_open(&kn, &t);
+		if (o.delay_ms > 0)
+			sleep_ms(o.delay_ms);
+		knock_send(&o, &kn, &t);
+	}
 	return 0;
 }

@@ -15,6 +15,8 @@
 #define CONFIG_NAME_MAX		32	/* trigger names: [A-Za-z0-9_-], fits nft set names */
 #define CONFIG_TABLE_MAX	32
 #define CONFIG_KNOCK_FRAMES_MAX	16
+/* Distinct ports of a knock: its sequence's and its close sequence's. */
+#define CONFIG_KNOCK_PORTS_MAX	(2 * CONFIG_KNOCK_FRAMES_MAX)
 #define CONFIG_OPEN_MAX		8
 #define CONFIG_TRIGGERS_MAX	64
 /*
@@ -98,6 +100,12 @@ struct config_knock {
 	struct config_port open[CONFIG_OPEN_MAX];
 	int nopen;
 	uint64_t allow_timeout_ms;	/* lifetime of an allow-set element */
+	/* close_sequence: the source that sends it loses its access. */
+	struct config_knock_frame close_frames[CONFIG_KNOCK_FRAMES_MAX];
+	int nclose;			/* 0: none */
+	/* open_prefix: open the source's /N (0: the address alone). */
+	uint8_t open_prefix4;
+	uint8_t open_prefix6;
 	bool reset_on_wrong;		/* a wrong frame on a knock port resets progress */
 	struct config_hook exec;	/* run on success */
 	struct config_hook exec_stop;	/* run exec_stop_delay after exec */
@@ -220,6 +228,43 @@ struct config_rotate {
 	struct config_pool pool[2];	/* [0] IPv4, [1] IPv6 */
 };
 
+/*
+ * [spa NAME] (docs/spa.md): one UDP datagram, authenticated with the
+ * trigger's key, opens `open` to its source for allow_timeout. format =
+ * nfq-trigger is ours (core/spa.h); format = fwknop is the stock fwknop
+ * client's (libfko, src/fwknop/).
+ */
+#define CONFIG_SPA_CACHE_MIN	16
+#define CONFIG_SPA_CACHE_MAX	(1U << 20)
+#define CONFIG_SPA_AGE_MAX_MS	(24ULL * 3600 * 1000)
+#define CONFIG_FKO_KEY_MAX	64	/* decoded bytes of a fwknop key */
+#define CONFIG_FKO_KEY_MIN	16	/* KEY_BASE64: Rijndael */
+#define CONFIG_FKO_HMAC_MIN	32	/* HMAC_KEY_BASE64: HMAC-SHA256 */
+
+enum config_spa_format {
+	CONFIG_SPA_NATIVE = 0,		/* ours: docs/spa.md */
+	CONFIG_SPA_FWKNOP,		/* fwknop's, through libfko */
+};
+
+struct config_spa {
+	char name[CONFIG_NAME_MAX + 1];
+	int line;			/* line of the [spa NAME] header */
+	enum config_spa_format format;
+	struct config_port port;	/* where the packets come: udp only */
+	char key_path[CONFIG_PATH_MAX];
+	uint8_t key[CONFIG_KEY_LEN];	/* native: the MAC key */
+	uint8_t fko_key[CONFIG_FKO_KEY_MAX];	/* fwknop: KEY_BASE64 */
+	int fko_key_len;
+	uint8_t fko_hmac[CONFIG_FKO_KEY_MAX];	/* fwknop: HMAC_KEY_BASE64 */
+	int fko_hmac_len;
+	struct config_port open[CONFIG_OPEN_MAX];
+	int nopen;
+	uint64_t allow_timeout_ms;
+	uint64_t max_age_ms;		/* a packet older than this opens nothing */
+	bool allow_address;		/* the packet may name another address */
+	uint32_t replay_cache;		/* packets remembered while they are fresh */
+};
+
 struct config {
 	char *path;
 	struct config_engine engine;
@@ -231,6 +276,8 @@ struct config {
 	int ncounts;
 	struct config_rotate *rotates;
 	int nrotates;
+	struct config_spa *spas;
+	int nspas;
 };
 
 /*

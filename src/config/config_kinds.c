@@ -10,11 +10,13 @@ extern const struct cfg_kind cfg_kind_knock;
 extern const struct cfg_kind cfg_kind_activity;
 extern const struct cfg_kind cfg_kind_count;
 extern const struct cfg_kind cfg_kind_rotate;
+extern const struct cfg_kind cfg_kind_spa;
 
 const struct cfg_kind *const cfg_kinds[] = {
 	&cfg_kind_knock,
 	&cfg_kind_activity,
 	&cfg_kind_count,
 	&cfg_kind_rotate,
+	&cfg_kind_spa,
 };
 const int cfg_nkinds = sizeof(cfg_kinds) / sizeof(cfg_kinds[0]);

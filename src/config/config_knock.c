@@ -118,7 +118,8 @@ config_parse_frame(const char *text, struct config_knock_frame *out,
 enum knock_key {
 	K_SEQUENCE, K_WINDOW, K_OPEN, K_ALLOW_TIMEOUT, K_RESET_ON_WRONG,
 	K_EXEC, K_EXEC_STOP, K_EXEC_STOP_DELAY,
-	K_KEY, K_DERIVE, K_STEP, K_FRAMES, K_PORTS, K_PROTO, K_LOOKAHEAD, K_STATE
+	K_KEY, K_DERIVE, K_STEP, K_FRAMES, K_PORTS, K_PROTO, K_LOOKAHEAD, K_STATE,
+	K_CLOSE_SEQUENCE, K_OPEN_PREFIX
 };
 
 #define DERIVED_FRAMES_DEFAULT	4
@@ -168,6 +169,65 @@ knock_sequence(struct parse *p, const char *v)
 		cfg_verr(p, "%d frames, at most %d", n, CONFIG_KNOCK_FRAMES_MAX);
 	else
 		knock_of(p)->nframes = n;
+}
+
+static void
+knock_close_frame(struct parse *p, const char *tok, int i)
+{
+	struct config_knock *k = knock_of(p);
+	struct config_knock_frame spare;
+	char why[WHY_MAX], sb[SHOW_BUF];
+
+	if (!frame_parse(tok, i < CONFIG_KNOCK_FRAMES_MAX ?
+	    &k->close_frames[i] : &spare, why))
+		cfg_perr(p, p->lineno, "%s: close_sequence: frame '%s': %s", p->ctx,
+		    cfg_show(tok, sb, sizeof(sb)), why);
+}
+
+static void
+knock_close_sequence(struct parse *p, const char *v)
+{
+	int n;
+
+	n = cfg_words_each(p, v, knock_close_frame);
+	if (n == 0)
+		cfg_verr(p, "no frames");
+	else if (n > CONFIG_KNOCK_FRAMES_MAX)
+		cfg_verr(p, "%d frames, at most %d", n, CONFIG_KNOCK_FRAMES_MAX);
+	else
+		knock_of(p)->nclose = n;
+}
+
+/* "24" (IPv4 sources get their /24) or "24 64" (and IPv6 ones their /64). */
+static void
+knock_open_prefix_len(struct parse *p, const char *tok, int i)
+{
+	uint16_t n;
+	char sb[SHOW_BUF];
+
+	if (i > 1)
+		return;
+	if (!cfg_u16_parse(tok, strlen(tok), &n) || (i == 0 && (n < 8 ||
+	    n > 32)) || (i == 1 && (n < 16 || n > 128))) {
+		cfg_verr(p, "'%s' is not a prefix length of %s", cfg_show(tok, sb,
+		    sizeof(sb)), i == 0 ? "IPv4, 8 to 32" : "IPv6, 16 to 128");
+		return;
+	}
+	/* A whole address is no prefix: keep 0, the plain lookup. */
+	if (i == 0)
+		knock_of(p)->open_prefix4 = n == 32 ? 0 : (uint8_t)n;
+	else
+		knock_of(p)->open_prefix6 = n == 128 ? 0 : (uint8_t)n;
+}
+
+static void
+knock_open_prefix(struct parse *p, const char *v)
+{
+	int n = cfg_words_each(p, v, knock_open_prefix_len);
+
+	if (n == 0 || n > 2)
+		cfg_verr(p, "want the IPv4 prefix length, and optionally the "
+		    "IPv6 one: 24, or 24 64");
 }
 
 static void
@@ -360,6 +420,8 @@ static const struct key knock_keys[] = {
 	[K_PROTO] = { "proto", knock_proto, false },
 	[K_LOOKAHEAD] = { "lookahead", knock_lookahead, false },
 	[K_STATE] = { "state", knock_state, false },
+	[K_CLOSE_SEQUENCE] = { "close_sequence", knock_close_sequence, false },
+	[K_OPEN_PREFIX] = { "open_prefix", knock_open_prefix, false },
 	{ NULL, NULL, false }
 };
 _Static_assert(sizeof(knock_keys) / sizeof(knock_keys[0]) <= KEYS_MAX,
@@ -503,6 +565,26 @@ knock_check_frames_of_others(struct parse *p)
 	}
 }
 
+/* A close sequence that is the open sequence would open and close at once. */
+static void
+knock_check_close(struct parse *p)
+{
+	const struct config_knock *k = knock_of(p);
+	int i;
+
+	if (k->nclose == 0 || k->derive != CONFIG_DERIVE_NONE ||
+	    k->nclose != k->nframes)
+		return;
+	for (i = 0; i < k->nclose; i++)
+		if (k->close_frames[i].port.proto != k->frames[i].port.proto ||
+		    k->close_frames[i].port.port != k->frames[i].port.port ||
+		    k->close_frames[i].flags_mask != k->frames[i].flags_mask ||
+		    k->close_frames[i].flags_value != k->frames[i].flags_value)
+			return;
+	cfg_perr(p, p->seen_line[K_CLOSE_SEQUENCE], "%s: close_sequence is the "
+	    "sequence itself", p->ctx);
+}
+
 /*
  * The knock's keys together: hooks that need each other, derived keys,
  * and ports that would be both knocked on and opened: the divert rule of the
@@ -524,6 +606,7 @@ knock_check(struct parse *p)
 		cfg_perr(p, seen[K_EXEC_STOP_DELAY], "%s: exec_stop_delay without "
 		    "exec_stop", p->ctx);
 	knock_check_derived(p);
+	knock_check_close(p);
 	knock_check_open(p, k);
 	if (p->scratch)
 		return;
@@ -571,6 +654,15 @@ knock_print(const void *t, FILE *out)
 	if (k->derive == CONFIG_DERIVE_COUNTER)
 		fprintf(out, "  %-15s %u\n  %-15s %s\n", "lookahead",
 		    k->lookahead, "state", k->state_path);
+	for (i = 0; i < k->nclose; i++)
+		fprintf(out, "%s%s", i ? " -> " : "  close_sequence  ",
+		    knock_frame_str(&k->close_frames[i], buf, sizeof(buf)));
+	if (k->nclose > 0)
+		fprintf(out, "\n");
+	if (k->open_prefix4 != 0 || k->open_prefix6 != 0)
+		fprintf(out, "  %-15s %u %u\n", "open_prefix",
+		    k->open_prefix4 ? k->open_prefix4 : 32,
+		    k->open_prefix6 ? k->open_prefix6 : 128);
 	fprintf(out, "  %-15s %s\n", "reset_on_wrong",
 	    k->reset_on_wrong ? "yes" : "no");
 	cfg_hook_print("exec", &k->exec, out);

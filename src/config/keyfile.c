@@ -69,10 +69,20 @@ static int
 key_parse(const char *path, const char *buf, size_t len, uint8_t *key,
     char *why, size_t whylen)
 {
-	size_t binlen = 0;
+	size_t binlen = 0, i;
 
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
+	for (i = 0; i < len && ((buf[i] >= '0' && buf[i] <= '9') ||
+	    (buf[i] >= 'a' && buf[i] <= 'f') || (buf[i] >= 'A' && buf[i] <= 'F'));
+	    i++)
+		;
+	if (i == len && len > 0 && len < HEX_LEN) {
+		snprintf(why, whylen, "%s is too short: %zu hexadecimal digits, "
+		    "a key has %d (%d bytes)", path, len, HEX_LEN,
+		    KEYFILE_KEY_LEN);
+		return -1;
+	}
 	if (len != HEX_LEN || sodium_hex2bin(key, KEYFILE_KEY_LEN, buf, len,
 	    NULL, &binlen, NULL) != 0 || binlen != KEYFILE_KEY_LEN) {
 		snprintf(why, whylen, "%s is not a key: want one line of %d "
@@ -83,16 +93,15 @@ key_parse(const char *path, const char *buf, size_t len, uint8_t *key,
 	return 0;
 }
 
-int
-keyfile_read(const char *path, bool check, uid_t also_uid,
-    uint8_t key[KEYFILE_KEY_LEN], char *why, size_t whylen)
+/* Open, check and read path into buf (at most size bytes); its length or -1. */
+static ssize_t
+file_take(const char *path, bool check, uid_t also_uid, char *buf, size_t size,
+    char *why, size_t whylen)
 {
 	struct stat st;
-	char buf[READ_MAX];
 	ssize_t len = -1;
-	int fd, rc = -1;
+	int fd;
 
-	sodium_memzero(key, KEYFILE_KEY_LEN);
 	/* O_NONBLOCK: a FIFO in the key's place must not hang us. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
@@ -103,15 +112,126 @@ keyfile_read(const char *path, bool check, uid_t also_uid,
 	else if (!S_ISREG(st.st_mode))
 		snprintf(why, whylen, "%s is not a regular file", path);
 	else if (!check || owner_ok(path, &st, also_uid, why, whylen) == 0) {
-		if ((len = read_all(fd, buf, sizeof(buf))) == -1)
+		if ((len = read_all(fd, buf, size)) == -1)
 			snprintf(why, whylen, "%s: read: %s", path,
 			    strerror(errno));
-		else
-			rc = key_parse(path, buf, (size_t)len, key, why, whylen);
 	}
 	close(fd);
+	return len;
+}
+
+int
+keyfile_read(const char *path, bool check, uid_t also_uid,
+    uint8_t key[KEYFILE_KEY_LEN], char *why, size_t whylen)
+{
+	char buf[READ_MAX];
+	ssize_t len;
+	int rc = -1;
+
+	sodium_memzero(key, KEYFILE_KEY_LEN);
+	if ((len = file_take(path, check, also_uid, buf, sizeof(buf), why,
+	    whylen)) >= 0)
+		rc = key_parse(path, buf, (size_t)len, key, why, whylen);
 	sodium_memzero(buf, sizeof(buf));
 	if (rc == -1)
 		sodium_memzero(key, KEYFILE_KEY_LEN);
+	return rc;
+}
+
+/* --- fwknop's keys ------------------------------------------------------ */
+
+/* "NAME: base64" or "NAME base64" on line (len bytes): decoded into out. */
+static int
+fko_line(const char *path, int lineno, const char *line, size_t len,
+    uint8_t *out, size_t outmax, size_t minlen, int *outlen, char *why,
+    size_t whylen)
+{
+	size_t binlen = 0, i = 0;
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == ':'))
+		i++;
+	while (len > i && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
+	    line[len - 1] == '\r'))
+		len--;
+	if (sodium_base642bin(out, outmax, line + i, len - i, NULL, &binlen,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+		snprintf(why, whylen, "%s:%d: not base64, or longer than %zu "
+		    "bytes", path, lineno, outmax);
+		return -1;
+	}
+	if (binlen < minlen) {
+		snprintf(why, whylen, "%s:%d: too short: %zu bytes, at least %zu "
+		    "(make one with fwknop --key-gen)", path, lineno, binlen,
+		    minlen);
+		return -1;
+	}
+	*outlen = (int)binlen;
+	return 0;
+}
+
+static int
+fko_parse(const char *path, char *buf, size_t len, struct keyfile_fko *k,
+    char *why, size_t whylen)
+{
+	static const char kname[] = "KEY_BASE64", hname[] = "HMAC_KEY_BASE64";
+	size_t pos = 0, n, end;
+	int lineno = 0;
+	char *nl;
+
+	while (pos < len) {
+		lineno++;
+		nl = memchr(buf + pos, '\n', len - pos);
+		end = nl != NULL ? (size_t)(nl - buf) : len;
+		n = end - pos;
+		if (n == 0 || buf[pos] == '#') {
+			/* Blank lines and comments, as fwknop's rc files have. */
+		} else if (n > sizeof(hname) - 1 && memcmp(buf + pos, hname,
+		    sizeof(hname) - 1) == 0) {
+			if (fko_line(path, lineno, buf + pos + sizeof(hname) - 1,
+			    n - (sizeof(hname) - 1), k->hmac, sizeof(k->hmac),
+			    KEYFILE_FKO_HMAC_MIN, &k->hmac_len, why, whylen) == -1)
+				return -1;
+		} else if (n > sizeof(kname) - 1 && memcmp(buf + pos, kname,
+		    sizeof(kname) - 1) == 0) {
+			if (fko_line(path, lineno, buf + pos + sizeof(kname) - 1,
+			    n - (sizeof(kname) - 1), k->key, sizeof(k->key),
+			    KEYFILE_FKO_KEY_MIN, &k->key_len, why, whylen) == -1)
+				return -1;
+		} else {
+			snprintf(why, whylen, "%s:%d: want KEY_BASE64 and "
+			    "HMAC_KEY_BASE64 lines (what fwknop --key-gen prints)",
+			    path, lineno);
+			return -1;
+		}
+		pos = end + 1;
+	}
+	if (k->key_len == 0 || k->hmac_len == 0) {
+		snprintf(why, whylen, "%s has no %s line (what fwknop --key-gen "
+		    "prints)", path, k->key_len == 0 ? kname : hname);
+		return -1;
+	}
+	return 0;
+}
+
+int
+keyfile_read_fwknop(const char *path, bool check, uid_t also_uid,
+    struct keyfile_fko *k, char *why, size_t whylen)
+{
+	char buf[KEYFILE_FKO_READ_MAX];
+	ssize_t len;
+	int rc = -1;
+
+	sodium_memzero(k, sizeof(*k));
+	if ((len = file_take(path, check, also_uid, buf, sizeof(buf), why,
+	    whylen)) >= 0) {
+		if ((size_t)len == sizeof(buf))
+			snprintf(why, whylen, "%s is longer than %d bytes: not a "
+			    "key file", path, KEYFILE_FKO_READ_MAX - 1);
+		else
+			rc = fko_parse(path, buf, (size_t)len, k, why, whylen);
+	}
+	sodium_memzero(buf, sizeof(buf));
+	if (rc == -1)
+		sodium_memzero(k, sizeof(*k));
 	return rc;
 }

@@ -33,4 +33,28 @@
 int keyfile_read(const char *path, bool check, uid_t also_uid,
     uint8_t key[KEYFILE_KEY_LEN], char *why, size_t whylen);
 
+/*
+ * fwknop's keys (format = fwknop of [spa]): the two lines `fwknop
+ * --key-gen` prints,
+ *   KEY_BASE64: <base64 of the Rijndael key>
+ *   HMAC_KEY_BASE64: <base64 of the HMAC-SHA256 key>
+ * (a blank between name and value works too, as in fwknopd's access.conf;
+ * blank lines and # comments are skipped). Same ownership checks as
+ * keyfile_read().
+ */
+#define KEYFILE_FKO_MAX		64	/* decoded bytes */
+#define KEYFILE_FKO_KEY_MIN	16
+#define KEYFILE_FKO_HMAC_MIN	32
+#define KEYFILE_FKO_READ_MAX	1024
+
+struct keyfile_fko {
+	uint8_t key[KEYFILE_FKO_MAX];
+	int key_len;
+	uint8_t hmac[KEYFILE_FKO_MAX];
+	int hmac_len;
+};
+
+int keyfile_read_fwknop(const char *path, bool check, uid_t also_uid,
+    struct keyfile_fko *k, char *why, size_t whylen);
+
 #endif

@@ -34,47 +34,65 @@ knock_frame_str(const struct config_knock_frame *f, char *buf, size_t buflen)
 	return buf;
 }
 
+/* Each distinct proto:port of frames[0..n) not in out[0..*np) yet. */
+static void
+divert_add_frames(const struct config_knock_frame *frames, int nframes,
+    struct config_port_range *out, int *np, int max)
+{
+	const struct config_port *fp;
+	int i, j;
+
+	for (i = 0; i < nframes && i < CONFIG_KNOCK_FRAMES_MAX && *np < max;
+	    i++) {
+		fp = &frames[i].port;
+		for (j = 0; j < *np; j++)
+			if (out[j].proto == fp->proto && out[j].lo == fp->port &&
+			    out[j].hi == fp->port)
+				break;
+		if (j < *np)
+			continue;
+		out[*np].proto = fp->proto;
+		out[*np].lo = out[*np].hi = fp->port;
+		(*np)++;
+	}
+}
+
 int
 knock_divert_ports(const struct config_knock *k,
     struct config_port_range *out, int max)
 {
-	const struct config_port *fp;
-	int i, j, n = 0;
+	int n = 0;
 
 	if (k->derive != CONFIG_DERIVE_NONE) {
 		if (max < 1)
 			return 0;
-		out[0] = k->ports;
-		return 1;
-	}
-	for (i = 0; i < k->nframes && i < CONFIG_KNOCK_FRAMES_MAX && n < max;
-	    i++) {
-		fp = &k->frames[i].port;
-		for (j = 0; j < n; j++)
-			if (out[j].proto == fp->proto && out[j].lo == fp->port)
-				break;
-		if (j < n)
-			continue;
-		out[n].proto = fp->proto;
-		out[n].lo = out[n].hi = fp->port;
-		n++;
-	}
+		out[n++] = k->ports;
+	} else
+		divert_add_frames(k->frames, k->nframes, out, &n, max);
+	divert_add_frames(k->close_frames, k->nclose, out, &n, max);
 	return n;
+}
+
+bool
+knock_frames_have_port(const struct config_knock_frame *frames, int nframes,
+    uint8_t proto, uint16_t port)
+{
+	int i;
+
+	for (i = 0; i < nframes && i < CONFIG_KNOCK_FRAMES_MAX; i++)
+		if (frames[i].port.proto == proto && frames[i].port.port == port)
+			return true;
+	return false;
 }
 
 bool
 knock_has_port(const struct config_knock *k, uint8_t proto,
     uint16_t port)
 {
-	int i;
-
+	if (knock_frames_have_port(k->close_frames, k->nclose, proto, port))
+		return true;
 	if (k->derive != CONFIG_DERIVE_NONE)
 		return k->ports.proto == proto && port >= k->ports.lo &&
 		    port <= k->ports.hi;
-	for (i = 0; i < k->nframes && i < CONFIG_KNOCK_FRAMES_MAX; i++)
-		if (k->frames[i].port.proto == proto &&
-		    k->frames[i].port.port == port)
-			return true;
-	return false;
+	return knock_frames_have_port(k->frames, k->nframes, proto, port);
 }
-

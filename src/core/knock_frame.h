@@ -14,13 +14,20 @@
 /*
  * The ports that carry k's frames, for the rules that divert them: a listed
  * sequence gives each distinct proto:port once (lo == hi), in order of first
- * use; a derived one its range. Returns how many were stored (at most
- * CONFIG_KNOCK_FRAMES_MAX, and at most max).
+ * use; a derived one its range; then the close sequence's ports. Returns
+ * how many were stored (at most CONFIG_KNOCK_PORTS_MAX, and at most max).
  */
 int knock_divert_ports(const struct config_knock *k,
     struct config_port_range *out, int max);
 
-/* Whether a packet to proto:port is one of k's knock frames (or may be). */
+/* Whether proto:port carries one of frames[0..nframes). */
+bool knock_frames_have_port(const struct config_knock_frame *frames,
+    int nframes, uint8_t proto, uint16_t port);
+
+/*
+ * Whether a packet to proto:port is one of k's knock frames (or may be),
+ * of its sequence or of its close sequence.
+ */
 bool knock_has_port(const struct config_knock *k, uint8_t proto,
     uint16_t port);
 

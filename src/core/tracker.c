@@ -370,17 +370,27 @@ tracker_next_deadline(const struct tracker *t)
 }
 
 uint32_t
-tracker_expire(struct tracker *t, uint64_t now_ms)
+tracker_expire_each(struct tracker *t, uint64_t now_ms, tracker_expired_fn fn,
+    void *arg)
 {
+	struct entry *e;
 	uint32_t n = 0;
 
 	while (t->age.head != NIL &&
-	    entry_at(t, t->age.head)->deadline_ms <= now_ms) {
+	    (e = entry_at(t, t->age.head))->deadline_ms <= now_ms) {
+		if (fn != NULL)
+			fn(arg, e->family, e->addr, e->value);
 		entry_release(t, t->age.head);
 		t->stats.expired++;
 		n++;
 	}
 	return n;
+}
+
+uint32_t
+tracker_expire(struct tracker *t, uint64_t now_ms)
+{
+	return tracker_expire_each(t, now_ms, NULL, NULL);
 }
 
 int

@@ -84,6 +84,12 @@ uint64_t tracker_next_deadline(const struct tracker *t);
 /* Remove every entry whose deadline is <= now_ms; returns how many. */
 uint32_t tracker_expire(struct tracker *t, uint64_t now_ms);
 
+/* The same, calling fn on each entry (its value still there) before it goes. */
+typedef void (*tracker_expired_fn)(void *arg, int family, const uint8_t *addr,
+    void *value);
+uint32_t tracker_expire_each(struct tracker *t, uint64_t now_ms,
+    tracker_expired_fn fn, void *arg);
+
 /*
  * Move every entry of src into dst, oldest first, keeping its deadline,
  * value and tier; dst evicts by its own bounds if it is smaller. src's

@@ -10,9 +10,15 @@
  *                                              source, then treat the packet
  *                                              as a possible first frame;
  *                                              else ignore it
+ *   entry, packet is the frame just accepted   a duplicate (retransmitted
+ *                                              or sent twice): ignored
  *   no entry, packet matches frame 0           start: entry, window begins
  *   no entry, anything else                    nothing
- * and the verdict is always DROP.
+ * and the verdict is always DROP. A close sequence (close_sequence) runs
+ * the same machine with a tracker of its own; completing it asks the
+ * engine to take the source out of the allow set. Failures (a reset, a
+ * used time step) are reported with a one-word reason in the result, and
+ * window expiries in a ring the engine drains, for the event log.
  *
  * Derived triggers (derive = time | counter) run the same machine over the
  * sequence(s) that were in play at the source's first frame: the time step
@@ -61,9 +67,16 @@ struct otp_cached {
 
 struct knock_trigger {
 	const struct config_knock *cfg;
+	/* The machine's sequence: the trigger's, or its close sequence. */
+	const struct config_knock_frame *frames;
+	int nframes;
+	enum config_derive derive;	/* close sequences are listed: NONE */
+	bool closes;
+	struct knock_set *set;		/* for the expiry ring */
 	struct tracker *tracker;
 	struct knock_counters counters;	/* .tracker is filled on request */
 	uint64_t step_used;		/* time: no step up to this one opens */
+	uint64_t start_step;		/* time: the step the engine started in */
 	uint64_t counter_next;		/* counter: the lowest unused counter */
 	struct otp_cached *cache;	/* derived only: OTP_CACHE entries */
 };
@@ -71,6 +84,12 @@ struct knock_trigger {
 struct knock_set {
 	struct knock_trigger *triggers;
 	int ntriggers;
+	struct knock_trigger *closers;	/* close sequences, in trigger order */
+	int nclosers;
+	struct knock_expired expired[KNOCK_EXPIRED_RING];
+	int exp_head;			/* oldest kept */
+	int exp_count;
+	uint64_t exp_dropped;		/* expiries the ring had no room for */
 	/* Every knock port of every trigger: most packets stop here. */
 	uint8_t tcp_ports[PORT_BITMAP_BYTES];
 	uint8_t udp_ports[PORT_BITMAP_BYTES];
@@ -177,6 +196,34 @@ trigger_open(struct knock_trigger *kt, struct knock_result *out)
 	out->opened[out->nopened++] = kt->cfg;
 }
 
+static void
+trigger_fail(struct knock_trigger *kt, const char *reason,
+    struct knock_result *out)
+{
+	if (out->nfailed >= KNOCK_MACHINES_MAX)
+		return;
+	out->failed[out->nfailed].trigger = kt->cfg;
+	out->failed[out->nfailed++].reason = reason;
+}
+
+static void otp_complete(struct knock_trigger *, const struct knock_state *,
+    struct knock_result *);
+
+/* A machine's sequence is complete: open, close, or a derived check first. */
+static void
+trigger_done(struct knock_trigger *kt, const struct knock_state *st,
+    struct knock_result *out)
+{
+	if (kt->closes) {
+		kt->counters.closed++;
+		if (out->nclosed < CONFIG_TRIGGERS_MAX)
+			out->closed[out->nclosed++] = kt->cfg;
+	} else if (kt->derive == CONFIG_DERIVE_NONE || st == NULL)
+		trigger_open(kt, out);
+	else
+		otp_complete(kt, st, out);
+}
+
 /*
  * A derived sequence is complete: open unless it was used meanwhile. A
  * counter must be on disk before it opens anything, so a restart can never
@@ -195,6 +242,7 @@ otp_complete(struct knock_trigger *kt, const struct knock_state *st,
 	if (k->derive == CONFIG_DERIVE_TIME) {
 		if (n <= kt->step_used) {
 			kt->counters.replays++;
+			trigger_fail(kt, "step-used", out);
 			return;
 		}
 		kt->step_used = n;
@@ -211,7 +259,7 @@ otp_complete(struct knock_trigger *kt, const struct knock_state *st,
 /* The candidates a derived first frame may start; 0 if none. */
 static uint32_t
 otp_start(struct knock_trigger *kt, const struct pkt *p, int64_t wall_s,
-    uint64_t *base)
+    uint64_t *base, struct knock_result *out)
 {
 	const struct config_knock *k = kt->cfg;
 	uint32_t all;
@@ -220,9 +268,16 @@ otp_start(struct knock_trigger *kt, const struct pkt *p, int64_t wall_s,
 		*base = knock_otp_step(k, wall_s);
 		if (*base > kt->step_used)
 			return otp_filter(kt, *base, 1, 0, p);
-		/* The sequence of this step opened already: a replay. */
-		if (otp_filter(kt, *base, 1, 0, p) != 0)
+		/*
+		 * The sequence of this step opened already (a replay, or a
+		 * second user of a shared key), or may have before a restart.
+		 */
+		if (otp_filter(kt, *base, 1, 0, p) != 0) {
 			kt->counters.replays++;
+			trigger_fail(kt, *base == kt->start_step &&
+			    kt->step_used == kt->start_step ? "start-step" :
+			    "step-used", out);
+		}
 		return 0;
 	}
 	*base = kt->counter_next;
@@ -240,12 +295,12 @@ trigger_start(struct knock_trigger *kt, const struct pkt *p, uint64_t now_ms,
 	uint32_t alive = 0;
 	uint64_t base = 0;
 
-	if (k->derive == CONFIG_DERIVE_NONE ? !frame_matches(&k->frames[0], p) :
-	    (alive = otp_start(kt, p, wall_s, &base)) == 0)
+	if (kt->derive == CONFIG_DERIVE_NONE ? !frame_matches(&kt->frames[0], p) :
+	    (alive = otp_start(kt, p, wall_s, &base, out)) == 0)
 		return;
 	kt->counters.started++;
-	if (k->nframes == 1) {
-		trigger_open(kt, out);
+	if (kt->nframes == 1) {
+		trigger_done(kt, NULL, out);
 		return;
 	}
 	st = tracker_insert(kt->tracker, p->family, p->src,
@@ -262,12 +317,57 @@ trigger_advance(struct knock_trigger *kt, struct knock_state *st,
 {
 	uint32_t keep;
 
-	if (kt->cfg->derive == CONFIG_DERIVE_NONE)
-		return frame_matches(&kt->cfg->frames[st->next], p);
+	if (kt->derive == CONFIG_DERIVE_NONE)
+		return frame_matches(&kt->frames[st->next], p);
 	if ((keep = otp_filter(kt, st->base, st->alive, st->next, p)) == 0)
 		return false;
 	st->alive = keep;
 	return true;
+}
+
+/* Whether p is a frame of this machine's sequence (or may be). */
+static bool
+machine_has_port(const struct knock_trigger *kt, const struct pkt *p)
+{
+	const struct config_knock *k = kt->cfg;
+
+	if (kt->derive != CONFIG_DERIVE_NONE)
+		return k->ports.proto == p->proto && p->dport >= k->ports.lo &&
+		    p->dport <= k->ports.hi;
+	return knock_frames_have_port(kt->frames, kt->nframes, p->proto,
+	    p->dport);
+}
+
+/*
+ * The frame st accepted last, again: a retransmission, or a client that
+ * sends each frame twice. It must not reset the sequence.
+ */
+static bool
+trigger_duplicate(struct knock_trigger *kt, const struct knock_state *st,
+    const struct pkt *p)
+{
+	if (kt->derive == CONFIG_DERIVE_NONE)
+		return frame_matches(&kt->frames[st->next - 1], p);
+	return otp_filter(kt, st->base, st->alive, st->next - 1, p) != 0;
+}
+
+static void
+expired_keep(void *arg, int family, const uint8_t *addr, void *value)
+{
+	struct knock_trigger *kt = arg;
+	struct knock_set *ks = kt->set;
+	struct knock_expired *e;
+
+	(void)value;
+	if (ks->exp_count == KNOCK_EXPIRED_RING) {
+		ks->exp_dropped++;
+		return;
+	}
+	e = &ks->expired[(ks->exp_head + ks->exp_count++) % KNOCK_EXPIRED_RING];
+	e->trigger = kt->cfg;
+	e->closing = kt->closes;
+	e->family = family;
+	memcpy(e->addr, addr, sizeof(e->addr));
 }
 
 static void
@@ -277,33 +377,39 @@ trigger_packet(struct knock_trigger *kt, const struct pkt *p, uint64_t now_ms,
 	const struct config_knock *k = kt->cfg;
 	struct knock_state *st;
 
-	if (!knock_has_port(k, p->proto, p->dport))
+	if (!machine_has_port(kt, p)) {
+		/* The other machine's frames are this one's too (verdict). */
+		if (knock_has_port(k, p->proto, p->dport))
+			out->verdict = KNOCK_DROP;
 		return;
+	}
 	out->verdict = KNOCK_DROP;
 	kt->counters.frames++;
 	/* Reclaim dead entries first, so none of them costs a live one its slot. */
-	tracker_expire(kt->tracker, now_ms);
+	tracker_expire_each(kt->tracker, now_ms, expired_keep, kt);
 	if ((st = tracker_find(kt->tracker, p->family, p->src, now_ms)) == NULL) {
 		trigger_start(kt, p, now_ms, wall_s, out);
 		return;
 	}
 	if (trigger_advance(kt, st, p)) {
 		kt->counters.advanced++;
-		if (++st->next < k->nframes) {
+		if (++st->next < kt->nframes) {
 			tracker_promote(kt->tracker, st);
 			return;
 		}
-		if (k->derive == CONFIG_DERIVE_NONE)
-			trigger_open(kt, out);
-		else
-			otp_complete(kt, st, out);
+		trigger_done(kt, st, out);
 		tracker_remove(kt->tracker, st);
+		return;
+	}
+	if (trigger_duplicate(kt, st, p)) {
+		kt->counters.duplicates++;
 		return;
 	}
 	kt->counters.wrong++;
 	if (!k->reset_on_wrong)
 		return;
 	kt->counters.resets++;
+	trigger_fail(kt, "wrong-order", out);
 	tracker_remove(kt->tracker, st);
 	/* Starting over is what a user who lost count does: let it count. */
 	trigger_start(kt, p, now_ms, wall_s, out);
@@ -320,10 +426,14 @@ knock_set_packet_at(struct knock_set *ks, const struct pkt *p, uint64_t now_ms,
 	memset(out->addr, 0, sizeof(out->addr));
 	memcpy(out->addr, p->src, p->family == AF_INET ? 4 : 16);
 	out->nopened = 0;
+	out->nclosed = 0;
+	out->nfailed = 0;
 	if (!set_has_port(ks, p))
 		return;
 	for (i = 0; i < ks->ntriggers; i++)
 		trigger_packet(&ks->triggers[i], p, now_ms, wall_s, out);
+	for (i = 0; i < ks->nclosers; i++)
+		trigger_packet(&ks->closers[i], p, now_ms, wall_s, out);
 }
 
 /* Every port that carries one of k's frames, in the set's bitmaps. */
@@ -331,12 +441,12 @@ static int
 set_mark_ports(struct knock_set *ks, const struct config_knock *k, char *why,
     size_t whylen)
 {
-	struct config_port_range r[CONFIG_KNOCK_FRAMES_MAX];
+	struct config_port_range r[CONFIG_KNOCK_PORTS_MAX];
 	uint8_t *bm;
 	uint32_t port;
 	int i, n;
 
-	n = knock_divert_ports(k, r, CONFIG_KNOCK_FRAMES_MAX);
+	n = knock_divert_ports(k, r, CONFIG_KNOCK_PORTS_MAX);
 	for (i = 0; i < n; i++) {
 		if ((bm = port_bitmap(ks, r[i].proto)) == NULL || r[i].lo == 0 ||
 		    r[i].lo > r[i].hi) {
@@ -373,7 +483,36 @@ trigger_replay_init(struct knock_trigger *kt, int64_t wall_s)
 	const struct config_knock *k = kt->cfg;
 
 	if (k->derive == CONFIG_DERIVE_TIME)
-		kt->step_used = knock_otp_step(k, wall_s);
+		kt->step_used = kt->start_step = knock_otp_step(k, wall_s);
+}
+
+/* The close sequence's machine: listed frames, a tracker of its own. */
+static int
+knock_set_add_closer(struct knock_set *ks, const struct config_knock *k,
+    uint32_t capacity, const uint8_t *hash_key, char *why, size_t whylen)
+{
+	struct knock_trigger *kt = &ks->closers[ks->nclosers];
+
+	if (k->nclose > CONFIG_KNOCK_FRAMES_MAX) {
+		snprintf(why, whylen, "knock %s: %d close frames, at most %d",
+		    k->name, k->nclose, CONFIG_KNOCK_FRAMES_MAX);
+		return -1;
+	}
+	kt->cfg = k;
+	kt->frames = k->close_frames;
+	kt->nframes = k->nclose;
+	kt->derive = CONFIG_DERIVE_NONE;
+	kt->closes = true;
+	kt->set = ks;
+	kt->tracker = tracker_new(capacity, capacity / KNOCK_PROGRESS_SHARE,
+	    sizeof(struct knock_state), hash_key);
+	if (kt->tracker == NULL) {
+		snprintf(why, whylen, "knock %s: close tracker of %u sources: out "
+		    "of memory", k->name, capacity);
+		return -1;
+	}
+	ks->nclosers++;
+	return 0;
 }
 
 static int
@@ -393,6 +532,10 @@ knock_set_add(struct knock_set *ks, const struct config_knock *k,
 	if (set_mark_ports(ks, k, why, whylen) < 0)
 		return -1;
 	kt->cfg = k;
+	kt->frames = k->frames;
+	kt->nframes = k->nframes;
+	kt->derive = k->derive;
+	kt->set = ks;
 	trigger_replay_init(kt, wall_s);
 	if (k->derive != CONFIG_DERIVE_NONE &&
 	    (kt->cache = calloc(OTP_CACHE, sizeof(*kt->cache))) == NULL) {
@@ -410,7 +553,8 @@ knock_set_add(struct knock_set *ks, const struct config_knock *k,
 		return -1;
 	}
 	ks->ntriggers++;
-	return 0;
+	return k->nclose > 0 ? knock_set_add_closer(ks, k, capacity, hash_key,
+	    why, whylen) : 0;
 }
 
 struct knock_set *
@@ -437,7 +581,9 @@ knock_set_new_at(const struct config *cfg, const uint8_t *hash_key,
 	}
 	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
 	    (cfg->nknocks > 0 && (ks->triggers = calloc((size_t)cfg->nknocks,
-	    sizeof(*ks->triggers))) == NULL)) {
+	    sizeof(*ks->triggers))) == NULL) ||
+	    (cfg->nknocks > 0 && (ks->closers = calloc((size_t)cfg->nknocks,
+	    sizeof(*ks->closers))) == NULL)) {
 		snprintf(why, whylen, "knock: set of %d triggers: out of memory",
 		    cfg->nknocks);
 		free(ks);
@@ -520,6 +666,9 @@ knock_set_free(struct knock_set *ks)
 		tracker_free(ks->triggers[i].tracker);
 		free(ks->triggers[i].cache);
 	}
+	for (i = 0; i < ks->nclosers; i++)
+		tracker_free(ks->closers[i].tracker);
+	free(ks->closers);
 	free(ks->triggers);
 	free(ks);
 }
@@ -533,6 +682,9 @@ knock_set_next_deadline(const struct knock_set *ks)
 	for (i = 0; i < ks->ntriggers; i++)
 		if ((d = tracker_next_deadline(ks->triggers[i].tracker)) < next)
 			next = d;
+	for (i = 0; i < ks->nclosers; i++)
+		if ((d = tracker_next_deadline(ks->closers[i].tracker)) < next)
+			next = d;
 	return next;
 }
 
@@ -542,7 +694,22 @@ knock_set_expire(struct knock_set *ks, uint64_t now_ms)
 	int i;
 
 	for (i = 0; i < ks->ntriggers; i++)
-		tracker_expire(ks->triggers[i].tracker, now_ms);
+		tracker_expire_each(ks->triggers[i].tracker, now_ms, expired_keep,
+		    &ks->triggers[i]);
+	for (i = 0; i < ks->nclosers; i++)
+		tracker_expire_each(ks->closers[i].tracker, now_ms, expired_keep,
+		    &ks->closers[i]);
+}
+
+bool
+knock_set_expired_next(struct knock_set *ks, struct knock_expired *out)
+{
+	if (ks->exp_count == 0)
+		return false;
+	*out = ks->expired[ks->exp_head];
+	ks->exp_head = (ks->exp_head + 1) % KNOCK_EXPIRED_RING;
+	ks->exp_count--;
+	return true;
 }
 
 /* Sequence n of a is sequence n of b: the same key, name, kind and step. */
@@ -587,6 +754,8 @@ counters_add(struct knock_counters *to, const struct knock_counters *from)
 	to->resets += from->resets;
 	to->opened += from->opened;
 	to->replays += from->replays;
+	to->duplicates += from->duplicates;
+	to->closed += from->closed;
 	to->state_errors += from->state_errors;
 }
 
@@ -655,9 +824,15 @@ knock_set_trigger(const struct knock_set *ks, int i)
 void
 knock_set_counters(const struct knock_set *ks, int i, struct knock_counters *out)
 {
+	int j;
+
 	memset(out, 0, sizeof(*out));
 	if (i < 0 || i >= ks->ntriggers)
 		return;
 	*out = ks->triggers[i].counters;
 	tracker_get_stats(ks->triggers[i].tracker, &out->tracker);
+	/* The close sequence's machine counts what it closed. */
+	for (j = 0; j < ks->nclosers; j++)
+		if (ks->closers[j].cfg == ks->triggers[i].cfg)
+			out->closed += ks->closers[j].counters.closed;
 }

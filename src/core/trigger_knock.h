@@ -47,6 +47,17 @@ enum knock_verdict {
 	KNOCK_DROP,		/* a knock frame, right or wrong: drop it */
 };
 
+/* What went wrong for one trigger's machine, for the event log. */
+struct knock_failure {
+	const struct config_knock *trigger;
+	const char *reason;		/* one word: wrong-order, step-used, ... */
+};
+
+/* The machines of a set: each trigger's, and its close sequence's. */
+#define KNOCK_MACHINES_MAX	(2 * CONFIG_TRIGGERS_MAX)
+/* Window expiries kept for the engine to log (more are only counted). */
+#define KNOCK_EXPIRED_RING	256
+
 struct knock_result {
 	enum knock_verdict verdict;
 	int family;			/* the source: AF_INET or AF_INET6 */
@@ -60,6 +71,18 @@ struct knock_result {
 	 * failed, knock_set_commit_failed() and opens nothing.
 	 */
 	uint64_t commit[CONFIG_TRIGGERS_MAX];
+	int nclosed;			/* close sequences this packet completed */
+	const struct config_knock *closed[CONFIG_TRIGGERS_MAX];
+	int nfailed;			/* machines this packet failed, and why */
+	struct knock_failure failed[KNOCK_MACHINES_MAX];
+};
+
+/* A source whose window ran out before its sequence was complete. */
+struct knock_expired {
+	const struct config_knock *trigger;
+	bool closing;			/* in its close sequence */
+	int family;
+	uint8_t addr[16];
 };
 
 struct knock_counters {
@@ -69,6 +92,8 @@ struct knock_counters {
 	uint64_t wrong;			/* frames out of order (reset or ignored) */
 	uint64_t resets;		/* of which reset a source's progress */
 	uint64_t opened;		/* completed sequences */
+	uint64_t duplicates;		/* the frame just accepted, again: ignored */
+	uint64_t closed;		/* completed close sequences */
 	uint64_t replays;		/* time: sequences of a used step refused */
 	uint64_t state_errors;		/* counter: state not written, knock refused */
 	struct tracker_stats tracker;	/* tracked, evicted_fresh, evicted_progress, expired */
@@ -112,8 +137,14 @@ void knock_set_restore_counter(struct knock_set *ks, int i, uint64_t next);
 /* When the engine's timer should next call knock_set_expire; TRACKER_NO_DEADLINE if never. */
 uint64_t knock_set_next_deadline(const struct knock_set *ks);
 
-/* Forget sources whose window ended at or before now_ms. */
+/*
+ * Forget sources whose window ended at or before now_ms; each is kept for
+ * knock_set_expired_next() (the last KNOCK_EXPIRED_RING of them).
+ */
 void knock_set_expire(struct knock_set *ks, uint64_t now_ms);
+
+/* The oldest window expiry not taken yet: true and *out, or false. */
+bool knock_set_expired_next(struct knock_set *ks, struct knock_expired *out);
 
 /*
  * Reload: move the sources of every trigger of old whose definition is

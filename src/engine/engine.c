@@ -98,8 +98,9 @@ engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 	    qs == NULL ? NULL : &qs->malformed) < 0)
 		return NF_ACCEPT;
 	now = loop_now_ms();
-	ep = (struct engine_packet){ .pkt = &p, .source = source,
-	    .indev = np->indev, .outdev = np->outdev, .hook = np->hook,
+	ep = (struct engine_packet){ .pkt = &p, .buf = np->payload,
+	    .source = source, .indev = np->indev, .outdev = np->outdev,
+	    .hook = np->hook,
 	    .id = np->id, .len = np->orig_len, .queue = queue };
 	for (i = 0; i < engine_nkinds; i++)
 		if (engine_kinds[i]->queued != NULL && (final =
@@ -132,8 +133,9 @@ engine_on_logged(void *arg, uint16_t group, const struct nflog_packet *lp)
 		return;
 	engine_log_packet(source, &p, "seen");
 	now = loop_now_ms();
-	ep = (struct engine_packet){ .pkt = &p, .source = source,
-	    .indev = lp->indev, .outdev = lp->outdev, .hook = -1,
+	ep = (struct engine_packet){ .pkt = &p, .buf = lp->payload,
+	    .source = source, .indev = lp->indev, .outdev = lp->outdev,
+	    .hook = -1,
 	    .prefix = lp->prefix };
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < engine_nkinds; i++) {

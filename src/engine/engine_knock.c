@@ -3,6 +3,8 @@
  * service to its source (allow set), runs exec, and schedules exec_stop
  * after its delay.
  */
+#include <sys/socket.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "kernel/nft.h"
 #include "core/packet.h"
 #include "core/trigger_knock.h"
+#include "engine/event.h"
 
 static void
 engine_run_hook(struct engine *e, const struct config_knock *k,
@@ -43,20 +46,53 @@ engine_run_hook(struct engine *e, const struct config_knock *k,
 	hook_run(e->hooks, &req);	/* a refusal is logged there */
 }
 
+/*
+ * What goes into k's allow set for a source: the address, or with
+ * open_prefix its network (the guard masks the source the same way).
+ */
+static void
+engine_knock_member(const struct config_knock *k, int family,
+    const uint8_t *addr, uint8_t out[16])
+{
+	int bits = family == AF_INET ? k->open_prefix4 : k->open_prefix6;
+	int len = family == AF_INET ? 4 : 16, i;
+
+	memset(out, 0, 16);
+	memcpy(out, addr, (size_t)len);
+	if (bits == 0)
+		return;
+	for (i = 0; i < len; i++)
+		if (bits <= 8 * i)
+			out[i] = 0;
+		else if (bits < 8 * (i + 1))
+			out[i] &= (uint8_t)(0xff << (8 - (bits - 8 * i)));
+}
+
 /* A source completed k's sequence: the kernel opens the service to it. */
 static void
 engine_knock_opened(struct engine *e, const struct config_knock *k,
     int family, const uint8_t *addr, uint64_t now)
 {
 	struct deferred_item later = { .family = (uint8_t)family };
-	char ip[64], timeout[32];
+	char ip[64], net[64], timeout[32];
 	struct pkt view = { .family = (uint8_t)family };
+	uint8_t member[16];
+	int bits = family == AF_INET ? k->open_prefix4 : k->open_prefix6;
 
 	pkt_addr_str(&view, addr, ip, sizeof(ip));
-	log_info("knock %s: %s completed the sequence, allowed for %s", k->name, ip,
-	    config_duration_str(k->allow_timeout_ms, timeout, sizeof(timeout)));
-	nft_allow_add(e->nft, k->name, family, addr, k->allow_timeout_ms);
-	event_log(e->events, now, EVENT_OPENED, "knock", k->name, family, addr, NULL);
+	engine_knock_member(k, family, addr, member);
+	if (bits != 0) {
+		pkt_addr_str(&view, member, net, sizeof(net));
+		log_info("knock %s: %s completed the sequence, %s/%d allowed for "
+		    "%s", k->name, ip, net, bits, config_duration_str(
+		    k->allow_timeout_ms, timeout, sizeof(timeout)));
+	} else
+		log_info("knock %s: %s completed the sequence, allowed for %s",
+		    k->name, ip, config_duration_str(k->allow_timeout_ms,
+		    timeout, sizeof(timeout)));
+	event_log(e->events, now, EVENT_OPENED, "knock", k->name, family, addr,
+	    NULL);
+	nft_allow_add(e->nft, k->name, family, member, k->allow_timeout_ms);
 	if (k->exec.argv == NULL)
 		return;
 	engine_run_hook(e, k, &k->exec, HOOK_EV_OPEN, family, addr);
@@ -70,6 +106,50 @@ engine_knock_opened(struct engine *e, const struct config_knock *k,
 		log_warnx("knock %s: %d exec_stop hooks already waiting, not running "
 		    "one for %s", k->name, ENGINE_DEFERRED_MAX, ip);
 	}
+}
+
+/* A source completed k's close sequence: its access goes. */
+static void
+engine_knock_closed(struct engine *e, const struct config_knock *k,
+    int family, const uint8_t *addr, uint64_t now)
+{
+	struct pkt view = { .family = (uint8_t)family };
+	uint8_t member[16];
+	char ip[64];
+
+	pkt_addr_str(&view, addr, ip, sizeof(ip));
+	log_info("knock %s: %s sent the close sequence, access revoked", k->name,
+	    ip);
+	event_log(e->events, now, EVENT_CLOSED, "knock", k->name, family, addr,
+	    "close-sequence");
+	engine_knock_member(k, family, addr, member);
+	nft_allow_del(e->nft, k->name, family, member);
+}
+
+/* What the core refused, and the windows that ran out, to the event log. */
+static void
+engine_knock_events(struct engine *e, const struct knock_result *kr,
+    uint64_t now)
+{
+	struct knock_expired x;
+	int i;
+
+	for (i = 0; kr != NULL && i < kr->nfailed; i++)
+		event_log(e->events, now, EVENT_FAILED, "knock",
+		    kr->failed[i].trigger->name, kr->family, kr->addr,
+		    kr->failed[i].reason);
+	while (knock_set_expired_next(e->knocks, &x))
+		event_log(e->events, now, EVENT_FAILED, "knock", x.trigger->name,
+		    x.family, x.addr, x.closing ? "close-window-expired" :
+		    "window-expired");
+}
+
+/* Windows that ran out: forgotten, and each one logged. */
+static void
+engine_knock_expire(struct engine *e, uint64_t now)
+{
+	knock_set_expire(e->knocks, now);
+	engine_knock_events(e, NULL, now);
 }
 
 static const struct config_knock *
@@ -126,6 +206,11 @@ engine_knock_packet(struct engine *e, const struct pkt *p, uint64_t now)
 	int i;
 
 	knock_set_packet_at(e->knocks, p, now, (int64_t)time(NULL), &kr);
+	if (kr.verdict == KNOCK_NOT_MINE)
+		return kr.verdict;
+	engine_knock_events(e, &kr, now);
+	for (i = 0; i < kr.nclosed; i++)
+		engine_knock_closed(e, kr.closed[i], kr.family, kr.addr, now);
 	if (kr.nopened == 0)
 		return kr.verdict;
 	if (knock_needs_commit(&kr)) {
@@ -152,7 +237,9 @@ engine_knock_flush(struct engine *e, uint64_t now)
 
 	for (i = 0; i < e->nknock_pending; i++) {
 		kr = &e->knock_pending[i];
+		kr->nfailed = 0;	/* reported when the packet came */
 		knock_state_commit(e->knocks, kr);
+		engine_knock_events(e, kr, now);
 		for (j = 0; j < kr->nopened; j++)
 			engine_knock_opened(e, kr->opened[j], kr->family,
 			    kr->addr, now);
@@ -184,10 +271,12 @@ engine_knock_log_counters(const struct engine *e)
 	for (i = 0; i < knock_set_count(e->knocks); i++) {
 		knock_set_counters(e->knocks, i, &kc);
 		log_info("knock %s: %llu frames, %llu started, %llu opened, %llu resets, "
+		    "%llu duplicates, %llu closed, "
 		    "%llu replays refused, %llu state errors, %llu tracked, %llu evicted",
 		    knock_set_trigger(e->knocks, i)->name,
 		    (unsigned long long)kc.frames, (unsigned long long)kc.started,
 		    (unsigned long long)kc.opened, (unsigned long long)kc.resets,
+		    (unsigned long long)kc.duplicates, (unsigned long long)kc.closed,
 		    (unsigned long long)kc.replays, (unsigned long long)kc.state_errors,
 		    (unsigned long long)kc.tracker.tracked,
 		    (unsigned long long)(kc.tracker.evicted_fresh + kc.tracker.evicted_progress));
@@ -215,11 +304,6 @@ engine_knock_next_deadline(const struct engine *e)
 	return later != 0 && later < next ? later : next;
 }
 
-static void
-engine_knock_expire(struct engine *e, uint64_t now)
-{
-	knock_set_expire(e->knocks, now);
-}
 
 static int
 engine_knock_prepare(struct engine *e, const struct config *cfg, void **next)

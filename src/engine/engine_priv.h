@@ -39,6 +39,7 @@ struct nflog_source;
 struct nfq_source;
 struct nft;
 struct pkt;
+struct spa_set;
 
 struct engine_counters {
 	uint64_t parsed;
@@ -81,6 +82,7 @@ struct engine {
 	struct nft *nft;
 	struct knock_set *knocks;
 	struct count_set *counts;
+	struct spa_set *spas;
 	struct engine_act **acts;	/* one per cfg->activities[], same order */
 	int nacts;
 	struct engine_act **retired;
@@ -148,6 +150,7 @@ int engine_act_reset_one(struct engine *e, const char *name);
 /* A parsed packet as the dispatcher hands it to each kind of trigger. */
 struct engine_packet {
 	const struct pkt *pkt;
+	const uint8_t *buf;		/* the bytes pkt was parsed from */
 	const char *source;		/* "queue 3", "nflog group 5": messages */
 	uint32_t indev;
 	uint32_t outdev;

@@ -33,6 +33,16 @@ knock_state_load(struct knock_set *ks)
 	return 0;
 }
 
+static void
+knock_result_fail(struct knock_result *r, const struct config_knock *k,
+    const char *reason)
+{
+	if (r->nfailed >= KNOCK_MACHINES_MAX)
+		return;
+	r->failed[r->nfailed].trigger = k;
+	r->failed[r->nfailed++].reason = reason;
+}
+
 void
 knock_state_commit(struct knock_set *ks, struct knock_result *r)
 {
@@ -46,6 +56,7 @@ knock_state_commit(struct knock_set *ks, struct knock_result *r)
 			/* Used meanwhile: never write a lower counter back. */
 			if (r->commit[i] <= knock_set_next_counter(ks, k)) {
 				knock_set_commit(ks, k, r->commit[i]);
+				knock_result_fail(r, k, "counter-used");
 				continue;
 			}
 			if (statefile_save(k->state_path, r->commit[i], why,
@@ -54,10 +65,13 @@ knock_state_commit(struct knock_set *ks, struct knock_result *r)
 				    "recorded, knock refused: %s", k->name,
 				    r->commit[i] - 1, why);
 				knock_set_commit_failed(ks, k);
+				knock_result_fail(r, k, "state-error");
 				continue;
 			}
-			if (knock_set_commit(ks, k, r->commit[i]) < 0)
+			if (knock_set_commit(ks, k, r->commit[i]) < 0) {
+				knock_result_fail(r, k, "counter-used");
 				continue;
+			}
 		}
 		r->opened[kept] = k;
 		r->commit[kept++] = 0;

@@ -233,6 +233,56 @@ test_build_log_group_expression(void **state)
 	nftnl_expr_free(e);
 }
 
+
+/* open_prefix: the source is masked before the lookup, per family. */
+static void
+test_build_guard_open_prefix_masks_the_source(void **state)
+{
+	const char *t;
+
+	(void)state;
+	fx.knocks[0].open_prefix4 = 24;
+	fx.knocks[0].open_prefix6 = 60;
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
+	    &fx.plan.triggers[0], &fx.plan.triggers[0].open[0], AF_INET));
+	assert_non_null(strstr(t, "( reg 1 & 0x00ffffff ) ^ 0x00000000"));
+	assert_non_null(strstr(t, "[ lookup reg 1 set ssh_allow4 0x1 ]"));
+	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
+	    &fx.plan.triggers[0], &fx.plan.triggers[0].open[0], AF_INET6));
+	assert_non_null(strstr(t, "( reg 1 & 0xffffffff 0xf0ffffff 0x00000000 "
+	    "0x00000000 )"));
+	/* Without open_prefix, the address is looked up whole. */
+	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
+	    &fx.plan.triggers[1], &fx.plan.triggers[1].open[0], AF_INET));
+	assert_null(strstr(t, "0x00ffffff"));
+}
+
+/* An SPA trigger: an allow set, and its one UDP port diverted. */
+static void
+test_plan_spa_trigger_diverts_its_port(void **state)
+{
+	struct config_spa spa;
+
+	(void)state;
+	memset(&spa, 0, sizeof(spa));
+	snprintf(spa.name, sizeof(spa.name), "gate");
+	spa.port = (struct config_port){ IPPROTO_UDP, 62201 };
+	spa.open[0] = (struct config_port){ IPPROTO_TCP, 2222 };
+	spa.nopen = 1;
+	fx.cfg.spas = &spa;
+	fx.cfg.nspas = 1;
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(fx.plan.ntriggers, 3);
+	assert_string_equal(fx.plan.triggers[2].set4, "gate_allow4");
+	assert_int_equal(fx.plan.triggers[2].open[0].port, 2222);
+	assert_int_equal(fx.plan.divert[fx.plan.ndivert - 1].proto, IPPROTO_UDP);
+	assert_int_equal(fx.plan.divert[fx.plan.ndivert - 1].lo, 62201);
+	assert_int_equal(fx.plan.divert[fx.plan.ndivert - 1].hi, 62201);
+	fx.cfg.spas = NULL;
+	fx.cfg.nspas = 0;
+}
+
 int
 main(void)
 {
@@ -241,6 +291,8 @@ main(void)
 		cmocka_unit_test_setup(test_plan_diverts_a_shared_knock_port_once, setup),
 		cmocka_unit_test_setup(test_plan_refuses_backwards_queue_range, setup),
 		cmocka_unit_test_setup(test_build_guard_ipv4_drops_new_from_non_members, setup),
+		cmocka_unit_test_setup(test_build_guard_open_prefix_masks_the_source, setup),
+		cmocka_unit_test_setup(test_plan_spa_trigger_diverts_its_port, setup),
 		cmocka_unit_test_setup(test_build_guard_ipv6_looks_up_the_ipv6_set, setup),
 		cmocka_unit_test_setup(test_build_divert_native_queue_balances_range_with_bypass, setup),
 		cmocka_unit_test_setup(test_build_divert_compat_is_nfqueue_v3_target, setup),

@@ -767,7 +767,7 @@ test_unknown_section_is_error_and_its_keys_skipped(void **state)
 	(void)state;
 	expect_errors("[tunnel egress]\npool = x\nstart = x\n" KNOCK_OK, 1,
 	    "t.ini:1: unknown section '[tunnel egress]': expected [engine], "
-	    "[knock NAME], [activity NAME], [count NAME] or [rotate NAME]\n");
+	    "[knock NAME], [activity NAME], [count NAME], [rotate NAME] or [spa NAME]\n");
 }
 
 static void
@@ -1818,6 +1818,40 @@ test_activity_print(void **state)
 	config_free(cfg);
 }
 
+
+static void
+test_knock_close_sequence_and_open_prefix(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = load_ok("[knock ssh]\nsequence = udp:7000 udp:7001\nopen = tcp:22\n"
+	    "close_sequence = udp:7002 tcp:7003\nopen_prefix = 24 64\n");
+	assert_int_equal(cfg->knocks[0].nclose, 2);
+	assert_int_equal(cfg->knocks[0].close_frames[1].port.port, 7003);
+	assert_int_equal(cfg->knocks[0].close_frames[1].flags_value, 0x02);
+	assert_int_equal(cfg->knocks[0].open_prefix4, 24);
+	assert_int_equal(cfg->knocks[0].open_prefix6, 64);
+	assert_true(knock_has_port(&cfg->knocks[0], IPPROTO_UDP, 7002));
+	config_free(cfg);
+	cfg = load_ok("[knock ssh]\nsequence = udp:7000 udp:7001\nopen = tcp:22\n"
+	    "open_prefix = 32\n");
+	assert_int_equal(cfg->knocks[0].open_prefix4, 0);
+	assert_int_equal(cfg->knocks[0].open_prefix6, 0);
+	config_free(cfg);
+	expect_errors("[knock ssh]\nsequence = udp:7000 udp:7001\nopen = tcp:22\n"
+	    "close_sequence = udp:7000 udp:7001\nopen_prefix = 4\n", 2,
+	    "t.ini:4: knock ssh: close_sequence is the sequence itself\n"
+	    "t.ini:5: knock ssh: open_prefix: '4' is not a prefix length of IPv4, "
+	    "8 to 32\n");
+	expect_errors("[knock ssh]\nsequence = udp:7000 udp:7001\nopen = tcp:22\n"
+	    "close_sequence = udp:22\nopen_prefix = 24 8 9\n", 2,
+	    "t.ini:5: knock ssh: open_prefix: '8' is not a prefix length of IPv6, "
+	    "16 to 128\n"
+	    "t.ini:5: knock ssh: open_prefix: want the IPv4 prefix length, and "
+	    "optionally the IPv6 one: 24, or 24 64\n");
+}
+
 int
 main(void)
 {
@@ -1888,6 +1922,7 @@ main(void)
 		cmocka_unit_test(test_derived_key_open_to_others_is_refused_with_line),
 		cmocka_unit_test(test_open_port_in_derived_range_or_other_triggers_knock_is_error),
 		cmocka_unit_test(test_knock_divert_ports_listed_and_derived),
+		cmocka_unit_test(test_knock_close_sequence_and_open_prefix),
 		cmocka_unit_test(test_parse_frame_for_clients),
 		cmocka_unit_test(test_print_derived_knocks_never_shows_the_key),
 		cmocka_unit_test(test_print_is_readable_and_stable),

@@ -100,7 +100,6 @@ test_keyfile_anything_but_one_key_line_is_refused(void **state)
 	static const char *bad[] = {
 		"",
 		"\n",
-		"000102030405060708090a0b0c0d0e0f\n",		/* 16 bytes */
 		HEX64 "00\n",					/* 33 bytes */
 		HEX64 "\n\n",					/* a second line */
 		HEX64 "\r\n",
@@ -118,6 +117,10 @@ test_keyfile_anything_but_one_key_line_is_refused(void **state)
 		    "K is not a key: want one line of 64 hexadecimal digits "
 		    "(32 bytes)");
 	}
+	/* Hex digits, too few of them: said so. */
+	put("000102030405060708090a0b0c0d0e0f\n", 0600);
+	assert_string_equal(why_of(false, KEYFILE_ROOT_ONLY), "K is too short: 32 "
+	    "hexadecimal digits, a key has 64 (32 bytes)");
 }
 
 static void

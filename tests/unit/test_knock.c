@@ -489,12 +489,15 @@ test_knock_repeated_port_in_sequence(void **state)
 	tcp(ks, "192.0.2.1", 1000, SYN, 10);
 	tcp(ks, "192.0.2.1", 2000, SYN, 11);
 	assert_int_equal(R.nopened, 0);
-	/* A third 1000 is wrong but is frame 0: the sequence restarts there. */
+	/*
+	 * A third 1000 is the frame just accepted, again: a duplicate, which
+	 * neither advances nor resets; 2000 still completes.
+	 */
 	tcp(ks, "192.0.2.3", 1000, SYN, 20);
 	tcp(ks, "192.0.2.3", 1000, SYN, 21);
 	tcp(ks, "192.0.2.3", 1000, SYN, 22);
 	tcp(ks, "192.0.2.3", 2000, SYN, 23);
-	assert_int_equal(R.nopened, 0);
+	assert_int_equal(R.nopened, 1);
 	tcp(ks, "192.0.2.4", 1000, SYN, 30);
 	tcp(ks, "192.0.2.4", 1000, SYN, 31);
 	tcp(ks, "192.0.2.4", 1000, SYN, 32);
@@ -1046,6 +1049,7 @@ test_knock_time_current_step_sequence_opens(void **state)
 static void
 test_knock_time_step_of_start_is_refused(void **state)
 {
+	struct config_knock_frame f[CONFIG_KNOCK_FRAMES_MAX];
 	struct config_knock *k;
 	struct knock_set *ks;
 
@@ -1055,6 +1059,12 @@ test_knock_time_step_of_start_is_refused(void **state)
 	ks = set_new_at(&C, T0);
 	assert_int_equal(knock_seq(ks, k, S0, "192.0.2.1", 1000, T0 + 1), 0);
 	assert_int_equal(counters(ks, 0).replays, 1);
+	/* The first frame said why, for the event log. */
+	knock_otp_frames(k, S0, f);
+	assert_int_equal(frame_at(ks, "192.0.2.2", &f[0], 2000, T0 + 1),
+	    KNOCK_DROP);
+	assert_int_equal(R.nfailed, 1);
+	assert_string_equal(R.failed[0].reason, "start-step");
 	assert_int_equal(counters(ks, 0).started, 0);
 	knock_set_free(ks);
 }
@@ -1509,6 +1519,99 @@ test_knock_derived_and_listed_triggers_side_by_side(void **state)
 	knock_set_free(ks);
 }
 
+
+/* --- retransmissions, close sequences, failure reasons ------------------ */
+
+static void
+test_knock_duplicated_frames_do_not_reset(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_add(&C, "dup", 10000, true);
+	udp_frame(k, 7000);
+	udp_frame(k, 7001);
+	udp_frame(k, 7002);
+	ks = set_new(&C);
+	/* Every frame twice, as nfq-knock --twice sends it. */
+	udp(ks, "192.0.2.1", 7000, 0);
+	udp(ks, "192.0.2.1", 7000, 1);
+	udp(ks, "192.0.2.1", 7001, 2);
+	udp(ks, "192.0.2.1", 7001, 3);
+	assert_int_equal(R.nfailed, 0);
+	udp(ks, "192.0.2.1", 7002, 4);
+	assert_int_equal(R.nopened, 1);
+	assert_int_equal(counters(ks, 0).duplicates, 2);
+	assert_int_equal(counters(ks, 0).resets, 0);
+	/* An older frame than the last one is still wrong. */
+	udp(ks, "192.0.2.2", 7000, 10);
+	udp(ks, "192.0.2.2", 7001, 11);
+	udp(ks, "192.0.2.2", 7000, 12);
+	assert_int_equal(R.nfailed, 1);
+	assert_string_equal(R.failed[0].reason, "wrong-order");
+	assert_ptr_equal(R.failed[0].trigger, k);
+	knock_set_free(ks);
+}
+
+static void
+test_knock_close_sequence_closes_and_leaves_progress(void **state)
+{
+	struct config_knock *k;
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_std(&C, "ssh", true);
+	k->close_frames[0].port.proto = IPPROTO_UDP;
+	k->close_frames[0].port.port = 7100;
+	k->close_frames[1].port.proto = IPPROTO_UDP;
+	k->close_frames[1].port.port = 7101;
+	k->nclose = 2;
+	ks = set_new(&C);
+	assert_int_equal(udp(ks, "192.0.2.1", 7100, 0), KNOCK_DROP);
+	assert_int_equal(R.nclosed, 0);
+	udp(ks, "192.0.2.1", 7101, 1);
+	assert_int_equal(R.nclosed, 1);
+	assert_ptr_equal(R.closed[0], k);
+	assert_int_equal(R.nopened, 0);
+	assert_int_equal(counters(ks, 0).closed, 1);
+	/* Close frames in the middle of a knock neither reset nor advance it. */
+	udp(ks, "192.0.2.2", 7000, 10);
+	udp(ks, "192.0.2.2", 7100, 11);
+	tcp(ks, "192.0.2.2", 8000, SYN, 12);
+	tcp(ks, "192.0.2.2", 9000, SYN, 13);
+	assert_int_equal(R.nopened, 1);
+	assert_int_equal(counters(ks, 0).resets, 0);
+	knock_set_free(ks);
+}
+
+static void
+test_knock_expired_windows_are_reported(void **state)
+{
+	struct knock_expired x;
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	knock_std(&C, "ssh", true);
+	ks = set_new(&C);
+	udp(ks, "192.0.2.1", 7000, 0);
+	udp(ks, "192.0.2.9", 7000, 5);
+	knock_set_expire(ks, 10000);
+	assert_true(knock_set_expired_next(ks, &x));
+	assert_string_equal(x.trigger->name, "ssh");
+	assert_false(x.closing);
+	assert_int_equal(x.addr[3], 1);
+	assert_false(knock_set_expired_next(ks, &x));
+	knock_set_expire(ks, 10005);
+	assert_true(knock_set_expired_next(ks, &x));
+	assert_int_equal(x.addr[3], 9);
+	assert_false(knock_set_expired_next(ks, &x));
+	knock_set_free(ks);
+}
+
 int
 main(void)
 {
@@ -1563,6 +1666,9 @@ main(void)
 		cmocka_unit_test(test_knock_adopt_keeps_used_step_and_counter),
 		cmocka_unit_test(test_knock_adopt_new_key_starts_afresh),
 		cmocka_unit_test(test_knock_derived_and_listed_triggers_side_by_side),
+		cmocka_unit_test(test_knock_duplicated_frames_do_not_reset),
+		cmocka_unit_test(test_knock_close_sequence_closes_and_leaves_progress),
+		cmocka_unit_test(test_knock_expired_windows_are_reported),
 	};
 
 	return cmocka_run_group_tests(tests, derived_setup, derived_teardown);
