@@ -426,25 +426,31 @@ engine_note_add(struct engine_reload_note *n, const struct engine_kind *k,
 
 /*
  * The staged state runs. notes (NULL: none wanted): [0] the kinds whose
- * triggers kept their state, [1] those whose triggers start in standby.
+ * triggers kept their state, [1] those whose triggers start in standby. SPA
+ * triggers do neither: their replay caches start empty, and what was sent
+ * before the reload is refused (docs/spa.md).
  */
 static void
 engine_kinds_commit(struct engine *e, const struct config *cfg,
     void *staged[], struct engine_reload_note notes[2])
 {
 	const struct engine_kind *k;
-	int i, n, keeping = 0;
+	int i, n, keeping = 0, standby = 0;
 
-	for (i = 0; i < engine_nkinds; i++)
+	/* A kind that neither keeps state nor has a standby (spa) is not noted. */
+	for (i = 0; i < engine_nkinds; i++) {
 		keeping += engine_kinds[i]->keeps_state;
+		standby += !engine_kinds[i]->keeps_state &&
+		    engine_kinds[i]->quiesce != NULL;
+	}
 	if (notes != NULL)
 		memset(notes, 0, 2 * sizeof(*notes));
 	for (i = 0; i < engine_nkinds; i++) {
 		k = engine_kinds[i];
 		n = k->commit(e, cfg, staged[i]);
-		if (notes != NULL)
+		if (notes != NULL && (k->keeps_state || k->quiesce != NULL))
 			engine_note_add(&notes[!k->keeps_state], k, n,
-			    k->keeps_state ? keeping : engine_nkinds - keeping);
+			    k->keeps_state ? keeping : standby);
 	}
 }
 
