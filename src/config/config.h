@@ -75,6 +75,16 @@ struct config_hook {
 	char *line;			/* as written, for messages */
 };
 
+/*
+ * Where a guarded service is (docs/knock.md): this host's own (family 0,
+ * guarded at the input hook), or a destination behind this gateway
+ * (guarded at the forward hook, matched on the destination).
+ */
+struct config_dest {
+	uint8_t family;			/* 0: this host; AF_INET, AF_INET6 */
+	struct match_prefix p;		/* the address or prefix */
+};
+
 enum config_derive {
 	CONFIG_DERIVE_NONE = 0,		/* the sequence is listed in the file */
 	CONFIG_DERIVE_TIME,		/* from the key and the current time step */
@@ -96,7 +106,11 @@ struct config_knock {
 	char state_path[CONFIG_PATH_MAX]; /* counter: the engine's next counter */
 	uint64_t window_ms;		/* runs from the first frame */
 	struct config_port open[CONFIG_OPEN_MAX];
+	struct config_dest open_dst[CONFIG_OPEN_MAX]; /* where open[i] is */
 	int nopen;
+	/* knockd's options: frames count only when sent to target, on interface. */
+	struct config_dest target;	/* family 0: any address of this host */
+	char interface[MATCH_IFNAME_MAX]; /* "": any interface */
 	uint64_t allow_timeout_ms;	/* lifetime of an allow-set element */
 	bool reset_on_wrong;		/* a wrong frame on a knock port resets progress */
 	struct config_hook exec;	/* run on success */

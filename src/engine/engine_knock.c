@@ -113,19 +113,37 @@ knock_needs_commit(const struct knock_result *kr)
 	return false;
 }
 
+/* Whether a knock trigger counts only frames from one interface. */
+static bool
+engine_knock_uses_iif(const struct config *cfg)
+{
+	int i;
+
+	for (i = 0; i < cfg->nknocks; i++)
+		if (cfg->knocks[i].interface[0] != '\0')
+			return true;
+	return false;
+}
+
 /*
  * A packet through the knock triggers; the sequences it completed open. One
  * that needs its counter on disk first waits for the pass's flush: no file
  * is written in a packet callback (docs/design.md, decision 15: nothing on
- * the packet path waits).
+ * the packet path waits). local: the kernel delivers the packet to this
+ * host (it was queued at the input hook, which sees nothing else); indev:
+ * the interface it came in on (decision 13).
  */
 static enum knock_verdict
-engine_knock_packet(struct engine *e, const struct pkt *p, uint64_t now)
+engine_knock_packet(struct engine *e, const struct pkt *p, bool local,
+    uint32_t indev, uint64_t now)
 {
+	struct knock_where w = { .local = local, .iif = NULL };
 	struct knock_result kr;
 	int i;
 
-	knock_set_packet_at(e->knocks, p, now, (int64_t)time(NULL), &kr);
+	if (local && indev != 0 && engine_knock_uses_iif(e->cfg))
+		w.iif = ifname_get(&e->ifnames, indev, now);
+	knock_set_packet_to(e->knocks, p, &w, now, (int64_t)time(NULL), &kr);
 	if (kr.nopened == 0)
 		return kr.verdict;
 	if (knock_needs_commit(&kr)) {
@@ -183,10 +201,11 @@ engine_knock_log_counters(const struct engine *e)
 
 	for (i = 0; i < knock_set_count(e->knocks); i++) {
 		knock_set_counters(e->knocks, i, &kc);
-		log_info("knock %s: %llu frames, %llu started, %llu opened, %llu resets, "
+		log_info("knock %s: %llu frames, %llu not addressed to it, %llu started, %llu opened, %llu resets, "
 		    "%llu replays refused, %llu state errors, %llu tracked, %llu evicted",
 		    knock_set_trigger(e->knocks, i)->name,
-		    (unsigned long long)kc.frames, (unsigned long long)kc.started,
+		    (unsigned long long)kc.frames,
+		    (unsigned long long)kc.not_addressed, (unsigned long long)kc.started,
 		    (unsigned long long)kc.opened, (unsigned long long)kc.resets,
 		    (unsigned long long)kc.replays, (unsigned long long)kc.state_errors,
 		    (unsigned long long)kc.tracker.tracked,
@@ -199,7 +218,8 @@ static const char *
 engine_knock_queued(struct engine *e, const struct engine_packet *ep,
     uint64_t now, int *verdict)
 {
-	if (engine_knock_packet(e, ep->pkt, now) != KNOCK_DROP)
+	if (engine_knock_packet(e, ep->pkt, ep->hook == NF_INET_LOCAL_IN,
+	    ep->indev, now) != KNOCK_DROP)
 		return NULL;
 	*verdict = NF_DROP;
 	return "knock frame, drop";

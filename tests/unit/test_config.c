@@ -424,6 +424,55 @@ test_parse_port_forms(void **state)
 
 /* --- knock ------------------------------------------------------------ */
 
+/* open = ADDRESS|PREFIX ports: the address scopes the ports after it. */
+static void
+test_knock_open_scopes_ports_to_a_destination(void **state)
+{
+	struct config *cfg = load_ok("[knock gw]\nsequence = udp:7000\n"
+	    "open = tcp:22 10.71.9.9 tcp:22 tcp:80 fd71:9::/64 tcp:22\n"
+	    "target = 10.71.1.1\ninterface = gw0\n");
+	const struct config_knock *k = &cfg->knocks[0];
+	uint8_t want4[4] = { 10, 71, 9, 9 }, t4[4] = { 10, 71, 1, 1 };
+
+	(void)state;
+	assert_int_equal(k->nopen, 4);
+	assert_int_equal(k->open_dst[0].family, 0);
+	assert_int_equal(k->open_dst[1].family, AF_INET);
+	assert_int_equal(k->open_dst[1].p.len, 32);
+	assert_memory_equal(k->open_dst[1].p.addr, want4, 4);
+	assert_int_equal(k->open[2].port, 80);
+	assert_int_equal(k->open_dst[2].family, AF_INET);
+	assert_int_equal(k->open_dst[3].family, AF_INET6);
+	assert_int_equal(k->open_dst[3].p.len, 64);
+	assert_int_equal(k->target.family, AF_INET);
+	assert_memory_equal(k->target.p.addr, t4, 4);
+	assert_string_equal(k->interface, "gw0");
+	config_free(cfg);
+}
+
+static void
+test_knock_open_target_interface_refused(void **state)
+{
+	(void)state;
+	expect_errors("[knock k]\nsequence = udp:1\nopen = tcp:2 10.0.0.1\n"
+	    "target = 10.0.0.0/8\ninterface = a/b\n", 3,
+	    "t.ini:3: knock k: open: address '10.0.0.1' has no port after it\n"
+	    "t.ini:4: knock k: target: '10.0.0.0/8' is not an address (one "
+	    "address, no prefix)\n"
+	    "t.ini:5: knock k: interface: 'a/b' is not an interface name (1-15 "
+	    "characters, no '/', '*' or blanks)\n");
+	expect_errors("[knock k]\nsequence = udp:1\nopen = 10.0.0.1/8 tcp:2\n", 1,
+	    "t.ini:3: knock k: open: '10.0.0.1/8' is neither proto:port nor an "
+	    "address or prefix: '10.0.0.1/8' has bits set after the prefix "
+	    "length\n");
+	/* The same port on two destinations is two services; twice on one is not. */
+	expect_errors("[knock k]\nsequence = udp:1\nopen = 10.0.0.1 tcp:2 tcp:2\n",
+	    1, "t.ini:3: knock k: open: 'tcp:2' is listed twice\n");
+	config_free(load_ok("[knock k]\nsequence = udp:1\nopen = tcp:2 10.0.0.1 tcp:2\n"));
+	/* A forwarded port may be a knock port: the divert is at the input hook. */
+	config_free(load_ok("[knock k]\nsequence = udp:1\nopen = 10.0.0.1 udp:1\n"));
+}
+
 static void
 test_knock_every_key_is_read(void **state)
 {
@@ -1840,6 +1889,8 @@ main(void)
 		cmocka_unit_test(test_duration_printed_in_largest_exact_unit),
 		cmocka_unit_test(test_parse_port_forms),
 		cmocka_unit_test(test_knock_every_key_is_read),
+		cmocka_unit_test(test_knock_open_scopes_ports_to_a_destination),
+		cmocka_unit_test(test_knock_open_target_interface_refused),
 		cmocka_unit_test(test_knock_defaults),
 		cmocka_unit_test(test_knock_frame_flag_forms),
 		cmocka_unit_test(test_knock_frame_text_kept_as_written),
