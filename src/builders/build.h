@@ -23,9 +23,8 @@ struct nftnl_chain *build_chain(const char *table, const char *chain,
 /* id: unique within the batch (the kernel requires one; we refer by name). */
 struct nftnl_set *build_set(const char *table, const char *name, int family,
     uint32_t size, uint32_t id);
-struct nftnl_rule *build_rule_guard(const struct plan *p, const char *chain,
-    const struct plan_trigger *t, const struct config_port *port,
-    int family);
+struct nftnl_rule *build_rule_guard(const struct plan *p,
+    const struct plan_guard *g, int family);
 struct nftnl_rule *build_rule_divert(const struct plan *p,
     const struct config_port_range *ports, bool native_queue);
 

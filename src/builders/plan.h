@@ -5,8 +5,8 @@
  *
  * Layout of table inet <engine.table> (docs/nftables.md):
  *   set   <trigger>_allow4, <trigger>_allow6   flags timeout, size max_sources
- *   chain guard_in   hook input   priority filter - 10   drop to open ports
- *   chain guard_fwd  hook forward priority filter - 10   from non-members
+ *   chain guard_in   hook input   priority filter - 10   this host's services
+ *   chain guard_fwd  hook forward priority filter - 10   services behind it, by address
  *   chain divert     hook input   priority filter - 5    knock frames to NFQUEUE
  *   set   <trigger>_active                   activity: sampling on (queue mode)
  *   set   <trigger>_flows4, <trigger>_flows6 activity: pairs seen in the last second
@@ -64,7 +64,25 @@ struct plan_trigger {
 	char set4[NFT_SET_NAME_MAX + 1];
 	char set6[NFT_SET_NAME_MAX + 1];
 	struct config_port open[CONFIG_OPEN_MAX];
+	struct config_dest open_dst[CONFIG_OPEN_MAX];
 	int nopen;
+};
+
+/*
+ * One guarded service (docs/design.md, decision 14): its port and where it
+ * is, and every knock trigger that opens it. Its one rule drops a source
+ * that is in none of their allow sets. This host's own services
+ * (dst.family 0) are guarded in guard_in; a destination behind the gateway
+ * in guard_fwd, matched on that destination (decision 13).
+ */
+#define NFT_GUARDS_MAX		(CONFIG_TRIGGERS_MAX * CONFIG_OPEN_MAX)
+/* Lookups in one rule: it stays under 4 KiB. */
+#define NFT_GUARD_TRIGGERS_MAX	32
+struct plan_guard {
+	struct config_port port;
+	struct config_dest dst;
+	uint8_t triggers[NFT_GUARD_TRIGGERS_MAX]; /* in plan.triggers */
+	int ntriggers;
 };
 
 /* An activity trigger: diverted in prerouting (docs/design.md, decision 4). */
@@ -116,6 +134,8 @@ struct plan {
 	uint32_t set_size;		/* 0: unbounded */
 	struct plan_trigger triggers[CONFIG_TRIGGERS_MAX];
 	int ntriggers;
+	struct plan_guard guards[NFT_GUARDS_MAX];
+	int nguards;
 	struct config_port_range divert[NFT_DIVERT_MAX]; /* distinct knock ports or derived ranges */
 	int ndivert;
 	uint16_t nflog_group;
@@ -135,6 +155,11 @@ const struct plan_activity *plan_activity_find(const struct plan *p,
     const char *name);
 const struct plan_count *plan_count_find(const struct plan *p,
     const char *name);
+
+/* The chain of a guard: guard_in for this host's service, else guard_fwd. */
+const char *plan_guard_chain(const struct plan_guard *g);
+/* Whether a guard has a rule for family: both, or its destination's. */
+bool plan_guard_has_family(const struct plan_guard *g, int family);
 
 /* Whether a rotate trigger has rules for family: its match and pool cover it. */
 bool plan_rotate_has_family(const struct plan_rotate *r, int family);

@@ -110,15 +110,16 @@ family_str(int family)
 static void
 op_rule_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 {
-	const struct plan_trigger *t = &n->plan.triggers[op->trigger];
 	const struct config_port_range *pr;
 	const struct config_port *pt;
 
 	switch (op->kind) {
 	case SYNC_RULE_GUARD:
-		pt = &t->open[op->port];
-		snprintf(buf, len, "add rule %s: guard %s:%u of %s (%s)", op->name,
-		    pt->proto == IPPROTO_TCP ? "tcp" : "udp", pt->port, t->name,
+		pt = &n->plan.guards[op->port].port;
+		snprintf(buf, len, "add rule %s: guard %s:%u of %s%s (%s)", op->name,
+		    pt->proto == IPPROTO_TCP ? "tcp" : "udp", pt->port,
+		    n->plan.triggers[n->plan.guards[op->port].triggers[0]].name,
+		    n->plan.guards[op->port].ntriggers > 1 ? " and others" : "",
 		    family_str(op->family));
 		break;
 	case SYNC_RULE_ACTIVITY:
@@ -239,7 +240,6 @@ static struct nftnl_rule *
 op_rule(const struct nft *n, const struct sync_op *op)
 {
 	const struct plan *p = &n->plan;
-	const struct plan_trigger *t = &p->triggers[op->trigger];
 
 	switch (op->kind) {
 	case SYNC_RULE_COUNT_BLOCK:
@@ -254,7 +254,7 @@ op_rule(const struct nft *n, const struct sync_op *op)
 		return build_rule_rotate(p, &p->rotates[op->trigger], op->family,
 		    op->port);
 	case SYNC_RULE_GUARD:
-		return build_rule_guard(p, op->name, t, &t->open[op->port], op->family);
+		return build_rule_guard(p, &p->guards[op->port], op->family);
 	case SYNC_RULE_ACTIVITY:
 		return build_rule_activity(p, &p->activities[op->trigger], op->family,
 		    op->port, op->sampled, n->native_queue);

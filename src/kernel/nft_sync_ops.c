@@ -20,8 +20,9 @@
 
 /* Sized by its initializer: a count that differs from SYNC_NCHAINS fails to build. */
 const struct sync_chain sync_chains[] = {
-	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
-	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
+	/* This host's services, those behind it (docs/design.md, decision 13). */
+	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, CHAIN_GUARD_IN, "filter" },
+	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, CHAIN_GUARD_FWD, "filter" },
 	{ NFT_CHAIN_DIVERT, NF_INET_LOCAL_IN, NFT_PRIO_DIVERT, CHAIN_DIVERT, "filter" },
 	/* Before routing: a held packet is routed when it is let go
 	 * (docs/design.md, decision 4). */
@@ -37,12 +38,12 @@ const struct sync_chain sync_chains[] = {
 };
 
 static bool
-plan_has_guards(const struct plan *p)
+plan_has_guards(const struct plan *p, bool fwd)
 {
 	int i;
 
-	for (i = 0; i < p->ntriggers; i++)
-		if (p->triggers[i].nopen > 0)
+	for (i = 0; i < p->nguards; i++)
+		if ((p->guards[i].dst.family != 0) == fwd)
 			return true;
 	return false;
 }
@@ -90,8 +91,10 @@ chain_planned(const struct plan *p, int i)
 		return plan_has_counts(p, false);
 	case CHAIN_ROTATE:
 		return plan_has_rotates(p);
+	case CHAIN_GUARD_FWD:
+		return plan_has_guards(p, true);
 	default:
-		return plan_has_guards(p);
+		return plan_has_guards(p, false);
 	}
 }
 
@@ -556,16 +559,19 @@ sync_ops_rules(struct nft *n, struct sync *s, int chain)
 		}
 		return 0;
 	}
-	for (i = 0; i < p->ntriggers; i++)
-		for (j = 0; j < p->triggers[i].nopen; j++)
-			for (f = 0; f < 2; f++) {
-				op = op_add(s, SYNC_RULE_GUARD, true, sync_chains[chain].name);
-				if (op == NULL)
-					return -1;
-				op->trigger = i;
-				op->port = j;
-				op->family = f ? AF_INET6 : AF_INET;
-			}
+	/* One rule per guarded service and family, in its chain. */
+	for (i = 0; i < p->nguards; i++)
+		for (f = 0; f < 2; f++) {
+			if (strcmp(plan_guard_chain(&p->guards[i]),
+			    sync_chains[chain].name) != 0 ||
+			    !plan_guard_has_family(&p->guards[i], f ? AF_INET6 : AF_INET))
+				continue;
+			op = op_add(s, SYNC_RULE_GUARD, true, sync_chains[chain].name);
+			if (op == NULL)
+				return -1;
+			op->port = i;
+			op->family = f ? AF_INET6 : AF_INET;
+		}
 	return 0;
 }
 

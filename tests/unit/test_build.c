@@ -106,8 +106,8 @@ test_build_guard_ipv4_drops_new_from_non_members(void **state)
 
 	(void)state;
 	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
-	    &fx.plan.triggers[0], &fx.plan.triggers[0].open[0], AF_INET));
+	assert_int_equal(fx.plan.nguards, 2);
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[0], AF_INET));
 	assert_non_null(strstr(t, "inet nfq_trigger guard_in"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000002 ]"));	/* ipv4 */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000006 ]"));	/* tcp */
@@ -126,13 +126,59 @@ test_build_guard_ipv6_looks_up_the_ipv6_set(void **state)
 
 	(void)state;
 	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_FWD,
-	    &fx.plan.triggers[1], &fx.plan.triggers[1].open[0], AF_INET6));
-	assert_non_null(strstr(t, "guard_fwd"));
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[1], AF_INET6));
+	assert_non_null(strstr(t, "guard_in"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000000a ]"));	/* ipv6 */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000bb01 ]"));	/* 443 */
 	assert_non_null(strstr(t, "16b @ network header + 8 => reg 1"));
 	assert_non_null(strstr(t, "set web_allow6 0x1"));
+}
+
+/* Decision 14: two triggers opening one service share one guard. */
+static void
+test_build_guard_of_a_shared_service_lets_either_set_in(void **state)
+{
+	const char *t;
+
+	(void)state;
+	fx.knocks[1].open[0].port = 22;
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(fx.plan.nguards, 1);
+	assert_int_equal(fx.plan.guards[0].ntriggers, 2);
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[0], AF_INET));
+	/* Dropped only when in neither set: two inverted lookups, one drop. */
+	assert_non_null(strstr(t, "[ lookup reg 1 set ssh_allow4 0x1 ]"));
+	assert_non_null(strstr(t, "[ lookup reg 1 set web_allow4 0x1 ]"));
+	assert_non_null(strstr(t, "drop"));
+	assert_null(strstr(strstr(t, "drop") + 1, "drop"));
+}
+
+/* Decision 13: a named destination is guarded where it is forwarded. */
+static void
+test_build_guard_of_a_forwarded_destination_matches_it(void **state)
+{
+	const char *t;
+
+	(void)state;
+	fx.knocks[1].open_dst[0].family = AF_INET;
+	fx.knocks[1].open_dst[0].p.len = 24;
+	fx.knocks[1].open_dst[0].p.addr[0] = 10;
+	fx.knocks[1].open_dst[0].p.addr[1] = 71;
+	fx.knocks[1].open_dst[0].p.addr[2] = 9;
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(fx.plan.nguards, 2);
+	assert_string_equal(plan_guard_chain(&fx.plan.guards[0]), NFT_CHAIN_GUARD_IN);
+	assert_string_equal(plan_guard_chain(&fx.plan.guards[1]), NFT_CHAIN_GUARD_FWD);
+	/* An IPv4 destination has no IPv6 rule. */
+	assert_false(plan_guard_has_family(&fx.plan.guards[1], AF_INET6));
+	assert_null(build_rule_guard(&fx.plan, &fx.plan.guards[1], AF_INET6));
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[1], AF_INET));
+	assert_non_null(strstr(t, "inet nfq_trigger guard_fwd"));
+	/* ip daddr 10.71.9.0/24: offset 16, masked to 24 bits, compared. */
+	assert_non_null(strstr(t, "4b @ network header + 16 => reg 1"));
+	assert_non_null(strstr(t, "( reg 1 & 0x00ffffff ) ^ 0x00000000"));
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0009470a ]"));
+	assert_non_null(strstr(t, "set web_allow4 0x1"));
 }
 
 static void
@@ -242,6 +288,8 @@ main(void)
 		cmocka_unit_test_setup(test_plan_refuses_backwards_queue_range, setup),
 		cmocka_unit_test_setup(test_build_guard_ipv4_drops_new_from_non_members, setup),
 		cmocka_unit_test_setup(test_build_guard_ipv6_looks_up_the_ipv6_set, setup),
+		cmocka_unit_test_setup(test_build_guard_of_a_shared_service_lets_either_set_in, setup),
+		cmocka_unit_test_setup(test_build_guard_of_a_forwarded_destination_matches_it, setup),
 		cmocka_unit_test_setup(test_build_divert_native_queue_balances_range_with_bypass, setup),
 		cmocka_unit_test_setup(test_build_divert_compat_is_nfqueue_v3_target, setup),
 		cmocka_unit_test_setup(test_build_divert_without_bypass_has_no_bypass_flag, setup),
