@@ -151,16 +151,22 @@ rule_match_port_range(struct nftnl_rule *r, const struct config_port_range *port
 	    rule_add(r, expr_cmp(NFT_CMP_LTE, &hi, sizeof(hi)));
 }
 
-/* meta l4proto udp th dport 7000[-7999] counter queue num 0[-N] [bypass] */
+/*
+ * meta l4proto udp th dport 7000[-7999] counter queue num 0 [bypass];
+ * with several queues, per family and (compat) queue: meta nfproto ipv4
+ * ... jhash ip saddr mod N ... (rule_queue()).
+ */
 struct nftnl_rule *
 build_rule_divert(const struct plan *p, const struct config_port_range *ports,
-    bool native_queue)
+    int family, int shard, bool native_queue)
 {
+	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	char comment[NFT_COMMENT_MAX];
 	struct nftnl_rule *r;
-	bool ok;
+	bool ok, one = p->queue_first == p->queue_last;
 
-	if ((r = rule_new(p->table, NFT_CHAIN_DIVERT)) == NULL)
+	if (one != (family == 0) ||
+	    (r = rule_new(p->table, NFT_CHAIN_DIVERT)) == NULL)
 		return NULL;
 	if (ports->lo == ports->hi)
 		snprintf(comment, sizeof(comment), "nfq-trigger: knock frames %s:%u",
@@ -168,10 +174,10 @@ build_rule_divert(const struct plan *p, const struct config_port_range *ports,
 	else
 		snprintf(comment, sizeof(comment), "nfq-trigger: derived knock frames %s:%u-%u",
 		    proto_name(ports->proto), ports->lo, ports->hi);
-	ok = rule_match_port_range(r, ports) &&
-	    rule_add(r, nftnl_expr_alloc("counter")) &&
-	    rule_add(r, build_expr_queue(p->queue_first, p->queue_last,
-		p->queue_bypass, native_queue)) &&
+	ok = (one || (rule_add(r, expr_meta(NFT_META_NFPROTO)) &&
+	    rule_add(r, expr_cmp_eq(&nfproto, sizeof(nfproto))))) &&
+	    rule_match_port_range(r, ports) &&
+	    rule_queue(r, p, family, shard, native_queue) &&
 	    rule_comment(r, comment);
 	if (!ok) {
 		nftnl_rule_free(r);

@@ -11,6 +11,7 @@
  *   set   <trigger>_active                   activity: sampling on (queue mode)
  *   set   <trigger>_flows4, <trigger>_flows6 activity: pairs seen in the last second
  *   chain activity   hook prerouting priority filter - 5  activity to NFQUEUE / NFLOG
+ *   chain activity_out hook output priority filter - 5   the same, the host's own
  *   set   <trigger>_block4, <trigger>_block6  count threshold: blocked sources
  *   set   <trigger>_rate4, <trigger>_rate6    count threshold, kernel path: buckets
  *   chain count_pre  hook prerouting priority filter - 10  blocked sources dropped,
@@ -42,6 +43,7 @@
 #define NFT_SET_FLOWS4		"_flows4"
 #define NFT_SET_FLOWS6		"_flows6"
 #define NFT_CHAIN_ACTIVITY	"activity"
+#define NFT_CHAIN_ACTIVITY_OUT	"activity_out"	/* the host's own traffic */
 #define NFT_PRIO_ACTIVITY	(-5)	/* prerouting, after conntrack and DNAT */
 #define NFT_SAMPLE_MS		1000	/* a live pair reaches the engine this often */
 #define NFT_ACTIVE_KEY		1u	/* the one element of <trigger>_active */

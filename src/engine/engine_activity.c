@@ -503,20 +503,22 @@ engine_act_flush(struct engine *e, uint64_t now)
 	}
 }
 
-/*
- * A queued packet. Only one queued before routing may be held: one from
- * a later hook was routed already (docs/design.md, decision 4). It still
- * counts as traffic.
- */
+/* A queued packet: held, or its verdict now. */
 static const char *
 engine_act_queued(struct engine *e, const struct engine_packet *ep,
     uint64_t now, int *verdict)
 {
 	struct act_held held = { .id = ep->id, .len = ep->len, .queue = ep->queue };
 
+	/*
+	 * A packet queued before routing may be held (docs/design.md,
+	 * decision 4), and so may the host's own at the output hook: it
+	 * leaves on the route it had when it was sent (docs/activity.md).
+	 * One from a later hook still counts as traffic.
+	 */
 	*verdict = engine_act_packet(e, ep->pkt, ep->indev, ep->outdev,
-	    ep->hook == NF_INET_PRE_ROUTING ? &held : NULL, CONFIG_SOURCE_QUEUE,
-	    now);
+	    ep->hook == NF_INET_PRE_ROUTING || ep->hook == NF_INET_LOCAL_OUT ?
+	    &held : NULL, CONFIG_SOURCE_QUEUE, now);
 	return NULL;
 }
 

@@ -123,8 +123,9 @@ op_rule_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len
 		    family_str(op->family));
 		break;
 	case SYNC_RULE_ACTIVITY:
-		snprintf(buf, len, "add rule activity: %s (%s) combination %d, %s",
-		    n->plan.activities[op->trigger].name, family_str(op->family),
+		snprintf(buf, len, "add rule %s: %s (%s) combination %d, %s",
+		    op->name, n->plan.activities[op->trigger].name,
+		    family_str(op->family),
 		    op->port + 1, op->sampled ? "sampled" : "all while not active");
 		break;
 	case SYNC_RULE_COUNT_BLOCK:
@@ -249,17 +250,18 @@ op_rule(const struct nft *n, const struct sync_op *op)
 		    op->port);
 	case SYNC_RULE_COUNT_DIVERT:
 		return build_rule_count_divert(p, &p->counts[op->trigger], op->name,
-		    op->family, op->port, n->native_queue);
+		    op->family, op->port, op->shard, n->native_queue);
 	case SYNC_RULE_ROTATE:
 		return build_rule_rotate(p, &p->rotates[op->trigger], op->family,
 		    op->port);
 	case SYNC_RULE_GUARD:
 		return build_rule_guard(p, &p->guards[op->port], op->family);
 	case SYNC_RULE_ACTIVITY:
-		return build_rule_activity(p, &p->activities[op->trigger], op->family,
-		    op->port, op->sampled, n->native_queue);
+		return build_rule_activity(p, &p->activities[op->trigger], op->name,
+		    op->family, op->port, op->sampled, op->shard, n->native_queue);
 	default:
-		return build_rule_divert(p, &p->divert[op->port], n->native_queue);
+		return build_rule_divert(p, &p->divert[op->port], op->family,
+		    op->shard, n->native_queue);
 	}
 }
 

@@ -16,6 +16,7 @@
 #include <libnftnl/set.h>
 
 #include "util/log.h"
+#include "builders/build.h"
 #include "kernel/nft_sync.h"
 
 /* Sized by its initializer: a count that differs from SYNC_NCHAINS fails to build. */
@@ -28,6 +29,9 @@ const struct sync_chain sync_chains[] = {
 	 * (docs/design.md, decision 4). */
 	{ NFT_CHAIN_ACTIVITY, NF_INET_PRE_ROUTING, NFT_PRIO_ACTIVITY, CHAIN_ACTIVITY,
 	    "filter" },
+	/* The host's own traffic: held on the route it had (docs/activity.md). */
+	{ NFT_CHAIN_ACTIVITY_OUT, NF_INET_LOCAL_OUT, NFT_PRIO_ACTIVITY,
+	    CHAIN_ACTIVITY, "filter" },
 	/* Blocked sources go before anything else sees them, local or forwarded. */
 	{ NFT_CHAIN_COUNT_PRE, NF_INET_PRE_ROUTING, NFT_PRIO_GUARD, CHAIN_COUNT_PRE,
 	    "filter" },
@@ -402,11 +406,12 @@ sync_ops_sets(struct nft *n, struct sync *s)
 
 /* Per activity trigger, family, combination of its match and rule kind. */
 static int
-sync_ops_activity(struct nft *n, struct sync *s)
+sync_ops_activity(struct nft *n, struct sync *s, const char *chain)
 {
 	const struct plan_activity *a;
 	struct sync_op *op;
-	int i, f, c, v, fam;
+	int i, f, c, v, q, fam;
+	int shards = build_queue_shards(&n->plan, n->native_queue);
 
 	for (i = 0; i < n->plan.nactivities; i++) {
 		a = &n->plan.activities[i];
@@ -415,16 +420,18 @@ sync_ops_activity(struct nft *n, struct sync *s)
 			if (!match_has_family(&a->match, fam))
 				continue;
 			for (c = 0; c < match_combos(&a->match); c++)
-				for (v = a->nflog ? 1 : 0; v < 2; v++) {
-					op = op_add(s, SYNC_RULE_ACTIVITY, true,
-					    NFT_CHAIN_ACTIVITY);
-					if (op == NULL)
-						return -1;
-					op->trigger = i;
-					op->family = fam;
-					op->port = c;
-					op->sampled = v == 1;
-				}
+				for (v = a->nflog ? 1 : 0; v < 2; v++)
+					for (q = 0; q < (a->nflog ? 1 : shards); q++) {
+						op = op_add(s, SYNC_RULE_ACTIVITY,
+						    true, chain);
+						if (op == NULL)
+							return -1;
+						op->trigger = i;
+						op->family = fam;
+						op->port = c;
+						op->sampled = v == 1;
+						op->shard = q;
+					}
 		}
 	}
 	return 0;
@@ -433,22 +440,24 @@ sync_ops_activity(struct nft *n, struct sync *s)
 /* One rule op per family the trigger's match covers and per combination. */
 static int
 rule_ops(struct sync *s, uint8_t kind, const char *chain, int trigger,
-    const struct match *m, bool combos)
+    const struct match *m, bool combos, int shards)
 {
 	struct sync_op *op;
-	int f, c, fam;
+	int f, c, q, fam;
 
 	for (f = 0; f < 2; f++) {
 		fam = f ? AF_INET6 : AF_INET;
 		if (!match_has_family(m, fam))
 			continue;
-		for (c = 0; c < (combos ? match_combos(m) : 1); c++) {
-			if ((op = op_add(s, kind, true, chain)) == NULL)
-				return -1;
-			op->trigger = trigger;
-			op->family = fam;
-			op->port = c;
-		}
+		for (c = 0; c < (combos ? match_combos(m) : 1); c++)
+			for (q = 0; q < shards; q++) {
+				if ((op = op_add(s, kind, true, chain)) == NULL)
+					return -1;
+				op->trigger = trigger;
+				op->family = fam;
+				op->port = c;
+				op->shard = q;
+			}
 	}
 	return 0;
 }
@@ -467,7 +476,7 @@ sync_ops_count_pre(struct nft *n, struct sync *s)
 		c = &n->plan.counts[i];
 		if (c->kind == CONFIG_COUNT_THRESHOLD && rule_ops(s,
 		    SYNC_RULE_COUNT_BLOCK, NFT_CHAIN_COUNT_PRE, i, &c->match,
-		    false) < 0)
+		    false, 1) < 0)
 			return -1;
 	}
 	for (i = 0; i < n->plan.ncounts; i++) {
@@ -475,7 +484,7 @@ sync_ops_count_pre(struct nft *n, struct sync *s)
 		if (c->kind == CONFIG_COUNT_THRESHOLD &&
 		    c->path == CONFIG_PATH_KERNEL && rule_ops(s,
 		    SYNC_RULE_COUNT_METER, NFT_CHAIN_COUNT_PRE, i, &c->match,
-		    true) < 0)
+		    true, 1) < 0)
 			return -1;
 	}
 	return 0;
@@ -501,7 +510,8 @@ sync_ops_count(struct nft *n, struct sync *s, const char *chain)
 			if (c->nflog != (pass == 0))
 				continue;
 			if (rule_ops(s, SYNC_RULE_COUNT_DIVERT, chain, i,
-			    &c->match, true) < 0)
+			    &c->match, true, c->nflog ? 1 :
+			    build_queue_shards(&n->plan, n->native_queue)) < 0)
 				return -1;
 		}
 	return 0;
@@ -539,11 +549,12 @@ sync_ops_rules(struct nft *n, struct sync *s, int chain)
 {
 	const struct plan *p = &n->plan;
 	struct sync_op *op;
-	int i, j, f;
+	int i, j, f, q;
+	bool one;
 
 	switch (sync_chains[chain].kind) {
 	case CHAIN_ACTIVITY:
-		return sync_ops_activity(n, s);
+		return sync_ops_activity(n, s, sync_chains[chain].name);
 	case CHAIN_COUNT_PRE:
 		return sync_ops_count_pre(n, s);
 	case CHAIN_COUNT:
@@ -552,11 +563,20 @@ sync_ops_rules(struct nft *n, struct sync *s, int chain)
 		return sync_ops_rotate(n, s);
 	}
 	if (sync_chains[chain].kind == CHAIN_DIVERT) {
-		for (j = 0; j < p->ndivert; j++) {
-			if ((op = op_add(s, SYNC_RULE_DIVERT, true, NFT_CHAIN_DIVERT)) == NULL)
-				return -1;
-			op->port = j;
-		}
+		/* Several queues: per family, the source address picks one. */
+		one = p->queue_first == p->queue_last;
+		for (j = 0; j < p->ndivert; j++)
+			for (f = one ? 2 : 0; f < (one ? 3 : 2); f++)
+				for (q = 0; q < build_queue_shards(p, n->native_queue); q++) {
+					op = op_add(s, SYNC_RULE_DIVERT, true,
+					    NFT_CHAIN_DIVERT);
+					if (op == NULL)
+						return -1;
+					op->port = j;
+					op->family = f == 0 ? AF_INET : f == 1 ?
+					    AF_INET6 : 0;
+					op->shard = q;
+				}
 		return 0;
 	}
 	/* One rule per guarded service and family, in its chain. */

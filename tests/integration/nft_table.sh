@@ -85,8 +85,16 @@ nft add rule $T stray counter
 check nft_resync_deletes_sets_of_gone_trigger sh -c "! nft list set $T web_allow4 >/dev/null 2>&1"
 check nft_resync_keeps_sets_of_kept_trigger sh -c "nft list set $T ssh_allow4 | grep -q 192.0.2.7"
 check nft_resync_deletes_stray_chain sh -c "! nft list chain $T stray >/dev/null 2>&1"
-expect_eq nft_resync_rebuilds_rules_for_new_shape 5 "$(rules)"
-check nft_queue_range_is_balanced sh -c "nft list chain $T divert | grep -q 'udp dport 7000 counter packets 0 bytes 0 queue num 2-3 comment'"
+# 2 guards; 3 knock ports x 2 families x 2 queues (compat) or x 1 (native).
+if [ "$want" = 1 ]; then shards=1; else shards=2; fi
+expect_eq nft_resync_rebuilds_rules_for_new_shape $((2 + 6 * shards)) "$(rules)"
+# Decision 19: the source address alone picks the queue.
+if [ "$want" = 1 ]; then
+	check nft_queue_range_hashes_the_source sh -c "nft list chain $T divert | grep -q 'udp dport 7000 counter packets 0 bytes 0 queue .*to jhash ip saddr mod 2'"
+else
+	check nft_queue_range_one_rule_per_queue_on_the_source_hash sh -c "nft list chain $T divert | grep -q 'udp dport 7000 jhash ip saddr mod 2 seed 0x6e667174 1 counter packets 0 bytes 0 queue num 3 comment'"
+	check nft_queue_range_ipv6_hashes_ip6_saddr sh -c "nft list chain $T divert | grep -q 'tcp dport 9000 jhash ip6 saddr mod 2 seed 0x6e667174 0 counter packets 0 bytes 0 queue num 2 comment'"
+fi
 check nft_queue_bypass_no_has_no_bypass sh -c "! nft list chain $T divert | grep -q bypass"
 
 # A set of the wrong type is recreated (its elements cannot be kept).
