@@ -27,6 +27,7 @@
 /* hook_timeout: a day is plenty, and it fits the hook layer's 32-bit ms. */
 #define CONFIG_HOOK_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
 /* Bounds of [engine] numbers. */
+#define CONFIG_QUEUES_MAX	64	/* queues the engine binds, one socket each */
 #define CONFIG_COPY_RANGE_MIN	64
 #define CONFIG_COPY_RANGE_MAX	65535
 #define CONFIG_MAX_SOURCES_MIN	4	/* both tracker tiers need room */

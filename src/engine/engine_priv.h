@@ -16,7 +16,7 @@
 #include "engine/hook.h"
 #include "kernel/ifname.h"
 
-#define ENGINE_QUEUES_MAX	64
+#define ENGINE_QUEUES_MAX	CONFIG_QUEUES_MAX
 /* SIGHUPs closer than this to the last reload wait for one more reload. */
 #define ENGINE_RELOAD_GAP_MS	100
 /* exec_stop hooks waiting for their delay; beyond this they are refused (logged). */

@@ -424,6 +424,51 @@ test_parse_port_forms(void **state)
 
 /* --- knock ------------------------------------------------------------ */
 
+/* What start-up would refuse, -C refuses with file:line (issue 15). */
+static void
+test_engine_queue_range_the_engine_cannot_bind_refused(void **state)
+{
+	(void)state;
+	expect_errors("[engine]\nqueue = 0-65535\n", 1,
+	    "t.ini:2: engine: queue: '0-65535' is 65536 queues, at most 64\n");
+	expect_errors("[engine]\nqueue = 100-164\n", 1,
+	    "t.ini:2: engine: queue: '100-164' is 65 queues, at most 64\n");
+	config_free(load_ok("[engine]\nqueue = 65472-65535\n"));
+}
+
+static void
+test_rotate_without_scope_or_on_loopback_refused(void **state)
+{
+	(void)state;
+	expect_errors("[rotate r]\nmatch = meta l4proto tcp\npool = 10.0.0.1\n", 1,
+	    "t.ini:2: rotate r: match: needs an interface (oif eth0) or an "
+	    "address (ip saddr 10.0.0.0/8, ip daddr ...): the rules stay after "
+	    "the engine exits and would rotate every connection, loopback "
+	    "included\n");
+	/* A negated address is no scope. */
+	expect_errors("[rotate r]\nmatch = ip daddr != 10.0.0.0/8\npool = 10.0.0.1\n",
+	    1, "t.ini:2: rotate r: match: needs an interface (oif eth0) or an "
+	    "address (ip saddr 10.0.0.0/8, ip daddr ...): the rules stay after "
+	    "the engine exits and would rotate every connection, loopback "
+	    "included\n");
+	expect_errors("[rotate r]\nmatch = oif { eth0, lo }\npool = 10.0.0.1\n", 1,
+	    "t.ini:2: rotate r: match: the loopback interface is not a path to "
+	    "rotate (its traffic never leaves this host)\n");
+	expect_errors("[rotate r]\nmatch = oif l*\npool = 10.0.0.1\n", 1,
+	    "t.ini:2: rotate r: match: the loopback interface is not a path to "
+	    "rotate (its traffic never leaves this host)\n");
+	expect_errors("[rotate r]\nmatch = ip daddr 64.0.0.0/2\npool = 10.0.0.1\n", 1,
+	    "t.ini:2: rotate r: match: daddr takes in loopback addresses, which "
+	    "are not a path to rotate\n");
+	expect_errors("[rotate r]\nmatch = ip6 saddr ::/64\npool = fd00::1\n", 1,
+	    "t.ini:2: rotate r: match: saddr takes in loopback addresses, which "
+	    "are not a path to rotate\n");
+	config_free(load_ok("[rotate r]\nmatch = ip daddr 128.0.0.0/1\npool = 10.0.0.1\n"));
+	config_free(load_ok("[rotate r]\nmatch = oif eth* ip daddr != 127.0.0.0/8\n"
+	    "pool = 10.0.0.1\n"));
+	config_free(load_ok("[rotate r]\nmatch = ip6 daddr 2000::/3\npool = fd00::1\n"));
+}
+
 /* open = ADDRESS|PREFIX ports: the address scopes the ports after it. */
 static void
 test_knock_open_scopes_ports_to_a_destination(void **state)
@@ -1890,6 +1935,8 @@ main(void)
 		cmocka_unit_test(test_parse_port_forms),
 		cmocka_unit_test(test_knock_every_key_is_read),
 		cmocka_unit_test(test_knock_open_scopes_ports_to_a_destination),
+		cmocka_unit_test(test_engine_queue_range_the_engine_cannot_bind_refused),
+		cmocka_unit_test(test_rotate_without_scope_or_on_loopback_refused),
 		cmocka_unit_test(test_knock_open_target_interface_refused),
 		cmocka_unit_test(test_knock_defaults),
 		cmocka_unit_test(test_knock_frame_flag_forms),
