@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "core/deferred.h"
+#include "core/knock_frame.h"
 #include "engine/engine_priv.h"
 #include "engine/event.h"
 #include "engine/hook.h"
@@ -110,6 +111,22 @@ knock_needs_commit(const struct knock_result *kr)
 	for (i = 0; i < kr->nopened; i++)
 		if (kr->commit[i] != 0)
 			return true;
+	return false;
+}
+
+/* Whether a knock trigger has frames on proto (0: unknown, any may). */
+static bool
+engine_knock_uses_proto(const struct engine *e, uint8_t proto)
+{
+	struct config_port_range r[CONFIG_KNOCK_FRAMES_MAX];
+	int i, j, n;
+
+	for (i = 0; i < e->cfg->nknocks; i++) {
+		n = knock_divert_ports(&e->cfg->knocks[i], r, CONFIG_KNOCK_FRAMES_MAX);
+		for (j = 0; j < n; j++)
+			if (proto == 0 || r[j].proto == proto)
+				return true;
+	}
 	return false;
 }
 
@@ -225,6 +242,23 @@ engine_knock_queued(struct engine *e, const struct engine_packet *ep,
 	return "knock frame, drop";
 }
 
+/*
+ * A malformed packet at the input hook, where knock frames are diverted:
+ * on a protocol a knock uses it is dropped, as every frame is (a malformed
+ * one cannot be told from one; a count rule's packet on that protocol
+ * shares its fate). Elsewhere it is not on a knock's path.
+ */
+static int
+engine_knock_unparsed(struct engine *e, const struct engine_packet *ep,
+    uint64_t now)
+{
+	(void)now;
+	if (ep->hook != NF_INET_LOCAL_IN || !engine_knock_uses_proto(e,
+	    ep->pkt->proto))
+		return -1;
+	return NF_DROP;
+}
+
 /* The earliest knock window to close, or exec_stop to run. */
 static uint64_t
 engine_knock_next_deadline(const struct engine *e)
@@ -284,6 +318,7 @@ const struct engine_kind engine_kind_knock = {
 	.discard = engine_knock_discard,
 	.commit = engine_knock_commit,
 	.queued = engine_knock_queued,
+	.unparsed = engine_knock_unparsed,
 	.next_deadline = engine_knock_next_deadline,
 	.expire = engine_knock_expire,
 	.run_deferred = engine_knock_run_deferred,

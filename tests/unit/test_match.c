@@ -507,6 +507,28 @@ test_rule_activity_worst_case_fits_a_message(void **state)
 	assert_true(nlh->nlmsg_len < 8192);	/* NFT_MSG_ROOM in src/kernel/nft.c */
 }
 
+/* Without a transport header: ports and flags may match, the rest must. */
+static void
+test_match_header_of_a_malformed_packet(void **state)
+{
+	struct pkt p = packet(IPPROTO_UDP, "10.8.1.2", 0, "10.72.2.2", 0);
+
+	(void)state;
+	p.flags = 0;		/* the parser read no ports */
+	parse_ok("ip daddr 10.72.2.0/24 udp dport 9000");
+	assert_false(match_packet(&m, &p, NULL, NULL));
+	assert_true(match_packet_header(&m, &p, NULL, NULL));
+	parse_ok("ip daddr 10.72.3.0/24 udp dport 9000");
+	assert_false(match_packet_header(&m, &p, NULL, NULL));
+	parse_ok("meta l4proto tcp");
+	assert_false(match_packet_header(&m, &p, NULL, NULL));
+	p.proto = 0;		/* not even the protocol was read */
+	assert_true(match_packet_header(&m, &p, NULL, NULL));
+	parse_ok("iifname lan0 ip daddr 10.72.2.2");
+	assert_false(match_packet_header(&m, &p, "wan0", NULL));
+	assert_true(match_packet_header(&m, &p, "lan0", NULL));
+}
+
 int
 main(void)
 {
@@ -530,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_rule_activity_refuses_family_and_combo_outside_the_match),
 		cmocka_unit_test(test_rule_activity_interface_names),
 		cmocka_unit_test(test_rule_activity_worst_case_fits_a_message),
+		cmocka_unit_test(test_match_header_of_a_malformed_packet),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
