@@ -92,7 +92,9 @@ struct nftnl_rule *build_rule_count_divert(const struct plan *p,
  * that fills it.
  */
 struct nftnl_set *build_set_pool(const char *table, const char *name,
-    int family, uint32_t id);
+    int family, uint32_t modulus, bool random, uint32_t id);
+/* The key type of a pool map (an integer, as nft reads numgen's number). */
+#define NFT_POOL_KEY_TYPE	4
 struct nftnl_set *build_set_pool_elems(const char *table, const char *name,
     int family, const struct config_pool *pool);
 

@@ -194,7 +194,9 @@ op_set_new(const struct nft *n, const struct sync_op *op, int idx)
 		return build_set_block(p->table, op->name, op->family,
 		    p->set_size, p->counts[op->trigger].period_ms, id);
 	case SET_POOL:
-		return build_set_pool(p->table, op->name, op->family, id);
+		return build_set_pool(p->table, op->name, op->family,
+		    (uint32_t)p->rotates[op->trigger].pool[op->family == AF_INET6].n,
+		    p->rotates[op->trigger].policy == CONFIG_RANDOM, id);
 	default:
 		return build_set_activity(p->table, op->name, op->family,
 		    p->set_size, id);

@@ -31,7 +31,7 @@ const struct sync_chain sync_chains[] = {
 	    "filter" },
 	/* The host's own traffic: held on the route it had (docs/activity.md). */
 	{ NFT_CHAIN_ACTIVITY_OUT, NF_INET_LOCAL_OUT, NFT_PRIO_ACTIVITY,
-	    CHAIN_ACTIVITY, "filter" },
+	    CHAIN_ACTIVITY_OUT, "filter" },
 	/* Blocked sources go before anything else sees them, local or forwarded. */
 	{ NFT_CHAIN_COUNT_PRE, NF_INET_PRE_ROUTING, NFT_PRIO_GUARD, CHAIN_COUNT_PRE,
 	    "filter" },
@@ -68,6 +68,27 @@ plan_has_counts(const struct plan *p, bool threshold)
 	return false;
 }
 
+/*
+ * An activity trigger whose match names an input interface cannot match
+ * the host's own traffic, which has none: it has no output rules.
+ */
+static bool
+activity_sees_own(const struct plan_activity *a)
+{
+	return !match_uses_ifs(&a->match, MATCH_IIF);
+}
+
+static bool
+plan_has_own_activity(const struct plan *p)
+{
+	int i;
+
+	for (i = 0; i < p->nactivities; i++)
+		if (activity_sees_own(&p->activities[i]))
+			return true;
+	return false;
+}
+
 static bool
 plan_has_rotates(const struct plan *p)
 {
@@ -89,6 +110,8 @@ chain_planned(const struct plan *p, int i)
 		return p->ndivert > 0;
 	case CHAIN_ACTIVITY:
 		return p->nactivities > 0;
+	case CHAIN_ACTIVITY_OUT:
+		return plan_has_own_activity(p);
 	case CHAIN_COUNT_PRE:
 		return plan_has_counts(p, true);
 	case CHAIN_COUNT:
@@ -266,7 +289,9 @@ set_fits(struct nftnl_set *s, const struct plan_set *ps, uint32_t size)
 		    (NFT_SET_TIMEOUT | NFT_SET_EVAL) &&
 		    nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT) == ps->timeout_ms;
 	case SET_POOL:
+		/* A mark key (older versions) does not survive nft -f: redo it. */
 		return klen == sizeof(uint32_t) && (flags & kind) == NFT_SET_MAP &&
+		    nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE) == NFT_POOL_KEY_TYPE &&
 		    nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN) == alen;
 	default:
 		return klen == alen && (flags & kind) == NFT_SET_TIMEOUT;
@@ -415,6 +440,8 @@ sync_ops_activity(struct nft *n, struct sync *s, const char *chain)
 
 	for (i = 0; i < n->plan.nactivities; i++) {
 		a = &n->plan.activities[i];
+		if (strcmp(chain, NFT_CHAIN_ACTIVITY_OUT) == 0 && !activity_sees_own(a))
+			continue;
 		for (f = 0; f < 2; f++) {
 			fam = f ? AF_INET6 : AF_INET;
 			if (!match_has_family(&a->match, fam))
@@ -554,6 +581,7 @@ sync_ops_rules(struct nft *n, struct sync *s, int chain)
 
 	switch (sync_chains[chain].kind) {
 	case CHAIN_ACTIVITY:
+	case CHAIN_ACTIVITY_OUT:
 		return sync_ops_activity(n, s, sync_chains[chain].name);
 	case CHAIN_COUNT_PRE:
 		return sync_ops_count_pre(n, s);
