@@ -79,7 +79,7 @@ struct plan_trigger {
  */
 #define NFT_GUARDS_MAX		(CONFIG_TRIGGERS_MAX * CONFIG_OPEN_MAX)
 /* Lookups in one rule: it stays under 4 KiB. */
-#define NFT_GUARD_TRIGGERS_MAX	32
+#define NFT_GUARD_TRIGGERS_MAX	CONFIG_GUARD_TRIGGERS_MAX
 struct plan_guard {
 	struct config_port port;
 	struct config_dest dst;

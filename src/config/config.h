@@ -16,6 +16,7 @@
 #define CONFIG_TABLE_MAX	32
 #define CONFIG_KNOCK_FRAMES_MAX	16
 #define CONFIG_OPEN_MAX		8
+#define CONFIG_GUARD_TRIGGERS_MAX 32	/* triggers that open one service */
 #define CONFIG_TRIGGERS_MAX	64
 /*
  * Longest line, in bytes without its line end: what Debian's libinih can take

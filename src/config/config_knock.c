@@ -584,6 +584,34 @@ knock_check_open(struct parse *p, const struct config_knock *b)
 	}
 }
 
+/* A service this section opens that CONFIG_GUARD_TRIGGERS_MAX others open too. */
+static void
+knock_check_shared_guards(struct parse *p)
+{
+	const struct config_knock *k = knock_of(p), *a;
+	int i, j, o, n;
+
+	for (o = 0; o < k->nopen && o < CONFIG_OPEN_MAX; o++) {
+		n = 1;
+		for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++) {
+			a = &p->cfg->knocks[i];
+			for (j = 0; j < a->nopen; j++)
+				if (a->open[j].proto == k->open[o].proto &&
+				    a->open[j].port == k->open[o].port &&
+				    dest_same(&a->open_dst[j], &k->open_dst[o])) {
+					n++;
+					break;
+				}
+		}
+		if (n == CONFIG_GUARD_TRIGGERS_MAX + 1)
+			cfg_perr(p, p->seen_line[K_OPEN], "%s: open: %s:%u is "
+			    "opened by more than %d triggers (one guard holds "
+			    "at most that many)", p->ctx,
+			    proto_name(k->open[o].proto), k->open[o].port,
+			    CONFIG_GUARD_TRIGGERS_MAX);
+	}
+}
+
 /* Ports this section knocks on that an earlier trigger opens. */
 static void
 knock_check_frames_of_others(struct parse *p)
@@ -636,6 +664,7 @@ knock_check(struct parse *p)
 	for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++)
 		knock_check_open(p, &p->cfg->knocks[i]);
 	knock_check_frames_of_others(p);
+	knock_check_shared_guards(p);
 }
 
 /* A knock with key or derive has no sequence to list. */

@@ -495,6 +495,26 @@ test_knock_open_scopes_ports_to_a_destination(void **state)
 	config_free(cfg);
 }
 
+/* One guard holds at most CONFIG_GUARD_TRIGGERS_MAX sets: -C says so. */
+static void
+test_knock_shared_service_bounded_by_one_guard(void **state)
+{
+	char text[4096];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i <= CONFIG_GUARD_TRIGGERS_MAX; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "[knock k%d]\nsequence = udp:%d\nopen = tcp:22\n", i, 7000 + i);
+	expect_errors(text, 1, "t.ini:99: knock k32: open: tcp:22 is opened by "
+	    "more than 32 triggers (one guard holds at most that many)\n");
+	/* Another destination is another service. */
+	n -= strlen("open = tcp:22\n");
+	snprintf(text + n, sizeof(text) - n, "open = 10.0.0.1 tcp:22\n");
+	config_free(load_ok(text));
+}
+
 static void
 test_knock_open_target_interface_refused(void **state)
 {
@@ -825,10 +845,12 @@ test_too_many_triggers(void **state)
 	(void)state;
 	text = p = malloc(size);
 	assert_non_null(text);
+	/* Each its own service: a guard holds at most 32 triggers. */
 	for (i = 0; i <= CONFIG_TRIGGERS_MAX; i++)
-		p += sprintf(p, "[knock k%d]\nsequence = udp:1\nopen = tcp:2\n", i);
+		p += sprintf(p, "[knock k%d]\nsequence = udp:1\nopen = tcp:%d\n", i,
+		    i + 2);
 	expect_errors(text, 1, "t.ini:193: knock k64: more than 64 triggers\n");
-	*(p - strlen("[knock k64]\nsequence = udp:1\nopen = tcp:2\n")) = '\0';
+	*(p - strlen("[knock k64]\nsequence = udp:1\nopen = tcp:66\n")) = '\0';
 	config_free(load_ok(text));
 	free(text);
 }
@@ -1938,6 +1960,7 @@ main(void)
 		cmocka_unit_test(test_engine_queue_range_the_engine_cannot_bind_refused),
 		cmocka_unit_test(test_rotate_without_scope_or_on_loopback_refused),
 		cmocka_unit_test(test_knock_open_target_interface_refused),
+		cmocka_unit_test(test_knock_shared_service_bounded_by_one_guard),
 		cmocka_unit_test(test_knock_defaults),
 		cmocka_unit_test(test_knock_frame_flag_forms),
 		cmocka_unit_test(test_knock_frame_text_kept_as_written),
