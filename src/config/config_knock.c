@@ -217,7 +217,8 @@ knock_open_port(struct parse *p, const char *tok, const struct config_dest *dst,
 /*
  * open = [ADDRESS|PREFIX] proto:port ...: ports without an address are
  * this host's own; an address word scopes the ports after it (until the
- * next one) to that destination behind the gateway (Decision 13).
+ * next one) to that destination behind the gateway (docs/design.md,
+ * decision 13).
  */
 static void
 knock_open(struct parse *p, const char *v)

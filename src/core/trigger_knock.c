@@ -271,9 +271,10 @@ trigger_advance(struct knock_trigger *kt, struct knock_state *st,
 }
 
 /*
- * Decision 13: a frame counts only when it is addressed to this host (the
- * engine says so: it was queued at the input hook), to the trigger's
- * target when one is set, and arrived on its interface when one is set.
+ * docs/design.md, decision 13: a frame counts only when it is addressed to
+ * this host (the engine says so: it was queued at the input hook), to the
+ * trigger's target when one is set, and arrived on its interface when one
+ * is set.
  */
 static bool
 trigger_addressed(const struct config_knock *k, const struct pkt *p,

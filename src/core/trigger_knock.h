@@ -101,9 +101,9 @@ struct knock_where {
 /*
  * Run one parsed packet, received at now_ms (CLOCK_MONOTONIC) and wall_s
  * (time(2)), through every knock trigger. A packet on a knock port is a
- * frame of a trigger only when it is addressed to it (Decision 13: to
- * this host, to the trigger's target, through its interface); a packet no
- * trigger takes is KNOCK_NOT_MINE.
+ * frame of a trigger only when it is addressed to it (docs/design.md,
+ * decision 13: to this host, to the trigger's target, through its
+ * interface); a packet no trigger takes is KNOCK_NOT_MINE.
  */
 void knock_set_packet_to(struct knock_set *ks, const struct pkt *p,
     const struct knock_where *w, uint64_t now_ms, int64_t wall_s,
