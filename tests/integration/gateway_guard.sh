@@ -30,6 +30,10 @@ sequence = udp:7200 udp:7201
 open = $SERVER tcp:22
 allow_timeout = 60s
 
+[knock srv6]
+sequence = udp:7600 udp:7601
+open = fd72:2::/64 tcp:2222
+
 # Watches the LAN's traffic to the servers: its rule queues, in prerouting,
 # the very datagrams a server's own knock daemon listens for.
 [activity lanwatch]
@@ -41,6 +45,8 @@ INI
 serve_on gw "$GW_LAN" 22
 serve_on srv "$SERVER" 22
 serve_on srv "$SERVER2" 22
+serve_on srv fd72:2::2 2222
+serve_on srv fd72:2::2 22
 srv $COUNT_UDP listen "$SERVER" 7000 60 "$work/srv7000" &
 servers="$servers $!"
 srv $COUNT_UDP listen "$SERVER" 7001 60 "$work/srv7001" &
@@ -53,7 +59,7 @@ T="inet nfq_trigger"
 # names the destination.
 check gw_local_guard_is_input_only sh -c "nft list chain $T guard_in | grep -q 'tcp dport 22 ct state ! established,related ip saddr != @ssh_allow4 ip saddr != @ssh2_allow4 counter'"
 check gw_forwarded_guard_matches_destination sh -c "nft list chain $T guard_fwd | grep -q 'ip daddr $SERVER tcp dport 22 ct state ! established,related ip saddr != @srv_allow4 counter'"
-expect_eq gw_forward_chain_has_one_rule 1 "$(nft list chain $T guard_fwd | grep -c 'drop comment')"
+expect_eq gw_forward_chain_one_rule_per_destination_family 2 "$(nft list chain $T guard_fwd | grep -c 'drop comment')"
 # Decision 14: one guard per service and family, not one per trigger.
 expect_eq gw_one_guard_per_service 2 "$(nft list chain $T guard_in | grep -c 'drop comment')"
 nft list table $T >"$work/table.nft" 2>/dev/null
@@ -88,6 +94,16 @@ knock_from_client 10.72.1.5 "$GW_LAN" udp:7200 udp:7201
 expect_eq gw_forwarded_guard_opens_for_knocker open "$(from_client "$SERVER" 22 10.72.1.5)"
 expect_eq gw_forwarded_guard_closed_to_others closed "$(from_client "$SERVER" 22 10.72.1.4)"
 expect_eq gw_forwarded_knock_leaves_gateway_closed closed "$(from_client "$GW_LAN" 22 10.72.1.5)"
+
+# IPv6: a forwarded prefix, and forwarded SSH untouched by the local guard.
+check gw_forwarded_ipv6_guard_on_prefix sh -c "nft list chain $T guard_fwd | grep -q 'ip6 daddr fd72:2::/64 tcp dport 2222 '"
+expect_eq gw_forwarded_ipv6_ssh_unaffected_by_local_guard open "$(from_client fd72:2::2 22)"
+expect_eq gw_forwarded_ipv6_guard_closes closed "$(from_client fd72:2::2 2222)"
+cli $UDP send fd72:1::1 7600 1
+cli $UDP send fd72:1::1 7601 1
+sleep 0.3
+expect_eq gw_forwarded_ipv6_guard_opens_for_knocker open "$(from_client fd72:2::2 2222)"
+expect_eq gw_forwarded_ipv6_knocker_in_set fd72:1::2 "$(allow_members srv6_allow6)"
 
 line=$(engine_counters 'knock ssh: ')
 check gw_counts_frames_not_addressed sh -c "echo '$line' | grep -q 'knock ssh: [0-9]* frames, [1-9][0-9]* not addressed to it'"
