@@ -173,6 +173,78 @@ build_expr_queue(uint16_t first, uint16_t last, bool bypass, bool native)
 	return e;
 }
 
+/* jhash of register 1's len bytes, mod N, + offset, into register 1. */
+static struct nftnl_expr *
+expr_jhash(uint32_t len, uint32_t modulus, uint32_t offset)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("hash")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_HASH_TYPE, NFT_HASH_JENKINS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_HASH_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_HASH_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_HASH_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_HASH_MODULUS, modulus);
+	/* A fixed seed: the same source keeps its queue across rebuilds. */
+	nftnl_expr_set_u32(e, NFTNL_EXPR_HASH_SEED, NFT_QUEUE_HASH_SEED);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_HASH_OFFSET, offset);
+	return e;
+}
+
+int
+build_queue_shards(const struct plan *p, bool native)
+{
+	return native || p->queue_first == p->queue_last ? 1 :
+	    p->queue_last - p->queue_first + 1;
+}
+
+/*
+ * The queue verdict of a rule (docs/design.md, decision 19). One queue:
+ * counter queue num N. Several: the source address alone picks the queue,
+ * so one source's frames of any protocol stay in order on one queue and
+ * one owner:
+ *   native: counter queue num jhash ip saddr mod N offset FIRST
+ *   compat: one rule per queue i: jhash ip saddr mod N == i counter,
+ *           NFQUEUE num FIRST+i (the xtables target takes no register)
+ * family: the rule's (several queues need one), shard: i (compat only).
+ */
+bool
+rule_queue(struct nftnl_rule *r, const struct plan *p, int family, int shard,
+    bool native)
+{
+	uint32_t n = (uint32_t)p->queue_last - p->queue_first + 1;
+	uint32_t i = (uint32_t)shard;
+	uint16_t q = (uint16_t)(p->queue_first + shard);
+	struct nftnl_expr *e;
+
+	if (n == 1)
+		return rule_add(r, nftnl_expr_alloc("counter")) &&
+		    rule_add(r, build_expr_queue(p->queue_first, p->queue_last,
+		    p->queue_bypass, native));
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	/* Native: nothing between the hash and the queue that reads it. */
+	if (native && !rule_add(r, nftnl_expr_alloc("counter")))
+		return false;
+	if (!rule_add(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER,
+	    family == AF_INET ? 12 : 8, family == AF_INET ? 4 : 16)))
+		return false;
+	if (!native)
+		return shard >= 0 && i < n &&
+		    rule_add(r, expr_jhash(family == AF_INET ? 4 : 16, n, 0)) &&
+		    rule_add(r, expr_cmp_eq(&i, sizeof(i))) &&
+		    rule_add(r, nftnl_expr_alloc("counter")) &&
+		    rule_add(r, build_expr_queue(q, q, p->queue_bypass, false));
+	if (!rule_add(r, expr_jhash(family == AF_INET ? 4 : 16, n,
+	    p->queue_first)) || (e = nftnl_expr_alloc("queue")) == NULL)
+		return false;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_QUEUE_SREG_QNUM, NFT_REG_1);
+	nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS,
+	    p->queue_bypass ? NFT_QUEUE_FLAG_BYPASS : 0);
+	return rule_add(r, e);
+}
+
 struct nftnl_expr *
 build_expr_log_group(uint16_t group)
 {

@@ -23,11 +23,19 @@ struct nftnl_chain *build_chain(const char *table, const char *chain,
 /* id: unique within the batch (the kernel requires one; we refer by name). */
 struct nftnl_set *build_set(const char *table, const char *name, int family,
     uint32_t size, uint32_t id);
-struct nftnl_rule *build_rule_guard(const struct plan *p, const char *chain,
-    const struct plan_trigger *t, const struct config_port *port,
-    int family);
+struct nftnl_rule *build_rule_guard(const struct plan *p,
+    const struct plan_guard *g, int family);
+/*
+ * A divert rule: family 0 and shard 0 with one queue; with several, one
+ * rule per family (AF_INET, AF_INET6) and per shard, 0 to
+ * build_queue_shards() - 1 (docs/design.md, decision 19).
+ */
 struct nftnl_rule *build_rule_divert(const struct plan *p,
-    const struct config_port_range *ports, bool native_queue);
+    const struct config_port_range *ports, int family, int shard,
+    bool native_queue);
+/* Rules per queued match: 1, or (compat target, several queues) one per queue. */
+int build_queue_shards(const struct plan *p, bool native);
+#define NFT_QUEUE_HASH_SEED	0x6e667174u	/* "nfqt" */
 
 /* Sets of an activity trigger: the pair set of family, or the switch (0). */
 struct nftnl_set *build_set_activity(const char *table, const char *name,
@@ -41,8 +49,8 @@ struct nftnl_set *build_set_activity(const char *table, const char *name,
  * rule only (NULL for the other).
  */
 struct nftnl_rule *build_rule_activity(const struct plan *p,
-    const struct plan_activity *a, int family, int combo, bool sampled,
-    bool native_queue);
+    const struct plan_activity *a, const char *chain, int family, int combo,
+    bool sampled, int shard, bool native_queue);
 
 /*
  * Count triggers (docs/count.md). Sets: a threshold's block set of family
@@ -75,7 +83,7 @@ struct nftnl_rule *build_rule_count_meter(const struct plan *p,
  */
 struct nftnl_rule *build_rule_count_divert(const struct plan *p,
     const struct plan_count *c, const char *chain, int family, int combo,
-    bool native_queue);
+    int shard, bool native_queue);
 
 /*
  * Rotate triggers (docs/rotate.md). A listed pool is a map from the slot
@@ -84,7 +92,9 @@ struct nftnl_rule *build_rule_count_divert(const struct plan *p,
  * that fills it.
  */
 struct nftnl_set *build_set_pool(const char *table, const char *name,
-    int family, uint32_t id);
+    int family, uint32_t modulus, bool random, uint32_t id);
+/* The key type of a pool map (an integer, as nft reads numgen's number). */
+#define NFT_POOL_KEY_TYPE	4
 struct nftnl_set *build_set_pool_elems(const char *table, const char *name,
     int family, const struct config_pool *pool);
 

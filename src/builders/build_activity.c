@@ -4,7 +4,9 @@
  * is on (memory only).
  */
 #include <arpa/inet.h>
+#include <net/if_arp.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -73,6 +75,16 @@ rule_sample(struct nftnl_rule *r, int family, const char *set)
 	    rule_add(r, expr_dynset_add(set, NFT_REG32_00));
 }
 
+/* meta oiftype != loopback */
+static bool
+rule_not_loopback(struct nftnl_rule *r)
+{
+	uint16_t type = ARPHRD_LOOPBACK;
+
+	return rule_add(r, expr_meta(NFT_META_OIFTYPE)) &&
+	    rule_add(r, expr_cmp(NFT_CMP_NEQ, &type, sizeof(type)));
+}
+
 /*
  * Queue mode, per combination:
  *   rule 0: <match> 1 != @vpn_active counter queue ...
@@ -82,7 +94,8 @@ rule_sample(struct nftnl_rule *r, int family, const char *set)
  */
 struct nftnl_rule *
 build_rule_activity(const struct plan *p, const struct plan_activity *a,
-    int family, int combo, bool sampled, bool native_queue)
+    const char *chain, int family, int combo, bool sampled, int shard,
+    bool native_queue)
 {
 	char comment[NFT_COMMENT_MAX];
 	struct match_combo c;
@@ -92,7 +105,7 @@ build_rule_activity(const struct plan *p, const struct plan_activity *a,
 	if (!match_has_family(&a->match, family) || combo < 0 ||
 	    combo >= match_combos(&a->match) || (a->nflog && !sampled))
 		return NULL;
-	if ((r = rule_new(p->table, NFT_CHAIN_ACTIVITY)) == NULL)
+	if ((r = rule_new(p->table, chain)) == NULL)
 		return NULL;
 	match_combo(&a->match, combo, &c);
 	snprintf(comment, sizeof(comment), "nfq-trigger %s: activity%s", a->name,
@@ -105,11 +118,15 @@ build_rule_activity(const struct plan *p, const struct plan_activity *a,
 	if (ok && sampled)
 		ok = rule_sample(r, family, family == AF_INET ? a->flows4 :
 		    a->flows6);
-	ok = ok && rule_add(r, nftnl_expr_alloc("counter")) &&
-	    rule_add(r, a->nflog ? build_expr_log_group(p->nflog_group) :
-		build_expr_queue(p->queue_first, p->queue_last, p->queue_bypass,
-		native_queue)) &&
-	    rule_comment(r, comment);
+	/* The host's own traffic: loopback comes back through prerouting. */
+	if (ok && strcmp(chain, NFT_CHAIN_ACTIVITY_OUT) == 0)
+		ok = rule_not_loopback(r);
+	if (ok && a->nflog)
+		ok = rule_add(r, nftnl_expr_alloc("counter")) &&
+		    rule_add(r, build_expr_log_group(p->nflog_group));
+	else if (ok)
+		ok = rule_queue(r, p, family, shard, native_queue);
+	ok = ok && rule_comment(r, comment);
 	if (!ok) {
 		nftnl_rule_free(r);
 		return NULL;

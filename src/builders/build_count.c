@@ -187,7 +187,7 @@ build_rule_count_meter(const struct plan *p, const struct plan_count *c,
 
 struct nftnl_rule *
 build_rule_count_divert(const struct plan *p, const struct plan_count *c,
-    const char *chain, int family, int combo, bool native_queue)
+    const char *chain, int family, int combo, int shard, bool native_queue)
 {
 	char comment[NFT_COMMENT_MAX], prefix[NFT_COMMENT_MAX];
 	struct match_combo mc;
@@ -204,10 +204,11 @@ build_rule_count_divert(const struct plan *p, const struct plan_count *c,
 	    c->kind == CONFIG_COUNT_EVERY ? "counted" : "counted per source");
 	snprintf(prefix, sizeof(prefix), "%s%s", COUNT_LOG_PREFIX, c->name);
 	ok = rule_match_combo(r, &c->match, family, &mc) &&
-	    rule_not_allowed(r, c, family) &&
-	    rule_add(r, nftnl_expr_alloc("counter")) &&
-	    rule_add(r, c->nflog ? expr_log_prefix(prefix, p->nflog_group) :
-		build_expr_queue(p->queue_first, p->queue_last, p->queue_bypass,
-		native_queue));
+	    rule_not_allowed(r, c, family);
+	if (ok && c->nflog)
+		ok = rule_add(r, nftnl_expr_alloc("counter")) &&
+		    rule_add(r, expr_log_prefix(prefix, p->nflog_group));
+	else if (ok)
+		ok = rule_queue(r, p, family, shard, native_queue);
 	return rule_done(r, ok && rule_comment(r, comment));
 }

@@ -96,44 +96,66 @@ proto_name(uint8_t proto)
 }
 
 /*
- * The guard (docs/design.md, decision 1): in the inet family,
- *   meta nfproto ipv4 meta l4proto tcp th dport 22
+ * The guard (docs/design.md, decisions 1, 13, 14): in the inet family,
+ * one rule per service and family,
+ *   meta nfproto ipv4 [ip daddr 10.71.9.9] meta l4proto tcp th dport 22
  *   ct state & (established | related) == 0
- *   ip saddr != @ssh_allow4 counter drop
+ *   ip saddr != @ssh_allow4 ip saddr != @ssh2_allow4 counter drop
  * Anything that is not part of an opened connection (new, invalid,
- * untracked) from a non-member is dropped: the guard fails closed.
+ * untracked) from a source in none of the allow sets of the triggers that
+ * open the service is dropped: the guard fails closed, and either trigger
+ * lets a source in.
  */
 struct nftnl_rule *
-build_rule_guard(const struct plan *p, const char *chain,
-    const struct plan_trigger *t, const struct config_port *port,
-    int family)
+build_rule_guard(const struct plan *p, const struct plan_guard *g, int family)
 {
 	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	uint32_t opened = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
 	    NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
-	/* open_prefix: the set holds networks, the source is masked to match. */
-	uint8_t prefix = family == AF_INET ? t->prefix4 : t->prefix6;
-	char comment[NFT_COMMENT_MAX];
+	const struct plan_trigger *t;
+	char comment[NFT_COMMENT_MAX], a[INET6_ADDRSTRLEN] = "";
+	uint8_t prefix;
 	struct nftnl_rule *r;
+	size_t n;
 	bool ok;
+	int i;
 
-	if ((r = rule_new(p->table, chain)) == NULL)
+	if (!plan_guard_has_family(g, family) || g->ntriggers < 1 ||
+	    (r = rule_new(p->table, plan_guard_chain(g))) == NULL)
 		return NULL;
-	snprintf(comment, sizeof(comment), "nfq-trigger %s: guard %s:%u",
-	    t->name, proto_name(port->proto), port->port);
+	if (g->dst.family != 0)
+		inet_ntop(g->dst.family, g->dst.p.addr, a, sizeof(a));
+	n = (size_t)snprintf(comment, sizeof(comment),
+	    "nfq-trigger guard %s%s%s:%u of", a, *a ? " " : "",
+	    proto_name(g->port.proto), g->port.port);
+	for (i = 0; i < g->ntriggers && n < sizeof(comment); i++)
+		n += (size_t)snprintf(comment + n, sizeof(comment) - n, "%s %s",
+		    i ? "," : "", p->triggers[g->triggers[i]].name);
 	ok = rule_add(r, expr_meta(NFT_META_NFPROTO)) &&
-	    rule_add(r, expr_cmp_eq(&nfproto, sizeof(nfproto))) &&
-	    rule_match_port(r, port) &&
+	    rule_add(r, expr_cmp_eq(&nfproto, sizeof(nfproto)));
+	if (ok && g->dst.family != 0)
+		ok = rule_prefix(r, family, MATCH_DST, &g->dst.p, NFT_CMP_EQ);
+	ok = ok && rule_match_port(r, &g->port) &&
 	    rule_add(r, expr_ct_state()) &&
 	    rule_add(r, expr_and(opened)) &&
-	    rule_add(r, expr_cmp_eq(&zero, sizeof(zero))) &&
-	    rule_add(r, family == AF_INET ?
-		expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4) :
-		expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 8, 16)) &&
-	    (prefix == 0 || rule_add(r, expr_prefix_mask(family == AF_INET ?
-		4 : 16, prefix))) &&
-	    rule_add(r, expr_lookup_not(family == AF_INET ? t->set4 : t->set6)) &&
-	    rule_add(r, nftnl_expr_alloc("counter")) &&
+	    rule_add(r, expr_cmp_eq(&zero, sizeof(zero)));
+	/*
+	 * One lookup per trigger that opens the service: a member of any set
+	 * gets through. open_prefix: that set holds networks, so the source is
+	 * masked before its lookup (loaded again for each set).
+	 */
+	for (i = 0; ok && i < g->ntriggers; i++) {
+		t = &p->triggers[g->triggers[i]];
+		prefix = family == AF_INET ? t->prefix4 : t->prefix6;
+		ok = rule_add(r, family == AF_INET ?
+		    expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4) :
+		    expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 8, 16)) &&
+		    (prefix == 0 || rule_add(r, expr_prefix_mask(family ==
+		    AF_INET ? 4 : 16, prefix))) &&
+		    rule_add(r, expr_lookup_not(family == AF_INET ? t->set4 :
+		    t->set6));
+	}
+	ok = ok && rule_add(r, nftnl_expr_alloc("counter")) &&
 	    rule_add(r, expr_verdict(NF_DROP)) &&
 	    rule_comment(r, comment);
 	if (!ok) {
@@ -142,7 +164,6 @@ build_rule_guard(const struct plan *p, const char *chain,
 	}
 	return r;
 }
-
 
 /* meta l4proto udp th dport 20000-29999: the range of derived knock frames. */
 static bool
@@ -160,16 +181,22 @@ rule_match_port_range(struct nftnl_rule *r, const struct config_port_range *port
 	    rule_add(r, expr_cmp(NFT_CMP_LTE, &hi, sizeof(hi)));
 }
 
-/* meta l4proto udp th dport 7000[-7999] counter queue num 0[-N] [bypass] */
+/*
+ * meta l4proto udp th dport 7000[-7999] counter queue num 0 [bypass];
+ * with several queues, per family and (compat) queue: meta nfproto ipv4
+ * ... jhash ip saddr mod N ... (rule_queue()).
+ */
 struct nftnl_rule *
 build_rule_divert(const struct plan *p, const struct config_port_range *ports,
-    bool native_queue)
+    int family, int shard, bool native_queue)
 {
+	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	char comment[NFT_COMMENT_MAX];
 	struct nftnl_rule *r;
-	bool ok;
+	bool ok, one = p->queue_first == p->queue_last;
 
-	if ((r = rule_new(p->table, NFT_CHAIN_DIVERT)) == NULL)
+	if (one != (family == 0) ||
+	    (r = rule_new(p->table, NFT_CHAIN_DIVERT)) == NULL)
 		return NULL;
 	if (ports->lo == ports->hi)
 		snprintf(comment, sizeof(comment), "nfq-trigger: knock frames %s:%u",
@@ -177,10 +204,10 @@ build_rule_divert(const struct plan *p, const struct config_port_range *ports,
 	else
 		snprintf(comment, sizeof(comment), "nfq-trigger: derived knock frames %s:%u-%u",
 		    proto_name(ports->proto), ports->lo, ports->hi);
-	ok = rule_match_port_range(r, ports) &&
-	    rule_add(r, nftnl_expr_alloc("counter")) &&
-	    rule_add(r, build_expr_queue(p->queue_first, p->queue_last,
-		p->queue_bypass, native_queue)) &&
+	ok = (one || (rule_add(r, expr_meta(NFT_META_NFPROTO)) &&
+	    rule_add(r, expr_cmp_eq(&nfproto, sizeof(nfproto))))) &&
+	    rule_match_port_range(r, ports) &&
+	    rule_queue(r, p, family, shard, native_queue) &&
 	    rule_comment(r, comment);
 	if (!ok) {
 		nftnl_rule_free(r);

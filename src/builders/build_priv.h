@@ -40,5 +40,8 @@ bool rule_prefix(struct nftnl_rule *r, int family, int dir,
 bool rule_match_combo(struct nftnl_rule *r, const struct match *m, int family,
     const struct match_combo *c);
 struct nftnl_rule *rule_done(struct nftnl_rule *r, bool ok);
+/* counter and the queue verdict: one queue, or sharded by source (build.c). */
+bool rule_queue(struct nftnl_rule *r, const struct plan *p, int family,
+    int shard, bool native);
 
 #endif

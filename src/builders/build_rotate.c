@@ -20,19 +20,59 @@
  * its first packet was given.
  */
 /*
- * Keys in host byte order, as numgen writes them: the set's user data says
- * so, or `nft list` shows slot 1 as 0x01000000.
+ * nft's own description of a map's key and data (`typeof numgen inc mod 2
+ * : ip saddr`), in the set's user data, as nft 1.0 writes it: without it
+ * `nft list` prints the key as `type mark`, and `nft -f` of that listing
+ * refuses the rule (a numgen is an integer, not a mark), so a saved and
+ * restored ruleset would fail to load. The numbers are nft's: expression
+ * kinds (numgen 23, payload 7) and, for the payload, the protocol
+ * description and field (ip 12 / saddr 11, ip6 13 / saddr 8). Keys in host
+ * byte order, as numgen writes them.
  */
+#define NFT_UDATA_EXPR_NUMGEN	23
+#define NFT_UDATA_EXPR_PAYLOAD	7
+#define NFT_BYTEORDER_BIG	2
+
 static bool
-set_key_host_order(struct nftnl_set *s)
+udata_typeof(struct nftnl_udata_buf *u, uint8_t type, uint32_t expr,
+    const uint32_t *v, int nv)
 {
+	struct nftnl_udata *outer, *inner;
+	int i;
+
+	if ((outer = nftnl_udata_nest_start(u, type)) == NULL ||
+	    !nftnl_udata_put_u32(u, NFTNL_UDATA_SET_TYPEOF_EXPR, expr) ||
+	    (inner = nftnl_udata_nest_start(u, NFTNL_UDATA_SET_TYPEOF_DATA)) == NULL)
+		return false;
+	for (i = 0; i < nv; i++)
+		if (!nftnl_udata_put_u32(u, (uint8_t)i, v[i]))
+			return false;
+	nftnl_udata_nest_end(u, inner);
+	nftnl_udata_nest_end(u, outer);
+	return true;
+}
+
+static bool
+set_pool_typeof(struct nftnl_set *s, int family, uint32_t modulus, bool random)
+{
+	const uint32_t numgen[3] = {
+		random ? NFT_NG_RANDOM : NFT_NG_INCREMENTAL, modulus, 0
+	};
+	const uint32_t saddr4[2] = { 12, 11 }, saddr6[2] = { 13, 8 };
 	struct nftnl_udata_buf *u;
 	bool ok;
 
 	if ((u = nftnl_udata_buf_alloc(NFT_COMMENT_MAX)) == NULL)
 		return false;
 	ok = nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER,
-	    NFT_BYTEORDER_HOST);
+	    NFT_BYTEORDER_HOST) &&
+	    nftnl_udata_put_u32(u, NFTNL_UDATA_SET_DATABYTEORDER,
+	    NFT_BYTEORDER_BIG) &&
+	    udata_typeof(u, NFTNL_UDATA_SET_KEY_TYPEOF, NFT_UDATA_EXPR_NUMGEN,
+	    numgen, 3) &&
+	    udata_typeof(u, NFTNL_UDATA_SET_DATA_TYPEOF, NFT_UDATA_EXPR_PAYLOAD,
+	    family == AF_INET ? saddr4 : saddr6, 2) &&
+	    nftnl_udata_put_u32(u, NFTNL_UDATA_SET_DATA_INTERVAL, 0);
 	if (ok)
 		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u),
 		    nftnl_udata_buf_len(u));
@@ -42,7 +82,7 @@ set_key_host_order(struct nftnl_set *s)
 
 struct nftnl_set *
 build_set_pool(const char *table, const char *name, int family,
-    uint32_t id)
+    uint32_t modulus, bool random, uint32_t id)
 {
 	struct nftnl_set *s;
 
@@ -53,13 +93,13 @@ build_set_pool(const char *table, const char *name, int family,
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, NFT_DATATYPE_MARK);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, NFT_POOL_KEY_TYPE);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(uint32_t));
 	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, family == AF_INET ?
 	    NFT_DATATYPE_IPADDR : NFT_DATATYPE_IP6ADDR);
 	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, (uint32_t)family_alen(family));
 	/* No size: a reload refills it with a pool that may have grown. */
-	if (!set_key_host_order(s)) {
+	if (!set_pool_typeof(s, family, modulus, random)) {
 		nftnl_set_free(s);
 		return NULL;
 	}

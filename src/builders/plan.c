@@ -3,6 +3,7 @@
  * sets, chains and rules; memory only). The kernel layer reconciles the
  * table to it; build.c makes its libnftnl objects.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,6 +29,59 @@ plan_add_divert(struct plan *p, const struct config_port_range *ports)
 	return 0;
 }
 
+static bool
+dest_same(const struct config_dest *a, const struct config_dest *b)
+{
+	return a->family == b->family && (a->family == 0 ||
+	    (a->p.len == b->p.len && memcmp(a->p.addr, b->p.addr,
+	    a->family == AF_INET ? 4 : 16) == 0));
+}
+
+/* Trigger t opens port at dst: the service's one guard lets its set in too. */
+static int
+plan_add_guard(struct plan *p, int t, const struct config_port *port,
+    const struct config_dest *dst)
+{
+	struct plan_guard *g;
+	int i;
+
+	for (i = 0; i < p->nguards; i++) {
+		g = &p->guards[i];
+		if (g->port.proto == port->proto && g->port.port == port->port &&
+		    dest_same(&g->dst, dst))
+			break;
+	}
+	if (i == p->nguards) {
+		if (p->nguards == NFT_GUARDS_MAX)
+			return -1;
+		g = &p->guards[p->nguards++];
+		memset(g, 0, sizeof(*g));
+		g->port = *port;
+		g->dst = *dst;
+	}
+	g = &p->guards[i];
+	if (g->ntriggers == NFT_GUARD_TRIGGERS_MAX) {
+		log_warnx("nft: %s:%u is opened by more than %d triggers",
+		    port->proto == IPPROTO_TCP ? "tcp" : "udp", port->port,
+		    NFT_GUARD_TRIGGERS_MAX);
+		return -1;
+	}
+	g->triggers[g->ntriggers++] = (uint8_t)t;
+	return 0;
+}
+
+const char *
+plan_guard_chain(const struct plan_guard *g)
+{
+	return g->dst.family == 0 ? NFT_CHAIN_GUARD_IN : NFT_CHAIN_GUARD_FWD;
+}
+
+bool
+plan_guard_has_family(const struct plan_guard *g, int family)
+{
+	return g->dst.family == 0 || g->dst.family == family;
+}
+
 static int
 plan_add_trigger(struct plan *p, const struct config_knock *k)
 {
@@ -45,9 +99,13 @@ plan_add_trigger(struct plan *p, const struct config_knock *k)
 	snprintf(t->set4, sizeof(t->set4), "%s%s", k->name, NFT_SET_ALLOW4);
 	snprintf(t->set6, sizeof(t->set6), "%s%s", k->name, NFT_SET_ALLOW6);
 	memcpy(t->open, k->open, sizeof(k->open[0]) * (size_t)k->nopen);
+	memcpy(t->open_dst, k->open_dst, sizeof(k->open_dst[0]) * (size_t)k->nopen);
 	t->nopen = k->nopen;
 	t->prefix4 = k->open_prefix4;
 	t->prefix6 = k->open_prefix6;
+	for (i = 0; i < k->nopen; i++)
+		if (plan_add_guard(p, p->ntriggers, &k->open[i], &k->open_dst[i]) < 0)
+			return -1;
 	/* Listed frames give their ports, derived ones their range. */
 	n = knock_divert_ports(k, ports, CONFIG_KNOCK_PORTS_MAX);
 	for (i = 0; i < n; i++)
@@ -68,6 +126,8 @@ plan_add_spa(struct plan *p, const struct config_spa *s)
 	struct plan_trigger *t = &p->triggers[p->ntriggers];
 	struct config_port_range port = { .proto = s->port.proto,
 	    .lo = s->port.port, .hi = s->port.port };
+	static const struct config_dest no_dst;
+	int i;
 
 	if (strlen(s->name) > CONFIG_NAME_MAX || s->nopen > CONFIG_OPEN_MAX) {
 		log_warnx("nft: trigger %.40s does not fit the table layout",
@@ -79,6 +139,10 @@ plan_add_spa(struct plan *p, const struct config_spa *s)
 	snprintf(t->set6, sizeof(t->set6), "%s%s", s->name, NFT_SET_ALLOW6);
 	memcpy(t->open, s->open, sizeof(s->open[0]) * (size_t)s->nopen);
 	t->nopen = s->nopen;
+	/* This host's own service: an SPA trigger opens no forwarded one. */
+	for (i = 0; i < s->nopen; i++)
+		if (plan_add_guard(p, p->ntriggers, &s->open[i], &no_dst) < 0)
+			return -1;
 	if (plan_add_divert(p, &port) < 0)
 		return -1;
 	p->ntriggers++;

@@ -5,12 +5,13 @@
  *
  * Layout of table inet <engine.table> (docs/nftables.md):
  *   set   <trigger>_allow4, <trigger>_allow6   flags timeout, size max_sources
- *   chain guard_in   hook input   priority filter - 10   drop to open ports
- *   chain guard_fwd  hook forward priority filter - 10   from non-members
+ *   chain guard_in   hook input   priority filter - 10   this host's services
+ *   chain guard_fwd  hook forward priority filter - 10   services behind it, by address
  *   chain divert     hook input   priority filter - 5    knock frames to NFQUEUE
  *   set   <trigger>_active                   activity: sampling on (queue mode)
  *   set   <trigger>_flows4, <trigger>_flows6 activity: pairs seen in the last second
  *   chain activity   hook prerouting priority filter - 5  activity to NFQUEUE / NFLOG
+ *   chain activity_out hook output priority filter - 5   the same, the host's own
  *   set   <trigger>_block4, <trigger>_block6  count threshold: blocked sources
  *   set   <trigger>_rate4, <trigger>_rate6    count threshold, kernel path: buckets
  *   chain count_pre  hook prerouting priority filter - 10  blocked sources dropped,
@@ -42,6 +43,7 @@
 #define NFT_SET_FLOWS4		"_flows4"
 #define NFT_SET_FLOWS6		"_flows6"
 #define NFT_CHAIN_ACTIVITY	"activity"
+#define NFT_CHAIN_ACTIVITY_OUT	"activity_out"	/* the host's own traffic */
 #define NFT_PRIO_ACTIVITY	(-5)	/* prerouting, after conntrack and DNAT */
 #define NFT_SAMPLE_MS		1000	/* a live pair reaches the engine this often */
 #define NFT_ACTIVE_KEY		1u	/* the one element of <trigger>_active */
@@ -64,9 +66,27 @@ struct plan_trigger {
 	char set4[NFT_SET_NAME_MAX + 1];
 	char set6[NFT_SET_NAME_MAX + 1];
 	struct config_port open[CONFIG_OPEN_MAX];
+	struct config_dest open_dst[CONFIG_OPEN_MAX];
 	int nopen;
 	uint8_t prefix4;		/* open_prefix: guard on saddr & /prefix */
 	uint8_t prefix6;		/* 0: the whole address */
+};
+
+/*
+ * One guarded service (docs/design.md, decision 14): its port and where it
+ * is, and every knock trigger that opens it. Its one rule drops a source
+ * that is in none of their allow sets. This host's own services
+ * (dst.family 0) are guarded in guard_in; a destination behind the gateway
+ * in guard_fwd, matched on that destination (decision 13).
+ */
+#define NFT_GUARDS_MAX		(CONFIG_TRIGGERS_MAX * CONFIG_OPEN_MAX)
+/* Lookups in one rule: it stays under 4 KiB. */
+#define NFT_GUARD_TRIGGERS_MAX	CONFIG_GUARD_TRIGGERS_MAX
+struct plan_guard {
+	struct config_port port;
+	struct config_dest dst;
+	uint8_t triggers[NFT_GUARD_TRIGGERS_MAX]; /* in plan.triggers */
+	int ntriggers;
 };
 
 /* An activity trigger: diverted in prerouting (docs/design.md, decision 4). */
@@ -118,6 +138,8 @@ struct plan {
 	uint32_t set_size;		/* 0: unbounded */
 	struct plan_trigger triggers[CONFIG_TRIGGERS_MAX];
 	int ntriggers;
+	struct plan_guard guards[NFT_GUARDS_MAX];
+	int nguards;
 	struct config_port_range divert[NFT_DIVERT_MAX]; /* distinct knock ports or derived ranges */
 	int ndivert;
 	uint16_t nflog_group;
@@ -137,6 +159,11 @@ const struct plan_activity *plan_activity_find(const struct plan *p,
     const char *name);
 const struct plan_count *plan_count_find(const struct plan *p,
     const char *name);
+
+/* The chain of a guard: guard_in for this host's service, else guard_fwd. */
+const char *plan_guard_chain(const struct plan_guard *g);
+/* Whether a guard has a rule for family: both, or its destination's. */
+bool plan_guard_has_family(const struct plan_guard *g, int family);
 
 /* Whether a rotate trigger has rules for family: its match and pool cover it. */
 bool plan_rotate_has_family(const struct plan_rotate *r, int family);

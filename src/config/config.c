@@ -506,6 +506,15 @@ engine_queue(struct parse *p, const char *v)
 		cfg_verr(p, "'%s' goes backwards", cfg_show(v, sb, sizeof(sb)));
 		return;
 	}
+	/*
+	 * What start-up would refuse: the engine binds each queue, and the
+	 * kernel counts a range in 16 bits (65536 queues are 0: EINVAL).
+	 */
+	if ((unsigned)b - a + 1 > CONFIG_QUEUES_MAX) {
+		cfg_verr(p, "'%s' is %u queues, at most %d", cfg_show(v, sb,
+		    sizeof(sb)), (unsigned)b - a + 1, CONFIG_QUEUES_MAX);
+		return;
+	}
 	p->engine->queue_first = a;
 	p->engine->queue_last = b;
 }

@@ -18,6 +18,7 @@
 /* Distinct ports of a knock: its sequence's and its close sequence's. */
 #define CONFIG_KNOCK_PORTS_MAX	(2 * CONFIG_KNOCK_FRAMES_MAX)
 #define CONFIG_OPEN_MAX		8
+#define CONFIG_GUARD_TRIGGERS_MAX 32	/* triggers that open one service */
 #define CONFIG_TRIGGERS_MAX	64
 /*
  * Longest line, in bytes without its line end: what Debian's libinih can take
@@ -29,6 +30,7 @@
 /* hook_timeout: a day is plenty, and it fits the hook layer's 32-bit ms. */
 #define CONFIG_HOOK_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
 /* Bounds of [engine] numbers. */
+#define CONFIG_QUEUES_MAX	64	/* queues the engine binds, one socket each */
 #define CONFIG_COPY_RANGE_MIN	64
 #define CONFIG_COPY_RANGE_MAX	65535
 #define CONFIG_MAX_SOURCES_MIN	4	/* both tracker tiers need room */
@@ -77,6 +79,16 @@ struct config_hook {
 	char *line;			/* as written, for messages */
 };
 
+/*
+ * Where a guarded service is (docs/knock.md): this host's own (family 0,
+ * guarded at the input hook), or a destination behind this gateway
+ * (guarded at the forward hook, matched on the destination).
+ */
+struct config_dest {
+	uint8_t family;			/* 0: this host; AF_INET, AF_INET6 */
+	struct match_prefix p;		/* the address or prefix */
+};
+
 enum config_derive {
 	CONFIG_DERIVE_NONE = 0,		/* the sequence is listed in the file */
 	CONFIG_DERIVE_TIME,		/* from the key and the current time step */
@@ -98,7 +110,11 @@ struct config_knock {
 	char state_path[CONFIG_PATH_MAX]; /* counter: the engine's next counter */
 	uint64_t window_ms;		/* runs from the first frame */
 	struct config_port open[CONFIG_OPEN_MAX];
+	struct config_dest open_dst[CONFIG_OPEN_MAX]; /* where open[i] is */
 	int nopen;
+	/* knockd's options: frames count only when sent to target, on interface. */
+	struct config_dest target;	/* family 0: any address of this host */
+	char interface[MATCH_IFNAME_MAX]; /* "": any interface */
 	uint64_t allow_timeout_ms;	/* lifetime of an allow-set element */
 	/* close_sequence: the source that sends it loses its access. */
 	struct config_knock_frame close_frames[CONFIG_KNOCK_FRAMES_MAX];

@@ -2,7 +2,9 @@
  * [knock NAME] sections (docs/knock.md): listed or derived sequences,
  * the ports they open, and the knock frames as config.h exposes them.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -119,7 +121,8 @@ enum knock_key {
 	K_SEQUENCE, K_WINDOW, K_OPEN, K_ALLOW_TIMEOUT, K_RESET_ON_WRONG,
 	K_EXEC, K_EXEC_STOP, K_EXEC_STOP_DELAY,
 	K_KEY, K_DERIVE, K_STEP, K_FRAMES, K_PORTS, K_PROTO, K_LOOKAHEAD, K_STATE,
-	K_CLOSE_SEQUENCE, K_OPEN_PREFIX
+	K_CLOSE_SEQUENCE, K_OPEN_PREFIX,
+	K_TARGET, K_INTERFACE
 };
 
 #define DERIVED_FRAMES_DEFAULT	4
@@ -169,6 +172,21 @@ knock_sequence(struct parse *p, const char *v)
 		cfg_verr(p, "%d frames, at most %d", n, CONFIG_KNOCK_FRAMES_MAX);
 	else
 		knock_of(p)->nframes = n;
+}
+
+/* "tcp:22" or "udp:53": a port word of open; anything else is an address. */
+static bool
+open_is_port(const char *tok)
+{
+	return strncmp(tok, "tcp:", 4) == 0 || strncmp(tok, "udp:", 4) == 0;
+}
+
+static bool
+dest_same(const struct config_dest *a, const struct config_dest *b)
+{
+	return a->family == b->family && (a->family == 0 ||
+	    (a->p.len == b->p.len && memcmp(a->p.addr, b->p.addr,
+	    a->family == AF_INET ? 4 : 16) == 0));
 }
 
 static void
@@ -231,7 +249,8 @@ knock_open_prefix(struct parse *p, const char *v)
 }
 
 static void
-knock_open_port(struct parse *p, const char *tok, int i)
+knock_open_port(struct parse *p, const char *tok, const struct config_dest *dst,
+    int i)
 {
 	struct config_knock *k = knock_of(p);
 	struct config_port port;
@@ -244,26 +263,109 @@ knock_open_port(struct parse *p, const char *tok, int i)
 	}
 	for (j = 0; j < i && j < CONFIG_OPEN_MAX; j++)
 		if (k->open[j].proto == port.proto &&
-		    k->open[j].port == port.port) {
+		    k->open[j].port == port.port &&
+		    dest_same(&k->open_dst[j], dst)) {
 			cfg_verr(p, "'%s' is listed twice", cfg_show(tok, sb, sizeof(sb)));
 			break;
 		}
-	if (i < CONFIG_OPEN_MAX)
+	if (i < CONFIG_OPEN_MAX) {
 		k->open[i] = port;
+		k->open_dst[i] = *dst;
+	}
 }
 
+/*
+ * open = [ADDRESS|PREFIX] proto:port ...: ports without an address are
+ * this host's own; an address word scopes the ports after it (until the
+ * next one) to that destination behind the gateway (docs/design.md,
+ * decision 13).
+ */
 static void
 knock_open(struct parse *p, const char *v)
 {
-	int n;
+	struct config_dest dst = { 0 };
+	char tok[CONFIG_LINE_MAX + 1], prev[CONFIG_LINE_MAX + 1] = "";
+	char why[WHY_MAX], sb[SHOW_BUF];
+	bool scoped_port = true;
+	size_t len;
+	int n = 0, family;
 
-	n = cfg_words_each(p, v, knock_open_port);
-	if (n == 0)
+	for (;;) {
+		while (cfg_is_blank(*v))
+			v++;
+		if (*v == '\0')
+			break;
+		for (len = 0; v[len] != '\0' && !cfg_is_blank(v[len]); len++)
+			;
+		snprintf(tok, sizeof(tok), "%.*s", (int)len, v);
+		v += len;
+		if (open_is_port(tok)) {
+			knock_open_port(p, tok, &dst, n++);
+			scoped_port = true;
+			continue;
+		}
+		if (!scoped_port)
+			cfg_verr(p, "address '%s' has no port after it",
+			    cfg_show(prev, sb, sizeof(sb)));
+		snprintf(prev, sizeof(prev), "%s", tok);
+		family = 0;
+		if (match_prefix_parse(tok, &family, &dst.p, why, sizeof(why)) < 0) {
+			cfg_verr(p, "'%s' is neither proto:port nor an address or "
+			    "prefix: %s", cfg_show(tok, sb, sizeof(sb)), why);
+			dst.family = 0;
+			scoped_port = true;
+			continue;
+		}
+		dst.family = (uint8_t)family;
+		scoped_port = false;
+	}
+	if (!scoped_port)
+		cfg_verr(p, "address '%s' has no port after it",
+		    cfg_show(prev, sb, sizeof(sb)));
+	else if (n == 0)
 		cfg_verr(p, "no ports");
 	else if (n > CONFIG_OPEN_MAX)
 		cfg_verr(p, "%d ports, at most %d", n, CONFIG_OPEN_MAX);
 	else
 		knock_of(p)->nopen = n;
+}
+
+/* knockd's target: the one address frames must be sent to. */
+static void
+knock_target(struct parse *p, const char *v)
+{
+	struct config_dest *t = &knock_of(p)->target;
+	char why[WHY_MAX], sb[SHOW_BUF];
+	int family = 0;
+
+	if (match_prefix_parse(v, &family, &t->p, why, sizeof(why)) < 0 ||
+	    strchr(v, '/') != NULL) {
+		cfg_verr(p, "'%s' is not an address%s%s", cfg_show(v, sb,
+		    sizeof(sb)), strchr(v, '/') != NULL ? " (one address, no "
+		    "prefix)" : ": ", strchr(v, '/') != NULL ? "" : why);
+		t->family = 0;
+		return;
+	}
+	t->family = (uint8_t)family;
+}
+
+/* knockd's interface: frames count only when they arrive on it. */
+static void
+knock_interface(struct parse *p, const char *v)
+{
+	char sb[SHOW_BUF];
+	size_t i, len = strlen(v);
+
+	for (i = 0; i < len; i++)
+		if (v[i] == '/' || v[i] == '*' || cfg_is_blank(v[i]))
+			break;
+	if (len == 0 || len >= MATCH_IFNAME_MAX || i < len) {
+		cfg_verr(p, "'%s' is not an interface name (1-%d characters, "
+		    "no '/', '*' or blanks)", cfg_show(v, sb, sizeof(sb)),
+		    MATCH_IFNAME_MAX - 1);
+		return;
+	}
+	snprintf(knock_of(p)->interface, sizeof(knock_of(p)->interface), "%s", v);
 }
 
 static void
@@ -422,6 +524,8 @@ static const struct key knock_keys[] = {
 	[K_STATE] = { "state", knock_state, false },
 	[K_CLOSE_SEQUENCE] = { "close_sequence", knock_close_sequence, false },
 	[K_OPEN_PREFIX] = { "open_prefix", knock_open_prefix, false },
+	[K_TARGET] = { "target", knock_target, false },
+	[K_INTERFACE] = { "interface", knock_interface, false },
 	{ NULL, NULL, false }
 };
 _Static_assert(sizeof(knock_keys) / sizeof(knock_keys[0]) <= KEYS_MAX,
@@ -525,7 +629,9 @@ knock_check_open(struct parse *p, const struct config_knock *b)
 
 	for (i = 0; i < k->nopen; i++) {
 		o = &k->open[i];
-		if (!knock_has_port(b, o->proto, o->port))
+		/* A forwarded service never meets the input hook's divert. */
+		if (k->open_dst[i].family != 0 ||
+		    !knock_has_port(b, o->proto, o->port))
 			continue;
 		if (b != k)
 			snprintf(what, sizeof(what), "a knock port of [knock %s] "
@@ -538,6 +644,34 @@ knock_check_open(struct parse *p, const struct config_knock *b)
 			    k->ports.hi);
 		cfg_perr(p, p->seen_line[K_OPEN], "%s: open: %s:%u is %s", p->ctx,
 		    proto_name(o->proto), o->port, what);
+	}
+}
+
+/* A service this section opens that CONFIG_GUARD_TRIGGERS_MAX others open too. */
+static void
+knock_check_shared_guards(struct parse *p)
+{
+	const struct config_knock *k = knock_of(p), *a;
+	int i, j, o, n;
+
+	for (o = 0; o < k->nopen && o < CONFIG_OPEN_MAX; o++) {
+		n = 1;
+		for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++) {
+			a = &p->cfg->knocks[i];
+			for (j = 0; j < a->nopen; j++)
+				if (a->open[j].proto == k->open[o].proto &&
+				    a->open[j].port == k->open[o].port &&
+				    dest_same(&a->open_dst[j], &k->open_dst[o])) {
+					n++;
+					break;
+				}
+		}
+		if (n == CONFIG_GUARD_TRIGGERS_MAX + 1)
+			cfg_perr(p, p->seen_line[K_OPEN], "%s: open: %s:%u is "
+			    "opened by more than %d triggers (one guard holds "
+			    "at most that many)", p->ctx,
+			    proto_name(k->open[o].proto), k->open[o].port,
+			    CONFIG_GUARD_TRIGGERS_MAX);
 	}
 }
 
@@ -554,7 +688,8 @@ knock_check_frames_of_others(struct parse *p)
 	for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++) {
 		a = &p->cfg->knocks[i];
 		for (j = 0; j < a->nopen; j++)
-			if (knock_has_port(k, a->open[j].proto,
+			if (a->open_dst[j].family == 0 &&
+			    knock_has_port(k, a->open[j].proto,
 			    a->open[j].port)) {
 				cfg_perr(p, line, "%s: knocks on %s:%u, which [knock "
 				    "%s] (line %d) opens", p->ctx,
@@ -613,6 +748,7 @@ knock_check(struct parse *p)
 	for (i = 0; i < p->cfg->nknocks && &p->cfg->knocks[i] != k; i++)
 		knock_check_open(p, &p->cfg->knocks[i]);
 	knock_check_frames_of_others(p);
+	knock_check_shared_guards(p);
 }
 
 /* A knock with key or derive has no sequence to list. */
@@ -623,11 +759,29 @@ knock_key_waived(const struct parse *p, int key)
 	    p->seen_line[K_DERIVE]);
 }
 
+/* "10.0.0.0/8", "192.0.2.7" (a whole address without its length), "". */
+static const char *
+dest_str(const struct config_dest *d, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	int bits = d->family == AF_INET ? 32 : 128;
+
+	if (d->family == 0 || inet_ntop(d->family, d->p.addr, a, sizeof(a)) == NULL) {
+		snprintf(buf, len, "%s", "");
+		return buf;
+	}
+	if (d->p.len == bits)
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, "%s/%u", a, d->p.len);
+	return buf;
+}
+
 static void
 knock_print(const void *t, FILE *out)
 {
 	const struct config_knock *k = t;
-	char buf[32];
+	char buf[32], dst[INET6_ADDRSTRLEN + 8];
 	int i;
 
 	fprintf(out, "knock %s:", k->name);
@@ -642,10 +796,17 @@ knock_print(const void *t, FILE *out)
 	fprintf(out, " within %s opens",
 	    config_duration_str(k->window_ms, buf, sizeof(buf)));
 	for (i = 0; i < k->nopen; i++)
-		fprintf(out, " %s:%u", k->open[i].proto == IPPROTO_TCP ?
-		    "tcp" : "udp", k->open[i].port);
+		fprintf(out, " %s%s%s:%u", dest_str(&k->open_dst[i], dst,
+		    sizeof(dst)), k->open_dst[i].family ? " " : "",
+		    k->open[i].proto == IPPROTO_TCP ? "tcp" : "udp",
+		    k->open[i].port);
 	fprintf(out, " for %s\n",
 	    config_duration_str(k->allow_timeout_ms, buf, sizeof(buf)));
+	if (k->target.family != 0)
+		fprintf(out, "  %-15s %s\n", "target", dest_str(&k->target, dst,
+		    sizeof(dst)));
+	if (k->interface[0] != '\0')
+		fprintf(out, "  %-15s %s\n", "interface", k->interface);
 	if (k->derive != CONFIG_DERIVE_NONE)
 		fprintf(out, "  %-15s %s\n", "key", k->key_path);
 	if (k->derive == CONFIG_DERIVE_TIME)

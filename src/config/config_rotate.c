@@ -150,6 +150,80 @@ _Static_assert(sizeof(rotate_keys) / sizeof(rotate_keys[0]) <= KEYS_MAX,
 _Static_assert(1 << CONFIG_POOL_HOST_BITS == CONFIG_POOL_MAX,
     "a prefix that is spelled out fills the pool at most");
 
+/* A non-negated prefix that holds an address of 127.0.0.0/8 or ::1. */
+static bool
+prefix_has_loopback(int family, const struct match_prefix *px)
+{
+	static const uint8_t one6[16] = { [15] = 1 };
+	int i, bits;
+	uint8_t m;
+
+	if (family == AF_INET)
+		return px->len == 0 || (px->len <= 8 ?
+		    (px->addr[0] ^ 127) >> (8 - px->len) == 0 : px->addr[0] == 127);
+	for (i = 0; i < 16; i++) {
+		bits = px->len - i * 8;
+		if (bits <= 0)
+			break;
+		m = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+		if ((px->addr[i] & m) != (one6[i] & m))
+			return false;
+	}
+	return true;
+}
+
+/* An interface clause that lets "lo" in: "lo", or a wildcard "l*", "*". */
+static bool
+ifs_have_loopback(const struct match_ifs *ifs)
+{
+	int i;
+
+	for (i = 0; i < ifs->n; i++)
+		if (ifs->v[i].wildcard ? strncmp("lo", ifs->v[i].name,
+		    strlen(ifs->v[i].name)) == 0 : strcmp(ifs->v[i].name, "lo") == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A rotate trigger's rules outlive the engine (docs/design.md, decision 1): without an
+ * interface or address in its match they would translate every new
+ * connection of the host, loopback included; and loopback traffic never
+ * leaves the host, so rotating it only breaks local services.
+ */
+static void
+rotate_check_scope(struct parse *p)
+{
+	const struct match *m = &rotate_of(p)->match;
+	int line = p->seen_line[R_MATCH];
+	int d, i, family;
+
+	if (line == 0)
+		return;		/* a required key: its own error */
+	if (m->ifs[MATCH_OIF].n == 0 && m->ifs[MATCH_IIF].n == 0 &&
+	    (m->addr[MATCH_SRC].n == 0 || m->addr[MATCH_SRC].neg) &&
+	    (m->addr[MATCH_DST].n == 0 || m->addr[MATCH_DST].neg)) {
+		cfg_perr(p, line, "%s: match: needs an interface (oif eth0) or an "
+		    "address (ip saddr 10.0.0.0/8, ip daddr ...): the rules stay "
+		    "after the engine exits and would rotate every connection, "
+		    "loopback included", p->ctx);
+		return;
+	}
+	if (ifs_have_loopback(&m->ifs[MATCH_OIF]) ||
+	    ifs_have_loopback(&m->ifs[MATCH_IIF]))
+		cfg_perr(p, line, "%s: match: the loopback interface is not a path "
+		    "to rotate (its traffic never leaves this host)", p->ctx);
+	family = m->family;
+	for (d = 0; d < 2; d++)
+		for (i = 0; !m->addr[d].neg && i < m->addr[d].n; i++)
+			if (family != 0 && prefix_has_loopback(family, &m->addr[d].v[i])) {
+				cfg_perr(p, line, "%s: match: %s takes in loopback "
+				    "addresses, which are not a path to rotate",
+				    p->ctx, d == MATCH_SRC ? "saddr" : "daddr");
+				return;
+			}
+}
+
 static void
 rotate_check(struct parse *p)
 {
@@ -157,6 +231,7 @@ rotate_check(struct parse *p)
 	const int *seen = p->seen_line;
 	int f, useful = 0;
 
+	rotate_check_scope(p);
 	if (r->mode == CONFIG_PASSTHROUGH) {
 		if (seen[R_POOL])
 			cfg_perr(p, seen[R_POOL], "%s: pool: not with mode = "

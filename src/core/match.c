@@ -790,6 +790,29 @@ match_packet(const struct match *m, const struct pkt *p, const char *iif,
 }
 
 bool
+match_packet_header(const struct match *m, const struct pkt *p,
+    const char *iif, const char *oif)
+{
+	int i, d;
+
+	if (p->family == 0 || (m->family != 0 && p->family != m->family))
+		return false;
+	for (i = 0; p->proto != 0 && i < m->nprotos && m->protos[i] != p->proto; i++)
+		;
+	if (p->proto != 0 && m->nprotos > 0 && i == m->nprotos)
+		return false;
+	for (d = 0; d < 2; d++)
+		if (m->addr[d].n > 0 && !addrs_match(&m->addr[d],
+		    d == MATCH_SRC ? p->src : p->dst))
+			return false;
+	if (m->ifs[MATCH_IIF].n > 0 && !ifs_match(&m->ifs[MATCH_IIF], iif))
+		return false;
+	if (m->ifs[MATCH_OIF].n > 0 && !ifs_match(&m->ifs[MATCH_OIF], oif))
+		return false;
+	return true;
+}
+
+bool
 match_uses_ifs(const struct match *m, enum match_if which)
 {
 	return m->ifs[which].n > 0;

@@ -115,6 +115,14 @@ int match_parse(const char *text, struct match *m, char *why, size_t whylen);
 bool match_packet(const struct match *m, const struct pkt *p, const char *iif,
     const char *oif);
 
+/*
+ * The same for a packet whose transport header could not be read (the
+ * parser called it malformed): port and TCP flag clauses may match, the
+ * rest must. A packet whose protocol is unknown (0) may be any.
+ */
+bool match_packet_header(const struct match *m, const struct pkt *p,
+    const char *iif, const char *oif);
+
 /* Whether matching needs the interface names (the caller resolves them). */
 bool match_uses_ifs(const struct match *m, enum match_if which);
 

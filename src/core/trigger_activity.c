@@ -196,6 +196,16 @@ act_packet(struct activity *a, const struct act_held *pkt, uint64_t now_ms,
 	return ACT_PASS;
 }
 
+enum act_verdict
+act_unparsed(struct activity *a)
+{
+	a->c.unparsed++;
+	if (a->state == ACT_ACTIVE || a->cfg->start_failure_accept)
+		return ACT_PASS;
+	a->c.unparsed_dropped++;
+	return ACT_DROP;
+}
+
 void
 act_start_done(struct activity *a, uint32_t epoch, bool ok, uint64_t now_ms,
     struct act_actions *out)

@@ -68,6 +68,8 @@ struct act_counters {
 	uint64_t stops;
 	uint64_t stop_failures;
 	uint64_t resets;
+	uint64_t unparsed;		/* malformed packets judged (act_unparsed()) */
+	uint64_t unparsed_dropped;	/* of which dropped: the path was closed */
 };
 
 struct activity {
@@ -112,6 +114,14 @@ void act_keep_config(struct activity *a, const struct config_activity *cfg);
  */
 enum act_verdict act_packet(struct activity *a, const struct act_held *pkt,
     uint64_t now_ms, struct act_actions *out);
+
+/*
+ * A packet on this trigger's path that the parser called malformed: it is
+ * neither held nor taken as traffic (it starts nothing), but gets the
+ * path's verdict now: accept while the path is up, else the start_failure
+ * verdict (fail closed with start_failure = drop). Counted.
+ */
+enum act_verdict act_unparsed(struct activity *a);
 
 /* How a start or stop asked for in epoch ended. */
 void act_start_done(struct activity *a, uint32_t epoch, bool ok, uint64_t now_ms,

@@ -370,17 +370,44 @@ expired_keep(void *arg, int family, const uint8_t *addr, void *value)
 	memcpy(e->addr, addr, sizeof(e->addr));
 }
 
+/*
+ * docs/design.md, decision 13: a frame counts only when it is addressed to
+ * this host (the engine says so: it was queued at the input hook), to the
+ * trigger's target when one is set, and arrived on its interface when one
+ * is set.
+ */
+static bool
+trigger_addressed(const struct config_knock *k, const struct pkt *p,
+    const struct knock_where *w)
+{
+	if (!w->local)
+		return false;
+	if (k->target.family != 0 && (k->target.family != p->family ||
+	    memcmp(k->target.p.addr, p->dst, p->family == AF_INET ? 4 : 16) != 0))
+		return false;
+	if (k->interface[0] != '\0' && (w->iif == NULL ||
+	    strcmp(k->interface, w->iif) != 0))
+		return false;
+	return true;
+}
+
 static void
-trigger_packet(struct knock_trigger *kt, const struct pkt *p, uint64_t now_ms,
-    int64_t wall_s, struct knock_result *out)
+trigger_packet(struct knock_trigger *kt, const struct pkt *p,
+    const struct knock_where *w, uint64_t now_ms, int64_t wall_s,
+    struct knock_result *out)
 {
 	const struct config_knock *k = kt->cfg;
 	struct knock_state *st;
 
 	if (!machine_has_port(kt, p)) {
 		/* The other machine's frames are this one's too (verdict). */
-		if (knock_has_port(k, p->proto, p->dport))
+		if (knock_has_port(k, p->proto, p->dport) &&
+		    trigger_addressed(k, p, w))
 			out->verdict = KNOCK_DROP;
+		return;
+	}
+	if (!trigger_addressed(k, p, w)) {
+		kt->counters.not_addressed++;
 		return;
 	}
 	out->verdict = KNOCK_DROP;
@@ -419,6 +446,16 @@ void
 knock_set_packet_at(struct knock_set *ks, const struct pkt *p, uint64_t now_ms,
     int64_t wall_s, struct knock_result *out)
 {
+	static const struct knock_where here = { .local = true, .iif = NULL };
+
+	knock_set_packet_to(ks, p, &here, now_ms, wall_s, out);
+}
+
+void
+knock_set_packet_to(struct knock_set *ks, const struct pkt *p,
+    const struct knock_where *w, uint64_t now_ms, int64_t wall_s,
+    struct knock_result *out)
+{
 	int i;
 
 	out->verdict = KNOCK_NOT_MINE;
@@ -431,9 +468,9 @@ knock_set_packet_at(struct knock_set *ks, const struct pkt *p, uint64_t now_ms,
 	if (!set_has_port(ks, p))
 		return;
 	for (i = 0; i < ks->ntriggers; i++)
-		trigger_packet(&ks->triggers[i], p, now_ms, wall_s, out);
+		trigger_packet(&ks->triggers[i], p, w, now_ms, wall_s, out);
 	for (i = 0; i < ks->nclosers; i++)
-		trigger_packet(&ks->closers[i], p, now_ms, wall_s, out);
+		trigger_packet(&ks->closers[i], p, w, now_ms, wall_s, out);
 }
 
 /* Every port that carries one of k's frames, in the set's bitmaps. */
@@ -748,6 +785,7 @@ static void
 counters_add(struct knock_counters *to, const struct knock_counters *from)
 {
 	to->frames += from->frames;
+	to->not_addressed += from->not_addressed;
 	to->started += from->started;
 	to->advanced += from->advanced;
 	to->wrong += from->wrong;

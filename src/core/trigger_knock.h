@@ -87,6 +87,7 @@ struct knock_expired {
 
 struct knock_counters {
 	uint64_t frames;		/* packets on this trigger's knock ports */
+	uint64_t not_addressed;		/* on its ports but not to it: passed on */
 	uint64_t started;		/* first frames that began a sequence */
 	uint64_t advanced;		/* later frames in the right order */
 	uint64_t wrong;			/* frames out of order (reset or ignored) */
@@ -113,9 +114,27 @@ struct knock_set *knock_set_new_at(const struct config *cfg,
 void knock_set_free(struct knock_set *ks);
 
 /*
- * Run one parsed packet, received at now_ms (CLOCK_MONOTONIC) and wall_s
- * (time(2)), through every knock trigger.
+ * Where a packet was going, as the engine learnt it from the kernel (the
+ * core asks nobody): local when it is delivered to this host (queued at
+ * the input hook), and the name of the interface it came in on.
  */
+struct knock_where {
+	bool local;
+	const char *iif;		/* NULL: unknown */
+};
+
+/*
+ * Run one parsed packet, received at now_ms (CLOCK_MONOTONIC) and wall_s
+ * (time(2)), through every knock trigger. A packet on a knock port is a
+ * frame of a trigger only when it is addressed to it (docs/design.md,
+ * decision 13: to this host, to the trigger's target, through its
+ * interface); a packet no trigger takes is KNOCK_NOT_MINE.
+ */
+void knock_set_packet_to(struct knock_set *ks, const struct pkt *p,
+    const struct knock_where *w, uint64_t now_ms, int64_t wall_s,
+    struct knock_result *out);
+
+/* knock_set_packet_to() for a packet delivered to this host, interface unknown. */
 void knock_set_packet_at(struct knock_set *ks, const struct pkt *p,
     uint64_t now_ms, int64_t wall_s, struct knock_result *out);
 

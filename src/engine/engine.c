@@ -54,7 +54,7 @@ engine_log_packet(const char *source, const struct pkt *p, const char *what)
 
 /*
  * Parse one packet. A malformed one is counted and logged; it gets no
- * trigger, and the caller lets it pass: the kernel's own stack judges it.
+ * trigger; a queued one gets the verdict of its path (engine_unparsed()).
  */
 static int
 engine_parse(struct engine *e, const char *source, const uint8_t *buf,
@@ -69,6 +69,32 @@ engine_parse(struct engine *e, const char *source, const uint8_t *buf,
 	}
 	e->counters.parsed++;
 	return 0;
+}
+
+/*
+ * The verdict of a malformed queued packet: that of the path it was queued
+ * on, never a blind accept (issue 15). Each kind says whether the packet is
+ * on one of its paths and what that path gives it (engine_kind.unparsed);
+ * a packet on none passes to the kernel's own checks. Counted either way.
+ */
+static int
+engine_unparsed(struct engine *e, const struct nfq_packet *np,
+    const struct pkt *p, const char *source, uint16_t queue)
+{
+	struct engine_packet ep = { .pkt = p, .source = source,
+	    .indev = np->indev, .outdev = np->outdev, .hook = np->hook,
+	    .id = np->id, .len = np->orig_len, .queue = queue };
+	uint64_t now = loop_now_ms();
+	int i, verdict = -1;
+
+	for (i = 0; i < engine_nkinds && verdict < 0; i++)
+		if (engine_kinds[i]->unparsed != NULL)
+			verdict = engine_kinds[i]->unparsed(e, &ep, now);
+	if (verdict == NF_DROP) {
+		e->counters.malformed_dropped++;
+		return NF_DROP;
+	}
+	return NF_ACCEPT;
 }
 
 /* A queued packet through the kinds in turn (engine_kinds.c). */
@@ -96,7 +122,7 @@ engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 	snprintf(source, sizeof(source), "queue %u", queue);
 	if (engine_parse(e, source, np->payload, np->payload_len, &p,
 	    qs == NULL ? NULL : &qs->malformed) < 0)
-		return NF_ACCEPT;
+		return engine_unparsed(e, np, &p, source, queue);
 	now = loop_now_ms();
 	ep = (struct engine_packet){ .pkt = &p, .buf = np->payload,
 	    .source = source, .indev = np->indev, .outdev = np->outdev,
@@ -294,9 +320,10 @@ engine_log_counters(const struct engine *e)
 		    (unsigned long long)lc->nl.forged,
 		    (unsigned long long)lc->nl.malformed);
 	}
-	log_info("parser: %llu packets parsed, %llu malformed",
-	    (unsigned long long)e->counters.parsed,
-	    (unsigned long long)e->counters.malformed);
+	log_info("parser: %llu packets parsed, %llu malformed (%llu dropped: "
+	    "their path was closed)", (unsigned long long)e->counters.parsed,
+	    (unsigned long long)e->counters.malformed,
+	    (unsigned long long)e->counters.malformed_dropped);
 	for (i = 0; i < engine_nkinds; i++)
 		engine_kinds[i]->log_counters(e);
 	nc = nft_counters(e->nft);

@@ -254,6 +254,38 @@ engine_act_packet(struct engine *e, const struct pkt *p, uint32_t indev,
 	return verdict;
 }
 
+/*
+ * A malformed packet queued before routing or at the output hook, where
+ * activity rules queue: the first queue-mode trigger whose match its
+ * header fits gives its path's verdict (act_unparsed()); none: -1.
+ */
+static int
+engine_act_unparsed(struct engine *e, const struct engine_packet *ep,
+    uint64_t now)
+{
+	const struct pkt *p = ep->pkt;
+	const struct config_activity *c;
+	const char *iif = NULL, *oif = NULL;
+	struct engine_act *ea;
+	int i;
+
+	if (ep->hook != NF_INET_PRE_ROUTING && ep->hook != NF_INET_LOCAL_OUT)
+		return -1;
+	for (i = 0; i < e->nacts; i++) {
+		ea = e->acts[i];
+		c = ea->st.cfg;
+		if (c->source != CONFIG_SOURCE_QUEUE)
+			continue;
+		if (iif == NULL && match_uses_ifs(&c->match, MATCH_IIF))
+			iif = ifname_get(&e->ifnames, ep->indev, now);
+		if (oif == NULL && match_uses_ifs(&c->match, MATCH_OIF))
+			oif = ifname_get(&e->ifnames, ep->outdev, now);
+		if (match_packet_header(&c->match, p, iif, oif))
+			return act_unparsed(&ea->st) == ACT_DROP ? NF_DROP : NF_ACCEPT;
+	}
+	return -1;
+}
+
 static uint64_t
 engine_act_next_deadline(const struct engine *e)
 {
@@ -471,7 +503,8 @@ engine_act_log_counters(const struct engine *e)
 		c = &ea->st.c;
 		log_info("activity %s: %s, %llu packets, %llu held, %llu released, "
 		    "%llu given the start_failure verdict, %llu over the hold "
-		    "bound, %llu in back-off, %llu starts (%llu failed), %llu stops",
+		    "bound, %llu in back-off, %llu starts (%llu failed), %llu stops, "
+		    "%llu malformed (%llu dropped)",
 		    ea->name, act_state_name(ea->st.state),
 		    (unsigned long long)c->packets, (unsigned long long)c->held,
 		    (unsigned long long)c->released,
@@ -479,7 +512,8 @@ engine_act_log_counters(const struct engine *e)
 		    (unsigned long long)c->overflow, (unsigned long long)c->backoff,
 		    (unsigned long long)c->starts,
 		    (unsigned long long)c->start_failures,
-		    (unsigned long long)c->stops);
+		    (unsigned long long)c->stops, (unsigned long long)c->unparsed,
+		    (unsigned long long)c->unparsed_dropped);
 	}
 }
 
@@ -503,20 +537,22 @@ engine_act_flush(struct engine *e, uint64_t now)
 	}
 }
 
-/*
- * A queued packet. Only one queued before routing may be held: one from
- * a later hook was routed already (docs/design.md, decision 4). It still
- * counts as traffic.
- */
+/* A queued packet: held, or its verdict now. */
 static const char *
 engine_act_queued(struct engine *e, const struct engine_packet *ep,
     uint64_t now, int *verdict)
 {
 	struct act_held held = { .id = ep->id, .len = ep->len, .queue = ep->queue };
 
+	/*
+	 * A packet queued before routing may be held (docs/design.md,
+	 * decision 4), and so may the host's own at the output hook: it
+	 * leaves on the route it had when it was sent (docs/activity.md).
+	 * One from a later hook still counts as traffic.
+	 */
 	*verdict = engine_act_packet(e, ep->pkt, ep->indev, ep->outdev,
-	    ep->hook == NF_INET_PRE_ROUTING ? &held : NULL, CONFIG_SOURCE_QUEUE,
-	    now);
+	    ep->hook == NF_INET_PRE_ROUTING || ep->hook == NF_INET_LOCAL_OUT ?
+	    &held : NULL, CONFIG_SOURCE_QUEUE, now);
 	return NULL;
 }
 
@@ -556,6 +592,7 @@ const struct engine_kind engine_kind_activity = {
 	.commit = engine_act_commit,
 	.quiesce = engine_act_quiesce,
 	.queued = engine_act_queued,
+	.unparsed = engine_act_unparsed,
 	.logged = engine_act_logged,
 	.logged_by_prefix = false,
 	.next_deadline = engine_act_next_deadline,

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "core/deferred.h"
+#include "core/knock_frame.h"
 #include "engine/engine_priv.h"
 #include "engine/event.h"
 #include "engine/hook.h"
@@ -193,19 +194,53 @@ knock_needs_commit(const struct knock_result *kr)
 	return false;
 }
 
+/* Whether a knock trigger has frames on proto (0: unknown, any may). */
+static bool
+engine_knock_uses_proto(const struct engine *e, uint8_t proto)
+{
+	struct config_port_range r[CONFIG_KNOCK_FRAMES_MAX];
+	int i, j, n;
+
+	for (i = 0; i < e->cfg->nknocks; i++) {
+		n = knock_divert_ports(&e->cfg->knocks[i], r, CONFIG_KNOCK_FRAMES_MAX);
+		for (j = 0; j < n; j++)
+			if (proto == 0 || r[j].proto == proto)
+				return true;
+	}
+	return false;
+}
+
+/* Whether a knock trigger counts only frames from one interface. */
+static bool
+engine_knock_uses_iif(const struct config *cfg)
+{
+	int i;
+
+	for (i = 0; i < cfg->nknocks; i++)
+		if (cfg->knocks[i].interface[0] != '\0')
+			return true;
+	return false;
+}
+
 /*
  * A packet through the knock triggers; the sequences it completed open. One
  * that needs its counter on disk first waits for the pass's flush: no file
  * is written in a packet callback (docs/design.md, decision 15: nothing on
- * the packet path waits).
+ * the packet path waits). local: the kernel delivers the packet to this
+ * host (it was queued at the input hook, which sees nothing else); indev:
+ * the interface it came in on (decision 13).
  */
 static enum knock_verdict
-engine_knock_packet(struct engine *e, const struct pkt *p, uint64_t now)
+engine_knock_packet(struct engine *e, const struct pkt *p, bool local,
+    uint32_t indev, uint64_t now)
 {
+	struct knock_where w = { .local = local, .iif = NULL };
 	struct knock_result kr;
 	int i;
 
-	knock_set_packet_at(e->knocks, p, now, (int64_t)time(NULL), &kr);
+	if (local && indev != 0 && engine_knock_uses_iif(e->cfg))
+		w.iif = ifname_get(&e->ifnames, indev, now);
+	knock_set_packet_to(e->knocks, p, &w, now, (int64_t)time(NULL), &kr);
 	if (kr.verdict == KNOCK_NOT_MINE)
 		return kr.verdict;
 	engine_knock_events(e, &kr, now);
@@ -270,11 +305,12 @@ engine_knock_log_counters(const struct engine *e)
 
 	for (i = 0; i < knock_set_count(e->knocks); i++) {
 		knock_set_counters(e->knocks, i, &kc);
-		log_info("knock %s: %llu frames, %llu started, %llu opened, %llu resets, "
-		    "%llu duplicates, %llu closed, "
+		log_info("knock %s: %llu frames, %llu not addressed to it, %llu started, "
+		    "%llu opened, %llu resets, %llu duplicates, %llu closed, "
 		    "%llu replays refused, %llu state errors, %llu tracked, %llu evicted",
 		    knock_set_trigger(e->knocks, i)->name,
-		    (unsigned long long)kc.frames, (unsigned long long)kc.started,
+		    (unsigned long long)kc.frames,
+		    (unsigned long long)kc.not_addressed, (unsigned long long)kc.started,
 		    (unsigned long long)kc.opened, (unsigned long long)kc.resets,
 		    (unsigned long long)kc.duplicates, (unsigned long long)kc.closed,
 		    (unsigned long long)kc.replays, (unsigned long long)kc.state_errors,
@@ -288,10 +324,28 @@ static const char *
 engine_knock_queued(struct engine *e, const struct engine_packet *ep,
     uint64_t now, int *verdict)
 {
-	if (engine_knock_packet(e, ep->pkt, now) != KNOCK_DROP)
+	if (engine_knock_packet(e, ep->pkt, ep->hook == NF_INET_LOCAL_IN,
+	    ep->indev, now) != KNOCK_DROP)
 		return NULL;
 	*verdict = NF_DROP;
 	return "knock frame, drop";
+}
+
+/*
+ * A malformed packet at the input hook, where knock frames are diverted:
+ * on a protocol a knock uses it is dropped, as every frame is (a malformed
+ * one cannot be told from one; a count rule's packet on that protocol
+ * shares its fate). Elsewhere it is not on a knock's path.
+ */
+static int
+engine_knock_unparsed(struct engine *e, const struct engine_packet *ep,
+    uint64_t now)
+{
+	(void)now;
+	if (ep->hook != NF_INET_LOCAL_IN || !engine_knock_uses_proto(e,
+	    ep->pkt->proto))
+		return -1;
+	return NF_DROP;
 }
 
 /* The earliest knock window to close, or exec_stop to run. */
@@ -348,6 +402,7 @@ const struct engine_kind engine_kind_knock = {
 	.discard = engine_knock_discard,
 	.commit = engine_knock_commit,
 	.queued = engine_knock_queued,
+	.unparsed = engine_knock_unparsed,
 	.next_deadline = engine_knock_next_deadline,
 	.expire = engine_knock_expire,
 	.run_deferred = engine_knock_run_deferred,

@@ -16,7 +16,7 @@
 #include "engine/hook.h"
 #include "kernel/ifname.h"
 
-#define ENGINE_QUEUES_MAX	64
+#define ENGINE_QUEUES_MAX	CONFIG_QUEUES_MAX
 /* SIGHUPs closer than this to the last reload wait for one more reload. */
 #define ENGINE_RELOAD_GAP_MS	100
 /* exec_stop hooks waiting for their delay; beyond this they are refused (logged). */
@@ -44,6 +44,7 @@ struct spa_set;
 struct engine_counters {
 	uint64_t parsed;
 	uint64_t malformed;
+	uint64_t malformed_dropped;	/* the path they were queued on is closed */
 	uint64_t deferred_refused;
 	uint64_t knock_pending_refused;	/* over ENGINE_KNOCK_PENDING in one pass */
 };
@@ -192,6 +193,13 @@ struct engine_kind {
 	 */
 	const char *(*queued)(struct engine *e, const struct engine_packet *ep,
 	    uint64_t now, int *verdict);
+	/*
+	 * A queued packet the parser called malformed, in the order of
+	 * engine_kinds[]: the verdict of this kind's path (NF_ACCEPT,
+	 * NF_DROP), or -1 when it is on none of this kind's paths.
+	 */
+	int (*unparsed)(struct engine *e, const struct engine_packet *ep,
+	    uint64_t now);
 	/* A packet from NFLOG: true when the kind took it, and no other sees it. */
 	bool (*logged)(struct engine *e, const struct engine_packet *ep,
 	    uint64_t now);

@@ -110,20 +110,22 @@ family_str(int family)
 static void
 op_rule_str(const struct nft *n, const struct sync_op *op, char *buf, size_t len)
 {
-	const struct plan_trigger *t = &n->plan.triggers[op->trigger];
 	const struct config_port_range *pr;
 	const struct config_port *pt;
 
 	switch (op->kind) {
 	case SYNC_RULE_GUARD:
-		pt = &t->open[op->port];
-		snprintf(buf, len, "add rule %s: guard %s:%u of %s (%s)", op->name,
-		    pt->proto == IPPROTO_TCP ? "tcp" : "udp", pt->port, t->name,
+		pt = &n->plan.guards[op->port].port;
+		snprintf(buf, len, "add rule %s: guard %s:%u of %s%s (%s)", op->name,
+		    pt->proto == IPPROTO_TCP ? "tcp" : "udp", pt->port,
+		    n->plan.triggers[n->plan.guards[op->port].triggers[0]].name,
+		    n->plan.guards[op->port].ntriggers > 1 ? " and others" : "",
 		    family_str(op->family));
 		break;
 	case SYNC_RULE_ACTIVITY:
-		snprintf(buf, len, "add rule activity: %s (%s) combination %d, %s",
-		    n->plan.activities[op->trigger].name, family_str(op->family),
+		snprintf(buf, len, "add rule %s: %s (%s) combination %d, %s",
+		    op->name, n->plan.activities[op->trigger].name,
+		    family_str(op->family),
 		    op->port + 1, op->sampled ? "sampled" : "all while not active");
 		break;
 	case SYNC_RULE_COUNT_BLOCK:
@@ -192,7 +194,9 @@ op_set_new(const struct nft *n, const struct sync_op *op, int idx)
 		return build_set_block(p->table, op->name, op->family,
 		    p->set_size, p->counts[op->trigger].period_ms, id);
 	case SET_POOL:
-		return build_set_pool(p->table, op->name, op->family, id);
+		return build_set_pool(p->table, op->name, op->family,
+		    (uint32_t)p->rotates[op->trigger].pool[op->family == AF_INET6].n,
+		    p->rotates[op->trigger].policy == CONFIG_RANDOM, id);
 	default:
 		return build_set_activity(p->table, op->name, op->family,
 		    p->set_size, id);
@@ -239,7 +243,6 @@ static struct nftnl_rule *
 op_rule(const struct nft *n, const struct sync_op *op)
 {
 	const struct plan *p = &n->plan;
-	const struct plan_trigger *t = &p->triggers[op->trigger];
 
 	switch (op->kind) {
 	case SYNC_RULE_COUNT_BLOCK:
@@ -249,17 +252,18 @@ op_rule(const struct nft *n, const struct sync_op *op)
 		    op->port);
 	case SYNC_RULE_COUNT_DIVERT:
 		return build_rule_count_divert(p, &p->counts[op->trigger], op->name,
-		    op->family, op->port, n->native_queue);
+		    op->family, op->port, op->shard, n->native_queue);
 	case SYNC_RULE_ROTATE:
 		return build_rule_rotate(p, &p->rotates[op->trigger], op->family,
 		    op->port);
 	case SYNC_RULE_GUARD:
-		return build_rule_guard(p, op->name, t, &t->open[op->port], op->family);
+		return build_rule_guard(p, &p->guards[op->port], op->family);
 	case SYNC_RULE_ACTIVITY:
-		return build_rule_activity(p, &p->activities[op->trigger], op->family,
-		    op->port, op->sampled, n->native_queue);
+		return build_rule_activity(p, &p->activities[op->trigger], op->name,
+		    op->family, op->port, op->sampled, op->shard, n->native_queue);
 	default:
-		return build_rule_divert(p, &p->divert[op->port], n->native_queue);
+		return build_rule_divert(p, &p->divert[op->port], op->family,
+		    op->shard, n->native_queue);
 	}
 }
 

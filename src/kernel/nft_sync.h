@@ -53,6 +53,7 @@ struct sync_op {
 	int family;
 	uint8_t set_kind;	/* enum set_kind of SYNC_SET_ADD */
 	bool sampled;		/* activity rule 1 (build_rule_activity()) */
+	int shard;		/* queue rules: which of build_queue_shards() */
 };
 
 struct sync {
@@ -65,7 +66,8 @@ struct sync {
 };
 
 enum chain_kind {
-	CHAIN_GUARD, CHAIN_DIVERT, CHAIN_ACTIVITY, CHAIN_COUNT_PRE, CHAIN_COUNT,
+	CHAIN_GUARD_IN, CHAIN_GUARD_FWD, CHAIN_DIVERT, CHAIN_ACTIVITY,
+	CHAIN_ACTIVITY_OUT, CHAIN_COUNT_PRE, CHAIN_COUNT,
 	CHAIN_ROTATE
 };
 
@@ -78,7 +80,7 @@ struct sync_chain {
 };
 
 /* The chains the engine's table may hold (nft_sync_ops.c). */
-#define SYNC_NCHAINS	8
+#define SYNC_NCHAINS	9
 extern const struct sync_chain sync_chains[SYNC_NCHAINS];
 
 /*

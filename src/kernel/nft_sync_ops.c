@@ -16,17 +16,22 @@
 #include <libnftnl/set.h>
 
 #include "util/log.h"
+#include "builders/build.h"
 #include "kernel/nft_sync.h"
 
 /* Sized by its initializer: a count that differs from SYNC_NCHAINS fails to build. */
 const struct sync_chain sync_chains[] = {
-	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
-	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, CHAIN_GUARD, "filter" },
+	/* This host's services, those behind it (docs/design.md, decision 13). */
+	{ NFT_CHAIN_GUARD_IN, NF_INET_LOCAL_IN, NFT_PRIO_GUARD, CHAIN_GUARD_IN, "filter" },
+	{ NFT_CHAIN_GUARD_FWD, NF_INET_FORWARD, NFT_PRIO_GUARD, CHAIN_GUARD_FWD, "filter" },
 	{ NFT_CHAIN_DIVERT, NF_INET_LOCAL_IN, NFT_PRIO_DIVERT, CHAIN_DIVERT, "filter" },
 	/* Before routing: a held packet is routed when it is let go
 	 * (docs/design.md, decision 4). */
 	{ NFT_CHAIN_ACTIVITY, NF_INET_PRE_ROUTING, NFT_PRIO_ACTIVITY, CHAIN_ACTIVITY,
 	    "filter" },
+	/* The host's own traffic: held on the route it had (docs/activity.md). */
+	{ NFT_CHAIN_ACTIVITY_OUT, NF_INET_LOCAL_OUT, NFT_PRIO_ACTIVITY,
+	    CHAIN_ACTIVITY_OUT, "filter" },
 	/* Blocked sources go before anything else sees them, local or forwarded. */
 	{ NFT_CHAIN_COUNT_PRE, NF_INET_PRE_ROUTING, NFT_PRIO_GUARD, CHAIN_COUNT_PRE,
 	    "filter" },
@@ -37,12 +42,12 @@ const struct sync_chain sync_chains[] = {
 };
 
 static bool
-plan_has_guards(const struct plan *p)
+plan_has_guards(const struct plan *p, bool fwd)
 {
 	int i;
 
-	for (i = 0; i < p->ntriggers; i++)
-		if (p->triggers[i].nopen > 0)
+	for (i = 0; i < p->nguards; i++)
+		if ((p->guards[i].dst.family != 0) == fwd)
 			return true;
 	return false;
 }
@@ -60,6 +65,27 @@ plan_has_counts(const struct plan *p, bool threshold)
 		    c->kind == CONFIG_COUNT_EVERY || c->path == CONFIG_PATH_ENGINE)
 			return true;
 	}
+	return false;
+}
+
+/*
+ * An activity trigger whose match names an input interface cannot match
+ * the host's own traffic, which has none: it has no output rules.
+ */
+static bool
+activity_sees_own(const struct plan_activity *a)
+{
+	return !match_uses_ifs(&a->match, MATCH_IIF);
+}
+
+static bool
+plan_has_own_activity(const struct plan *p)
+{
+	int i;
+
+	for (i = 0; i < p->nactivities; i++)
+		if (activity_sees_own(&p->activities[i]))
+			return true;
 	return false;
 }
 
@@ -84,14 +110,18 @@ chain_planned(const struct plan *p, int i)
 		return p->ndivert > 0;
 	case CHAIN_ACTIVITY:
 		return p->nactivities > 0;
+	case CHAIN_ACTIVITY_OUT:
+		return plan_has_own_activity(p);
 	case CHAIN_COUNT_PRE:
 		return plan_has_counts(p, true);
 	case CHAIN_COUNT:
 		return plan_has_counts(p, false);
 	case CHAIN_ROTATE:
 		return plan_has_rotates(p);
+	case CHAIN_GUARD_FWD:
+		return plan_has_guards(p, true);
 	default:
-		return plan_has_guards(p);
+		return plan_has_guards(p, false);
 	}
 }
 
@@ -259,7 +289,9 @@ set_fits(struct nftnl_set *s, const struct plan_set *ps, uint32_t size)
 		    (NFT_SET_TIMEOUT | NFT_SET_EVAL) &&
 		    nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT) == ps->timeout_ms;
 	case SET_POOL:
+		/* A mark key (older versions) does not survive nft -f: redo it. */
 		return klen == sizeof(uint32_t) && (flags & kind) == NFT_SET_MAP &&
+		    nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE) == NFT_POOL_KEY_TYPE &&
 		    nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN) == alen;
 	default:
 		return klen == alen && (flags & kind) == NFT_SET_TIMEOUT;
@@ -399,29 +431,34 @@ sync_ops_sets(struct nft *n, struct sync *s)
 
 /* Per activity trigger, family, combination of its match and rule kind. */
 static int
-sync_ops_activity(struct nft *n, struct sync *s)
+sync_ops_activity(struct nft *n, struct sync *s, const char *chain)
 {
 	const struct plan_activity *a;
 	struct sync_op *op;
-	int i, f, c, v, fam;
+	int i, f, c, v, q, fam;
+	int shards = build_queue_shards(&n->plan, n->native_queue);
 
 	for (i = 0; i < n->plan.nactivities; i++) {
 		a = &n->plan.activities[i];
+		if (strcmp(chain, NFT_CHAIN_ACTIVITY_OUT) == 0 && !activity_sees_own(a))
+			continue;
 		for (f = 0; f < 2; f++) {
 			fam = f ? AF_INET6 : AF_INET;
 			if (!match_has_family(&a->match, fam))
 				continue;
 			for (c = 0; c < match_combos(&a->match); c++)
-				for (v = a->nflog ? 1 : 0; v < 2; v++) {
-					op = op_add(s, SYNC_RULE_ACTIVITY, true,
-					    NFT_CHAIN_ACTIVITY);
-					if (op == NULL)
-						return -1;
-					op->trigger = i;
-					op->family = fam;
-					op->port = c;
-					op->sampled = v == 1;
-				}
+				for (v = a->nflog ? 1 : 0; v < 2; v++)
+					for (q = 0; q < (a->nflog ? 1 : shards); q++) {
+						op = op_add(s, SYNC_RULE_ACTIVITY,
+						    true, chain);
+						if (op == NULL)
+							return -1;
+						op->trigger = i;
+						op->family = fam;
+						op->port = c;
+						op->sampled = v == 1;
+						op->shard = q;
+					}
 		}
 	}
 	return 0;
@@ -430,22 +467,24 @@ sync_ops_activity(struct nft *n, struct sync *s)
 /* One rule op per family the trigger's match covers and per combination. */
 static int
 rule_ops(struct sync *s, uint8_t kind, const char *chain, int trigger,
-    const struct match *m, bool combos)
+    const struct match *m, bool combos, int shards)
 {
 	struct sync_op *op;
-	int f, c, fam;
+	int f, c, q, fam;
 
 	for (f = 0; f < 2; f++) {
 		fam = f ? AF_INET6 : AF_INET;
 		if (!match_has_family(m, fam))
 			continue;
-		for (c = 0; c < (combos ? match_combos(m) : 1); c++) {
-			if ((op = op_add(s, kind, true, chain)) == NULL)
-				return -1;
-			op->trigger = trigger;
-			op->family = fam;
-			op->port = c;
-		}
+		for (c = 0; c < (combos ? match_combos(m) : 1); c++)
+			for (q = 0; q < shards; q++) {
+				if ((op = op_add(s, kind, true, chain)) == NULL)
+					return -1;
+				op->trigger = trigger;
+				op->family = fam;
+				op->port = c;
+				op->shard = q;
+			}
 	}
 	return 0;
 }
@@ -464,7 +503,7 @@ sync_ops_count_pre(struct nft *n, struct sync *s)
 		c = &n->plan.counts[i];
 		if (c->kind == CONFIG_COUNT_THRESHOLD && rule_ops(s,
 		    SYNC_RULE_COUNT_BLOCK, NFT_CHAIN_COUNT_PRE, i, &c->match,
-		    false) < 0)
+		    false, 1) < 0)
 			return -1;
 	}
 	for (i = 0; i < n->plan.ncounts; i++) {
@@ -472,7 +511,7 @@ sync_ops_count_pre(struct nft *n, struct sync *s)
 		if (c->kind == CONFIG_COUNT_THRESHOLD &&
 		    c->path == CONFIG_PATH_KERNEL && rule_ops(s,
 		    SYNC_RULE_COUNT_METER, NFT_CHAIN_COUNT_PRE, i, &c->match,
-		    true) < 0)
+		    true, 1) < 0)
 			return -1;
 	}
 	return 0;
@@ -498,7 +537,8 @@ sync_ops_count(struct nft *n, struct sync *s, const char *chain)
 			if (c->nflog != (pass == 0))
 				continue;
 			if (rule_ops(s, SYNC_RULE_COUNT_DIVERT, chain, i,
-			    &c->match, true) < 0)
+			    &c->match, true, c->nflog ? 1 :
+			    build_queue_shards(&n->plan, n->native_queue)) < 0)
 				return -1;
 		}
 	return 0;
@@ -536,11 +576,13 @@ sync_ops_rules(struct nft *n, struct sync *s, int chain)
 {
 	const struct plan *p = &n->plan;
 	struct sync_op *op;
-	int i, j, f;
+	int i, j, f, q;
+	bool one;
 
 	switch (sync_chains[chain].kind) {
 	case CHAIN_ACTIVITY:
-		return sync_ops_activity(n, s);
+	case CHAIN_ACTIVITY_OUT:
+		return sync_ops_activity(n, s, sync_chains[chain].name);
 	case CHAIN_COUNT_PRE:
 		return sync_ops_count_pre(n, s);
 	case CHAIN_COUNT:
@@ -549,23 +591,35 @@ sync_ops_rules(struct nft *n, struct sync *s, int chain)
 		return sync_ops_rotate(n, s);
 	}
 	if (sync_chains[chain].kind == CHAIN_DIVERT) {
-		for (j = 0; j < p->ndivert; j++) {
-			if ((op = op_add(s, SYNC_RULE_DIVERT, true, NFT_CHAIN_DIVERT)) == NULL)
-				return -1;
-			op->port = j;
-		}
+		/* Several queues: per family, the source address picks one. */
+		one = p->queue_first == p->queue_last;
+		for (j = 0; j < p->ndivert; j++)
+			for (f = one ? 2 : 0; f < (one ? 3 : 2); f++)
+				for (q = 0; q < build_queue_shards(p, n->native_queue); q++) {
+					op = op_add(s, SYNC_RULE_DIVERT, true,
+					    NFT_CHAIN_DIVERT);
+					if (op == NULL)
+						return -1;
+					op->port = j;
+					op->family = f == 0 ? AF_INET : f == 1 ?
+					    AF_INET6 : 0;
+					op->shard = q;
+				}
 		return 0;
 	}
-	for (i = 0; i < p->ntriggers; i++)
-		for (j = 0; j < p->triggers[i].nopen; j++)
-			for (f = 0; f < 2; f++) {
-				op = op_add(s, SYNC_RULE_GUARD, true, sync_chains[chain].name);
-				if (op == NULL)
-					return -1;
-				op->trigger = i;
-				op->port = j;
-				op->family = f ? AF_INET6 : AF_INET;
-			}
+	/* One rule per guarded service and family, in its chain. */
+	for (i = 0; i < p->nguards; i++)
+		for (f = 0; f < 2; f++) {
+			if (strcmp(plan_guard_chain(&p->guards[i]),
+			    sync_chains[chain].name) != 0 ||
+			    !plan_guard_has_family(&p->guards[i], f ? AF_INET6 : AF_INET))
+				continue;
+			op = op_add(s, SYNC_RULE_GUARD, true, sync_chains[chain].name);
+			if (op == NULL)
+				return -1;
+			op->port = i;
+			op->family = f ? AF_INET6 : AF_INET;
+		}
 	return 0;
 }
 

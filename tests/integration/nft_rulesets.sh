@@ -42,7 +42,7 @@ check nft_ruleset_comment_config_is_valid "$CTL" "$work/engine.ini" probes
 check nft_ruleset_compat_loads nft -f "$compat"
 "$CTL" "$work/engine.ini" sync >"$work/sync.out" 2>&1
 check nft_ruleset_engine_sync_manage_rules_no grep -q '^done sync' "$work/sync.out"
-expect_eq nft_ruleset_engine_leaves_its_rules 4 "$(nft list table $T | grep -c 'counter packets 0 bytes 0 drop')"
+expect_eq nft_ruleset_engine_leaves_its_rules 2 "$(nft list table $T | grep -c 'counter packets 0 bytes 0 drop')"
 expect_eq nft_ruleset_compat_guard_drops_non_member timeout "$(connect 127.0.0.1 22)"
 expect_eq nft_ruleset_compat_guard_drops_non_member_ipv6 timeout "$(connect ::1 22)"
 "$CTL" "$work/engine.ini" sync add ssh 127.0.0.1 600000 add ssh ::1 600000 flush >/dev/null 2>&1
@@ -50,7 +50,7 @@ expect_eq nft_ruleset_compat_guard_admits_member connected "$(connect 127.0.0.1 
 expect_eq nft_ruleset_compat_guard_admits_member_ipv6 connected "$(connect ::1 22)"
 check nft_ruleset_compat_reloads nft -f "$compat"
 check nft_ruleset_reload_keeps_members sh -c "nft list set $T ssh_allow4 | grep -q '127.0.0.1 timeout'"
-expect_eq nft_ruleset_reload_replaces_rules 4 "$(nft list table $T | grep -c ' drop')"
+expect_eq nft_ruleset_reload_replaces_rules 2 "$(nft list table $T | grep -c ' drop')"
 
 # The divert its comment gives, run as written.
 sed -n 's/^#   \(ip6*tables-nft .*\)/\1/p' "$compat" >"$work/divert.sh"
@@ -81,3 +81,21 @@ else
 	check nft_ruleset_native_loads_without_queue sh -c \
 	    "sed 's/queue num 0 bypass/accept/' '$native' | nft -f -"
 fi
+
+# gateway.nft: guards scoped to their destination, one guard for two
+# triggers, the divert sharded by the source address (native queue only).
+gateway=$top/nft/gateway.nft
+nft delete table $T 2>/dev/null
+if "$CTL" "$work/engine.ini" probes | grep -q 'native_queue 1'; then
+	check nft_ruleset_gateway_loads nft -f "$gateway"
+else
+	nft -f "$gateway" >"$work/gateway.err" 2>&1
+	expect_eq nft_ruleset_gateway_refused_only_at_queue 4 "$(grep -c 'Error: Could not process rule' "$work/gateway.err")"
+	check nft_ruleset_gateway_loads_without_queue sh -c \
+	    "sed 's/queue flags bypass to jhash ip6* saddr mod 2/accept/' '$gateway' | nft -f -"
+fi
+check nft_ruleset_gateway_one_guard_two_sets sh -c "nft list chain $T guard_in | grep -q 'ip saddr != @admin_allow4 ip saddr != @phone_allow4 counter'"
+check nft_ruleset_gateway_forward_guard_on_destination sh -c "nft list chain $T guard_fwd | grep -q 'ip daddr 192.168.1.10 tcp dport 22 '"
+sed -n 's/^#\t//p' "$gateway" | sed -n '/^\[engine\]/,$p' >"$work/gateway.ini"
+chmod 600 "$work/gateway.ini"
+check nft_ruleset_gateway_comment_config_is_valid "$NFQT" -C "$work/gateway.ini"

@@ -15,7 +15,7 @@ sequence = udp:7000 tcp:8000:s tcp:9000:fa
 open = tcp:22
 [knock web]
 sequence = udp:7001 tcp:8000:s
-open = tcp:443 tcp:8443
+open = tcp:443 tcp:8443 192.0.2.80 tcp:8443
 INI
 )
 one=$(write_config one.ini <<'INI'
@@ -48,8 +48,12 @@ check nft_allow_sets_bounded_by_max_sources sh -c "nft list set $T web_allow4 | 
 check nft_guard_in_at_filter_minus_10 sh -c "nft list chain $T guard_in | grep -q 'type filter hook input priority filter - 10; policy accept;'"
 check nft_guard_fwd_at_filter_minus_10 sh -c "nft list chain $T guard_fwd | grep -q 'type filter hook forward priority filter - 10; policy accept;'"
 check nft_guard_drops_new_ipv4_non_members sh -c "nft list chain $T guard_in | grep -q 'tcp dport 22 ct state ! established,related ip saddr != @ssh_allow4 counter packets 0 bytes 0 drop'"
-check nft_guard_drops_new_ipv6_non_members sh -c "nft list chain $T guard_fwd | grep -q 'tcp dport 8443 ct state ! established,related ip6 saddr != @web_allow6 counter packets 0 bytes 0 drop'"
-expect_eq nft_guard_rule_per_port_family_chain 12 "$(listing | grep -c 'drop comment')"
+check nft_guard_drops_new_ipv6_non_members sh -c "nft list chain $T guard_in | grep -q 'tcp dport 8443 ct state ! established,related ip6 saddr != @web_allow6 counter packets 0 bytes 0 drop'"
+# Decision 13: a port without an address is this host's (input only); one
+# with an address is guarded where it is forwarded, on that destination.
+check nft_guard_fwd_matches_the_destination sh -c "nft list chain $T guard_fwd | grep -q 'ip daddr 192.0.2.80 tcp dport 8443 ct state ! established,related ip saddr != @web_allow4 counter packets 0 bytes 0 drop'"
+expect_eq nft_guard_fwd_has_only_the_forwarded_service 1 "$(nft list chain $T guard_fwd | grep -c 'drop comment')"
+expect_eq nft_guard_rule_per_service_and_family 7 "$(listing | grep -c 'drop comment')"
 check nft_divert_queues_knock_port sh -c "nft list chain $T divert | grep -q 'udp dport 7001 counter packets 0 bytes 0 queue num 0 bypass'"
 expect_eq nft_divert_shared_knock_port_once 1 "$(listing | grep -c 'tcp dport 8000 counter')"
 
@@ -81,13 +85,20 @@ nft add rule $T stray counter
 check nft_resync_deletes_sets_of_gone_trigger sh -c "! nft list set $T web_allow4 >/dev/null 2>&1"
 check nft_resync_keeps_sets_of_kept_trigger sh -c "nft list set $T ssh_allow4 | grep -q 192.0.2.7"
 check nft_resync_deletes_stray_chain sh -c "! nft list chain $T stray >/dev/null 2>&1"
-expect_eq nft_resync_rebuilds_rules_for_new_shape 7 "$(rules)"
-check nft_queue_range_is_balanced sh -c "nft list chain $T divert | grep -q 'udp dport 7000 counter packets 0 bytes 0 queue num 2-3 comment'"
+# 2 guards; 3 knock ports x 2 families x 2 queues (compat) or x 1 (native).
+if [ "$want" = 1 ]; then shards=1; else shards=2; fi
+expect_eq nft_resync_rebuilds_rules_for_new_shape $((2 + 6 * shards)) "$(rules)"
+# Decision 19: the source address alone picks the queue.
+if [ "$want" = 1 ]; then
+	check nft_queue_range_hashes_the_source sh -c "nft list chain $T divert | grep -q 'udp dport 7000 counter packets 0 bytes 0 queue .*to jhash ip saddr mod 2'"
+else
+	check nft_queue_range_one_rule_per_queue_on_the_source_hash sh -c "nft list chain $T divert | grep -q 'udp dport 7000 jhash ip saddr mod 2 seed 0x6e667174 1 counter packets 0 bytes 0 queue num 3 comment'"
+	check nft_queue_range_ipv6_hashes_ip6_saddr sh -c "nft list chain $T divert | grep -q 'tcp dport 9000 jhash ip6 saddr mod 2 seed 0x6e667174 0 counter packets 0 bytes 0 queue num 2 comment'"
+fi
 check nft_queue_bypass_no_has_no_bypass sh -c "! nft list chain $T divert | grep -q bypass"
 
 # A set of the wrong type is recreated (its elements cannot be kept).
 nft delete rule $T guard_in handle "$(nft -a list chain $T guard_in | sed -n 's/.*ip saddr != @ssh_allow4.*# handle \([0-9]*\)/\1/p')"
-nft delete rule $T guard_fwd handle "$(nft -a list chain $T guard_fwd | sed -n 's/.*ip saddr != @ssh_allow4.*# handle \([0-9]*\)/\1/p')"
 nft delete set $T ssh_allow4
 nft add set $T ssh_allow4 '{ type ipv4_addr; }'
 "$CTL" "$one" sync >"$work/retype.out" 2>&1

@@ -320,12 +320,38 @@ test_activity_configure_only_in_standby(void **state)
 	a.cfg = &cfg;	/* next goes out of scope */
 }
 
+/* A malformed packet gets the path's verdict, starts nothing, is counted. */
+static void
+test_activity_unparsed_gets_the_paths_verdict(void **state)
+{
+	uint32_t epoch;
+
+	(void)state;
+	/* Standby, start_failure = drop: the path is closed. */
+	assert_int_equal(act_unparsed(&a), ACT_DROP);
+	assert_int_equal(a.state, ACT_STANDBY);
+	assert_int_equal(a.c.starts, 0);
+	epoch = a.epoch;
+	start_with_one_held(100);
+	assert_int_equal(act_unparsed(&a), ACT_DROP);
+	act_start_done(&a, epoch, true, 200, &out);
+	assert_int_equal(act_unparsed(&a), ACT_PASS);
+	assert_int_equal(a.c.unparsed, 3);
+	assert_int_equal(a.c.unparsed_dropped, 2);
+	assert_int_equal(a.c.packets, 1);	/* not traffic */
+	/* start_failure = accept: an open path even in standby. */
+	cfg.start_failure_accept = true;
+	act_reset(&a, &out);
+	assert_int_equal(act_unparsed(&a), ACT_PASS);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_activity_first_packet_starts_and_is_held),
+		T(test_activity_unparsed_gets_the_paths_verdict),
 		T(test_activity_start_ok_accepts_held_in_order_and_samples),
 		T(test_activity_hold_bound_by_count_then_dropped),
 		T(test_activity_hold_bound_by_bytes),

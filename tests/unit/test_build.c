@@ -106,8 +106,8 @@ test_build_guard_ipv4_drops_new_from_non_members(void **state)
 
 	(void)state;
 	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
-	    &fx.plan.triggers[0], &fx.plan.triggers[0].open[0], AF_INET));
+	assert_int_equal(fx.plan.nguards, 2);
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[0], AF_INET));
 	assert_non_null(strstr(t, "inet nfq_trigger guard_in"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000002 ]"));	/* ipv4 */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000006 ]"));	/* tcp */
@@ -126,17 +126,64 @@ test_build_guard_ipv6_looks_up_the_ipv6_set(void **state)
 
 	(void)state;
 	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_FWD,
-	    &fx.plan.triggers[1], &fx.plan.triggers[1].open[0], AF_INET6));
-	assert_non_null(strstr(t, "guard_fwd"));
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[1], AF_INET6));
+	assert_non_null(strstr(t, "guard_in"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000000a ]"));	/* ipv6 */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000bb01 ]"));	/* 443 */
 	assert_non_null(strstr(t, "16b @ network header + 8 => reg 1"));
 	assert_non_null(strstr(t, "set web_allow6 0x1"));
 }
 
+/* Decision 14: two triggers opening one service share one guard. */
 static void
-test_build_divert_native_queue_balances_range_with_bypass(void **state)
+test_build_guard_of_a_shared_service_lets_either_set_in(void **state)
+{
+	const char *t;
+
+	(void)state;
+	fx.knocks[1].open[0].port = 22;
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(fx.plan.nguards, 1);
+	assert_int_equal(fx.plan.guards[0].ntriggers, 2);
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[0], AF_INET));
+	/* Dropped only when in neither set: two inverted lookups, one drop. */
+	assert_non_null(strstr(t, "[ lookup reg 1 set ssh_allow4 0x1 ]"));
+	assert_non_null(strstr(t, "[ lookup reg 1 set web_allow4 0x1 ]"));
+	assert_non_null(strstr(t, "drop"));
+	assert_null(strstr(strstr(t, "drop") + 1, "drop"));
+}
+
+/* Decision 13: a named destination is guarded where it is forwarded. */
+static void
+test_build_guard_of_a_forwarded_destination_matches_it(void **state)
+{
+	const char *t;
+
+	(void)state;
+	fx.knocks[1].open_dst[0].family = AF_INET;
+	fx.knocks[1].open_dst[0].p.len = 24;
+	fx.knocks[1].open_dst[0].p.addr[0] = 10;
+	fx.knocks[1].open_dst[0].p.addr[1] = 71;
+	fx.knocks[1].open_dst[0].p.addr[2] = 9;
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(fx.plan.nguards, 2);
+	assert_string_equal(plan_guard_chain(&fx.plan.guards[0]), NFT_CHAIN_GUARD_IN);
+	assert_string_equal(plan_guard_chain(&fx.plan.guards[1]), NFT_CHAIN_GUARD_FWD);
+	/* An IPv4 destination has no IPv6 rule. */
+	assert_false(plan_guard_has_family(&fx.plan.guards[1], AF_INET6));
+	assert_null(build_rule_guard(&fx.plan, &fx.plan.guards[1], AF_INET6));
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[1], AF_INET));
+	assert_non_null(strstr(t, "inet nfq_trigger guard_fwd"));
+	/* ip daddr 10.71.9.0/24: offset 16, masked to 24 bits, compared. */
+	assert_non_null(strstr(t, "4b @ network header + 16 => reg 1"));
+	assert_non_null(strstr(t, "( reg 1 & 0x00ffffff ) ^ 0x00000000"));
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0009470a ]"));
+	assert_non_null(strstr(t, "set web_allow4 0x1"));
+}
+
+/* Decision 19, native: the queue is jhash(ip saddr) mod N + first, per family. */
+static void
+test_build_divert_native_queue_hashes_the_source_alone(void **state)
 {
 	const char *t;
 
@@ -144,10 +191,33 @@ test_build_divert_native_queue_balances_range_with_bypass(void **state)
 	fx.cfg.engine.queue_first = 2;
 	fx.cfg.engine.queue_last = 5;
 	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(build_rule_divert(&fx.plan, &fx.plan.divert[0], true));
+	assert_int_equal(build_queue_shards(&fx.plan, true), 1);
+	/* Several queues need a family: the hash reads the source address. */
+	assert_null(build_rule_divert(&fx.plan, &fx.plan.divert[0], 0, 0, true));
+	t = rule_text(build_rule_divert(&fx.plan, &fx.plan.divert[0], AF_INET6, 0,
+	    true));
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000000a ]"));	/* ipv6 */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000011 ]"));	/* udp */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000581b ]"));	/* 7000 */
-	assert_non_null(strstr(t, "[ queue num 2-5 bypass ]"));
+	assert_non_null(strstr(t, "16b @ network header + 8 => reg 1"));
+	assert_non_null(strstr(t, "[ hash reg 1 = jhash(reg 1, 16, 0x6e667174) % mod 4 offset 2 ]"));
+	assert_non_null(strstr(t, "[ queue sreg_qnum 1 bypass ]"));
+	/* Nothing else picks the queue: no protocol, no port in the hash. */
+	assert_null(strstr(t, "queue num"));
+}
+
+static void
+test_build_divert_single_queue_is_one_rule_for_both_families(void **state)
+{
+	const char *t;
+
+	(void)state;
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(build_queue_shards(&fx.plan, false), 1);
+	assert_null(build_rule_divert(&fx.plan, &fx.plan.divert[0], AF_INET, 0, true));
+	t = rule_text(build_rule_divert(&fx.plan, &fx.plan.divert[0], 0, 0, true));
+	assert_null(strstr(t, "hash"));
+	assert_non_null(strstr(t, "[ queue num 0 bypass ]"));
 }
 
 static int
@@ -165,24 +235,36 @@ find_target(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
+/* Decision 19, compat: one rule per queue, jhash(ip saddr) mod N == i. */
 static void
-test_build_divert_compat_is_nfqueue_v3_target(void **state)
+test_build_divert_compat_is_one_nfqueue_v3_rule_per_queue(void **state)
 {
 	const struct xt_NFQ_info_v3 *info = NULL;
 	struct nftnl_rule *r;
+	const char *t;
+	int i;
 
 	(void)state;
 	fx.cfg.engine.queue_first = 4;
 	fx.cfg.engine.queue_last = 6;
 	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
-	r = build_rule_divert(&fx.plan, &fx.plan.divert[1], false);
-	assert_non_null(r);
-	nftnl_expr_foreach(r, find_target, &info);
-	assert_non_null(info);
-	assert_int_equal(info->queuenum, 4);
-	assert_int_equal(info->queues_total, 3);
-	assert_int_equal(info->flags, NFQ_FLAG_BYPASS);
-	nftnl_rule_free(r);
+	assert_int_equal(build_queue_shards(&fx.plan, false), 3);
+	assert_null(build_rule_divert(&fx.plan, &fx.plan.divert[1], AF_INET, 3, false));
+	for (i = 0; i < 3; i++) {
+		r = build_rule_divert(&fx.plan, &fx.plan.divert[1], AF_INET, i, false);
+		assert_non_null(r);
+		info = NULL;
+		nftnl_expr_foreach(r, find_target, &info);
+		assert_non_null(info);
+		assert_int_equal(info->queuenum, 4 + i);
+		assert_int_equal(info->queues_total, 1);
+		assert_int_equal(info->flags, NFQ_FLAG_BYPASS);
+		t = rule_text(r);
+		assert_non_null(strstr(t, "4b @ network header + 12 => reg 1"));
+		assert_non_null(strstr(t, "[ hash reg 1 = jhash(reg 1, 4, 0x6e667174) % mod 3 ]"));
+	}
+	/* The last rule compares with 2. */
+	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000002 ]"));
 }
 
 static void
@@ -195,9 +277,9 @@ test_build_divert_without_bypass_has_no_bypass_flag(void **state)
 	(void)state;
 	fx.cfg.engine.queue_bypass = false;
 	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(build_rule_divert(&fx.plan, &fx.plan.divert[0], true));
+	t = rule_text(build_rule_divert(&fx.plan, &fx.plan.divert[0], 0, 0, true));
 	assert_non_null(strstr(t, "[ queue num 0 ]"));
-	r = build_rule_divert(&fx.plan, &fx.plan.divert[0], false);
+	r = build_rule_divert(&fx.plan, &fx.plan.divert[0], 0, 0, false);
 	nftnl_expr_foreach(r, find_target, &info);
 	assert_non_null(info);
 	assert_int_equal(info->flags, 0);
@@ -294,8 +376,11 @@ main(void)
 		cmocka_unit_test_setup(test_build_guard_open_prefix_masks_the_source, setup),
 		cmocka_unit_test_setup(test_plan_spa_trigger_diverts_its_port, setup),
 		cmocka_unit_test_setup(test_build_guard_ipv6_looks_up_the_ipv6_set, setup),
-		cmocka_unit_test_setup(test_build_divert_native_queue_balances_range_with_bypass, setup),
-		cmocka_unit_test_setup(test_build_divert_compat_is_nfqueue_v3_target, setup),
+		cmocka_unit_test_setup(test_build_guard_of_a_shared_service_lets_either_set_in, setup),
+		cmocka_unit_test_setup(test_build_guard_of_a_forwarded_destination_matches_it, setup),
+		cmocka_unit_test_setup(test_build_divert_native_queue_hashes_the_source_alone, setup),
+		cmocka_unit_test_setup(test_build_divert_single_queue_is_one_rule_for_both_families, setup),
+		cmocka_unit_test_setup(test_build_divert_compat_is_one_nfqueue_v3_rule_per_queue, setup),
 		cmocka_unit_test_setup(test_build_divert_without_bypass_has_no_bypass_flag, setup),
 		cmocka_unit_test_setup(test_build_set_has_timeouts_and_the_sources_bound, setup),
 		cmocka_unit_test_setup(test_build_log_group_expression, setup),

@@ -424,6 +424,120 @@ test_parse_port_forms(void **state)
 
 /* --- knock ------------------------------------------------------------ */
 
+/* What start-up would refuse, -C refuses with file:line (issue 15). */
+static void
+test_engine_queue_range_the_engine_cannot_bind_refused(void **state)
+{
+	(void)state;
+	expect_errors("[engine]\nqueue = 0-65535\n", 1,
+	    "t.ini:2: engine: queue: '0-65535' is 65536 queues, at most 64\n");
+	expect_errors("[engine]\nqueue = 100-164\n", 1,
+	    "t.ini:2: engine: queue: '100-164' is 65 queues, at most 64\n");
+	config_free(load_ok("[engine]\nqueue = 65472-65535\n"));
+}
+
+static void
+test_rotate_without_scope_or_on_loopback_refused(void **state)
+{
+	(void)state;
+	expect_errors("[rotate r]\nmatch = meta l4proto tcp\npool = 10.0.0.1\n", 1,
+	    "t.ini:2: rotate r: match: needs an interface (oif eth0) or an "
+	    "address (ip saddr 10.0.0.0/8, ip daddr ...): the rules stay after "
+	    "the engine exits and would rotate every connection, loopback "
+	    "included\n");
+	/* A negated address is no scope. */
+	expect_errors("[rotate r]\nmatch = ip daddr != 10.0.0.0/8\npool = 10.0.0.1\n",
+	    1, "t.ini:2: rotate r: match: needs an interface (oif eth0) or an "
+	    "address (ip saddr 10.0.0.0/8, ip daddr ...): the rules stay after "
+	    "the engine exits and would rotate every connection, loopback "
+	    "included\n");
+	expect_errors("[rotate r]\nmatch = oif { eth0, lo }\npool = 10.0.0.1\n", 1,
+	    "t.ini:2: rotate r: match: the loopback interface is not a path to "
+	    "rotate (its traffic never leaves this host)\n");
+	expect_errors("[rotate r]\nmatch = oif l*\npool = 10.0.0.1\n", 1,
+	    "t.ini:2: rotate r: match: the loopback interface is not a path to "
+	    "rotate (its traffic never leaves this host)\n");
+	expect_errors("[rotate r]\nmatch = ip daddr 64.0.0.0/2\npool = 10.0.0.1\n", 1,
+	    "t.ini:2: rotate r: match: daddr takes in loopback addresses, which "
+	    "are not a path to rotate\n");
+	expect_errors("[rotate r]\nmatch = ip6 saddr ::/64\npool = fd00::1\n", 1,
+	    "t.ini:2: rotate r: match: saddr takes in loopback addresses, which "
+	    "are not a path to rotate\n");
+	config_free(load_ok("[rotate r]\nmatch = ip daddr 128.0.0.0/1\npool = 10.0.0.1\n"));
+	config_free(load_ok("[rotate r]\nmatch = oif eth* ip daddr != 127.0.0.0/8\n"
+	    "pool = 10.0.0.1\n"));
+	config_free(load_ok("[rotate r]\nmatch = ip6 daddr 2000::/3\npool = fd00::1\n"));
+}
+
+/* open = ADDRESS|PREFIX ports: the address scopes the ports after it. */
+static void
+test_knock_open_scopes_ports_to_a_destination(void **state)
+{
+	struct config *cfg = load_ok("[knock gw]\nsequence = udp:7000\n"
+	    "open = tcp:22 10.71.9.9 tcp:22 tcp:80 fd71:9::/64 tcp:22\n"
+	    "target = 10.71.1.1\ninterface = gw0\n");
+	const struct config_knock *k = &cfg->knocks[0];
+	uint8_t want4[4] = { 10, 71, 9, 9 }, t4[4] = { 10, 71, 1, 1 };
+
+	(void)state;
+	assert_int_equal(k->nopen, 4);
+	assert_int_equal(k->open_dst[0].family, 0);
+	assert_int_equal(k->open_dst[1].family, AF_INET);
+	assert_int_equal(k->open_dst[1].p.len, 32);
+	assert_memory_equal(k->open_dst[1].p.addr, want4, 4);
+	assert_int_equal(k->open[2].port, 80);
+	assert_int_equal(k->open_dst[2].family, AF_INET);
+	assert_int_equal(k->open_dst[3].family, AF_INET6);
+	assert_int_equal(k->open_dst[3].p.len, 64);
+	assert_int_equal(k->target.family, AF_INET);
+	assert_memory_equal(k->target.p.addr, t4, 4);
+	assert_string_equal(k->interface, "gw0");
+	config_free(cfg);
+}
+
+/* One guard holds at most CONFIG_GUARD_TRIGGERS_MAX sets: -C says so. */
+static void
+test_knock_shared_service_bounded_by_one_guard(void **state)
+{
+	char text[4096];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i <= CONFIG_GUARD_TRIGGERS_MAX; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "[knock k%d]\nsequence = udp:%d\nopen = tcp:22\n", i, 7000 + i);
+	expect_errors(text, 1, "t.ini:99: knock k32: open: tcp:22 is opened by "
+	    "more than 32 triggers (one guard holds at most that many)\n");
+	/* Another destination is another service. */
+	n -= strlen("open = tcp:22\n");
+	snprintf(text + n, sizeof(text) - n, "open = 10.0.0.1 tcp:22\n");
+	config_free(load_ok(text));
+}
+
+static void
+test_knock_open_target_interface_refused(void **state)
+{
+	(void)state;
+	expect_errors("[knock k]\nsequence = udp:1\nopen = tcp:2 10.0.0.1\n"
+	    "target = 10.0.0.0/8\ninterface = a/b\n", 3,
+	    "t.ini:3: knock k: open: address '10.0.0.1' has no port after it\n"
+	    "t.ini:4: knock k: target: '10.0.0.0/8' is not an address (one "
+	    "address, no prefix)\n"
+	    "t.ini:5: knock k: interface: 'a/b' is not an interface name (1-15 "
+	    "characters, no '/', '*' or blanks)\n");
+	expect_errors("[knock k]\nsequence = udp:1\nopen = 10.0.0.1/8 tcp:2\n", 1,
+	    "t.ini:3: knock k: open: '10.0.0.1/8' is neither proto:port nor an "
+	    "address or prefix: '10.0.0.1/8' has bits set after the prefix "
+	    "length\n");
+	/* The same port on two destinations is two services; twice on one is not. */
+	expect_errors("[knock k]\nsequence = udp:1\nopen = 10.0.0.1 tcp:2 tcp:2\n",
+	    1, "t.ini:3: knock k: open: 'tcp:2' is listed twice\n");
+	config_free(load_ok("[knock k]\nsequence = udp:1\nopen = tcp:2 10.0.0.1 tcp:2\n"));
+	/* A forwarded port may be a knock port: the divert is at the input hook. */
+	config_free(load_ok("[knock k]\nsequence = udp:1\nopen = 10.0.0.1 udp:1\n"));
+}
+
 static void
 test_knock_every_key_is_read(void **state)
 {
@@ -731,10 +845,12 @@ test_too_many_triggers(void **state)
 	(void)state;
 	text = p = malloc(size);
 	assert_non_null(text);
+	/* Each its own service: a guard holds at most 32 triggers. */
 	for (i = 0; i <= CONFIG_TRIGGERS_MAX; i++)
-		p += sprintf(p, "[knock k%d]\nsequence = udp:1\nopen = tcp:2\n", i);
+		p += sprintf(p, "[knock k%d]\nsequence = udp:1\nopen = tcp:%d\n", i,
+		    i + 2);
 	expect_errors(text, 1, "t.ini:193: knock k64: more than 64 triggers\n");
-	*(p - strlen("[knock k64]\nsequence = udp:1\nopen = tcp:2\n")) = '\0';
+	*(p - strlen("[knock k64]\nsequence = udp:1\nopen = tcp:66\n")) = '\0';
 	config_free(load_ok(text));
 	free(text);
 }
@@ -1874,6 +1990,11 @@ main(void)
 		cmocka_unit_test(test_duration_printed_in_largest_exact_unit),
 		cmocka_unit_test(test_parse_port_forms),
 		cmocka_unit_test(test_knock_every_key_is_read),
+		cmocka_unit_test(test_knock_open_scopes_ports_to_a_destination),
+		cmocka_unit_test(test_engine_queue_range_the_engine_cannot_bind_refused),
+		cmocka_unit_test(test_rotate_without_scope_or_on_loopback_refused),
+		cmocka_unit_test(test_knock_open_target_interface_refused),
+		cmocka_unit_test(test_knock_shared_service_bounded_by_one_guard),
 		cmocka_unit_test(test_knock_defaults),
 		cmocka_unit_test(test_knock_frame_flag_forms),
 		cmocka_unit_test(test_knock_frame_text_kept_as_written),

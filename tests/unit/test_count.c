@@ -546,24 +546,24 @@ test_count_divert_rules_queue_or_log_what_the_engine_counts(void **state)
 	(void)state;
 	assert_int_equal(plan_build(&plan, cfg), 0);
 	t = rule_text(build_rule_count_divert(&plan, &plan.counts[1],
-	    NFT_CHAIN_COUNT_FWD, AF_INET, 0, true));
+	    NFT_CHAIN_COUNT_FWD, AF_INET, 0, 0, true));
 	assert_non_null(strstr(t, "inet nfq_trigger count_fwd"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00002a02 ]"));	/* 554 */
 	assert_non_null(strstr(t, "[ queue num 0 bypass ]"));
 	/* The engine path leaves allow-listed sources in the kernel. */
 	t = rule_text(build_rule_count_divert(&plan, &plan.counts[2],
-	    NFT_CHAIN_COUNT_IN, AF_INET, 0, true));
+	    NFT_CHAIN_COUNT_IN, AF_INET, 0, 0, true));
 	assert_non_null(strstr(t, "[ cmp neq reg 1 0x0000010a ]"));
 	assert_non_null(strstr(t, "[ queue num 0 bypass ]"));
 	/* A kernel-path threshold is not diverted at all. */
 	assert_null(build_rule_count_divert(&plan, &plan.counts[0],
-	    NFT_CHAIN_COUNT_IN, AF_INET, 0, true));
+	    NFT_CHAIN_COUNT_IN, AF_INET, 0, 0, true));
 	config_free(cfg);
 	cfg = load("[engine]\nnflog_group = 3\n[count cam]\nmatch = udp dport 554\n"
 	    "every = 3\nsource = nflog\nexec = /bin/true\n");
 	assert_int_equal(plan_build(&plan, cfg), 0);
 	t = rule_text(build_rule_count_divert(&plan, &plan.counts[0],
-	    NFT_CHAIN_COUNT_IN, AF_INET6, 0, true));
+	    NFT_CHAIN_COUNT_IN, AF_INET6, 0, 0, true));
 	assert_non_null(strstr(t, "[ log prefix nfqt-count cam group 3 "));
 	assert_null(strstr(t, "queue"));
 	config_free(cfg);

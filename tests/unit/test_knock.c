@@ -196,6 +196,79 @@ test_knock_correct_order_opens(void **state)
 	knock_set_free(ks);
 }
 
+/* A one-frame udp:7000 knock sent with where w to dst; the verdict. */
+static enum knock_verdict
+udp_to(struct knock_set *ks, const char *src, const char *dst,
+    const struct knock_where *w, uint64_t now)
+{
+	struct pkt p = mkpkt(src, IPPROTO_UDP, 7000, 0);
+
+	assert_int_equal(inet_pton(p.family, dst, p.dst), 1);
+	memset(&R, 0xa5, sizeof(R));
+	knock_set_packet_to(ks, &p, w, now, 0, &R);
+	return R.verdict;
+}
+
+/* Decision 13: a frame queued where it is not delivered here is passed on. */
+static void
+test_knock_frame_not_for_this_host_passes_and_opens_nothing(void **state)
+{
+	static const struct knock_where fwd = { .local = false, .iif = "gw0" };
+	static const struct knock_where here = { .local = true, .iif = "gw0" };
+	struct config_knock *k;
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_add(&C, "ssh", 10000, true);
+	udp_frame(k, 7000);
+	ks = set_new(&C);
+	assert_int_equal(udp_to(ks, "192.0.2.1", "10.71.9.9", &fwd, 1000),
+	    KNOCK_NOT_MINE);
+	assert_int_equal(R.nopened, 0);
+	assert_int_equal(counters(ks, 0).not_addressed, 1);
+	assert_int_equal(counters(ks, 0).frames, 0);
+	assert_int_equal(udp_to(ks, "192.0.2.1", "10.71.1.1", &here, 1100),
+	    KNOCK_DROP);
+	assert_int_equal(R.nopened, 1);
+	knock_set_free(ks);
+}
+
+/* knockd's target and interface: only frames to that address, through it. */
+static void
+test_knock_target_and_interface_narrow_the_frames(void **state)
+{
+	static const struct knock_where lan = { .local = true, .iif = "gw0" };
+	static const struct knock_where wan = { .local = true, .iif = "wan0" };
+	static const struct knock_where unknown = { .local = true, .iif = NULL };
+	struct config_knock *k;
+	struct knock_set *ks;
+
+	(void)state;
+	cfg_init(&C, 1024);
+	k = knock_add(&C, "ssh", 10000, true);
+	udp_frame(k, 7000);
+	k->target.family = AF_INET;
+	k->target.p.len = 32;
+	assert_int_equal(inet_pton(AF_INET, "10.71.1.1", k->target.p.addr), 1);
+	snprintf(k->interface, sizeof(k->interface), "gw0");
+	ks = set_new(&C);
+	/* Another address of this host, the wrong interface, or none known. */
+	assert_int_equal(udp_to(ks, "192.0.2.1", "10.71.3.1", &lan, 1000),
+	    KNOCK_NOT_MINE);
+	assert_int_equal(udp_to(ks, "192.0.2.1", "10.71.1.1", &wan, 1000),
+	    KNOCK_NOT_MINE);
+	assert_int_equal(udp_to(ks, "192.0.2.1", "10.71.1.1", &unknown, 1000),
+	    KNOCK_NOT_MINE);
+	assert_int_equal(udp_to(ks, "2001:db8::1", "fd00::1", &lan, 1000),
+	    KNOCK_NOT_MINE);
+	assert_int_equal(counters(ks, 0).not_addressed, 4);
+	assert_int_equal(udp_to(ks, "192.0.2.1", "10.71.1.1", &lan, 1000),
+	    KNOCK_DROP);
+	assert_int_equal(R.nopened, 1);
+	knock_set_free(ks);
+}
+
 static void
 test_knock_wrong_order_resets(void **state)
 {
@@ -1669,6 +1742,8 @@ main(void)
 		cmocka_unit_test(test_knock_duplicated_frames_do_not_reset),
 		cmocka_unit_test(test_knock_close_sequence_closes_and_leaves_progress),
 		cmocka_unit_test(test_knock_expired_windows_are_reported),
+		cmocka_unit_test(test_knock_frame_not_for_this_host_passes_and_opens_nothing),
+		cmocka_unit_test(test_knock_target_and_interface_narrow_the_frames),
 	};
 
 	return cmocka_run_group_tests(tests, derived_setup, derived_teardown);

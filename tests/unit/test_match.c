@@ -397,7 +397,7 @@ test_rule_activity_queue_all_while_not_active(void **state)
 
 	(void)state;
 	t = rule_text(build_rule_activity(&plan, activity("ip daddr 10.8.0.0/16 "
-	    "tcp dport 443", false), AF_INET, 0, false, true));
+	    "tcp dport 443", false), NFT_CHAIN_ACTIVITY, AF_INET, 0, false, 0, true));
 	assert_non_null(strstr(t, "inet nfq_trigger activity"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000002 ]"));	/* ipv4 */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000006 ]"));	/* tcp */
@@ -419,7 +419,7 @@ test_rule_activity_queue_sampled_while_active(void **state)
 
 	(void)state;
 	t = rule_text(build_rule_activity(&plan, activity("ip daddr 10.8.0.0/16",
-	    false), AF_INET, 0, true, true));
+	    false), NFT_CHAIN_ACTIVITY, AF_INET, 0, true, 0, true));
 	assert_non_null(strstr(t, "[ lookup reg 8 set vpn_active 0x0 ]"));
 	/* saddr . daddr in one load, skipped when seen, else added for 1 s */
 	assert_non_null(strstr(t, "[ payload load 8b @ network header + 12 => reg 8 ]\n"
@@ -435,10 +435,10 @@ test_rule_activity_nflog_ipv6_pairs_and_negations(void **state)
 
 	(void)state;
 	activity("meta l4proto { tcp, udp } th dport != { 53, 5353-5355 }", true);
-	assert_null(build_rule_activity(&plan, &plan.activities[0], AF_INET6, 0,
-	    false, true));	/* NFLOG has the sampled rule only */
-	t = rule_text(build_rule_activity(&plan, &plan.activities[0], AF_INET6, 1,
-	    true, true));
+	assert_null(build_rule_activity(&plan, &plan.activities[0], NFT_CHAIN_ACTIVITY, AF_INET6, 0,
+	    false, 0, true));	/* NFLOG has the sampled rule only */
+	t = rule_text(build_rule_activity(&plan, &plan.activities[0], NFT_CHAIN_ACTIVITY, AF_INET6, 1,
+	    true, 0, true));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x0000000a ]"));	/* ipv6 */
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00000011 ]"));	/* udp */
 	assert_non_null(strstr(t, "[ cmp neq reg 1 0x00003500 ]"));	/* != 53 */
@@ -454,15 +454,15 @@ test_rule_activity_refuses_family_and_combo_outside_the_match(void **state)
 {
 	(void)state;
 	activity("ip daddr 10.0.0.0/8 tcp dport { 1, 2 }", false);
-	assert_null(build_rule_activity(&plan, &plan.activities[0], AF_INET6, 0,
-	    false, true));
-	assert_null(build_rule_activity(&plan, &plan.activities[0], AF_INET, 2,
-	    false, true));
+	assert_null(build_rule_activity(&plan, &plan.activities[0], NFT_CHAIN_ACTIVITY, AF_INET6, 0,
+	    false, 0, true));
+	assert_null(build_rule_activity(&plan, &plan.activities[0], NFT_CHAIN_ACTIVITY, AF_INET, 2,
+	    false, 0, true));
 	assert_non_null(strstr(rule_text(build_rule_activity(&plan,
-	    &plan.activities[0], AF_INET, 1, false, true)),
+	    &plan.activities[0], NFT_CHAIN_ACTIVITY, AF_INET, 1, false, 0, true)),
 	    "[ cmp eq reg 1 0x00000200 ]"));	/* port 2 */
 	assert_non_null(strstr(rule_text(build_rule_activity(&plan,
-	    &plan.activities[0], AF_INET, 0, false, true)),
+	    &plan.activities[0], NFT_CHAIN_ACTIVITY, AF_INET, 0, false, 0, true)),
 	    "[ cmp eq reg 1 0x00000100 ]"));	/* port 1 */
 }
 
@@ -473,12 +473,12 @@ test_rule_activity_interface_names(void **state)
 
 	(void)state;
 	t = rule_text(build_rule_activity(&plan, activity("iifname { lan0, wl* }",
-	    false), AF_INET, 1, false, true));
+	    false), NFT_CHAIN_ACTIVITY, AF_INET, 1, false, 0, true));
 	/* "wl*": the first two bytes only */
 	assert_non_null(strstr(t, "[ meta load iifname => reg 1 ]\n"
 	    "  [ cmp eq reg 1 0x00006c77 ]"));
-	t = rule_text(build_rule_activity(&plan, &plan.activities[0], AF_INET, 0,
-	    false, true));
+	t = rule_text(build_rule_activity(&plan, &plan.activities[0], NFT_CHAIN_ACTIVITY, AF_INET, 0,
+	    false, 0, true));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x306e616c 0x00000000 "
 	    "0x00000000 0x00000000 ]"));
 }
@@ -500,11 +500,33 @@ test_rule_activity_worst_case_fits_a_message(void **state)
 	    "tcp dport != { 1-2, 3-4, 5-6, 7-8, 9-10, 11-12, 13-14, 15-16 } "
 	    "iifname abcdefghijklmno", false);
 	nlh = nftnl_nlmsg_build_hdr(buf, 0, NFPROTO_INET, 0, 1);
-	r = build_rule_activity(&plan, &plan.activities[0], AF_INET, 0, true, false);
+	r = build_rule_activity(&plan, &plan.activities[0], NFT_CHAIN_ACTIVITY, AF_INET, 0, true, 0, false);
 	assert_non_null(r);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	assert_true(nlh->nlmsg_len < 8192);	/* NFT_MSG_ROOM in src/kernel/nft.c */
+}
+
+/* Without a transport header: ports and flags may match, the rest must. */
+static void
+test_match_header_of_a_malformed_packet(void **state)
+{
+	struct pkt p = packet(IPPROTO_UDP, "10.8.1.2", 0, "10.72.2.2", 0);
+
+	(void)state;
+	p.flags = 0;		/* the parser read no ports */
+	parse_ok("ip daddr 10.72.2.0/24 udp dport 9000");
+	assert_false(match_packet(&m, &p, NULL, NULL));
+	assert_true(match_packet_header(&m, &p, NULL, NULL));
+	parse_ok("ip daddr 10.72.3.0/24 udp dport 9000");
+	assert_false(match_packet_header(&m, &p, NULL, NULL));
+	parse_ok("meta l4proto tcp");
+	assert_false(match_packet_header(&m, &p, NULL, NULL));
+	p.proto = 0;		/* not even the protocol was read */
+	assert_true(match_packet_header(&m, &p, NULL, NULL));
+	parse_ok("iifname lan0 ip daddr 10.72.2.2");
+	assert_false(match_packet_header(&m, &p, "wan0", NULL));
+	assert_true(match_packet_header(&m, &p, "lan0", NULL));
 }
 
 int
@@ -530,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_rule_activity_refuses_family_and_combo_outside_the_match),
 		cmocka_unit_test(test_rule_activity_interface_names),
 		cmocka_unit_test(test_rule_activity_worst_case_fits_a_message),
+		cmocka_unit_test(test_match_header_of_a_malformed_packet),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
