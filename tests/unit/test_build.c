@@ -326,18 +326,37 @@ test_build_guard_open_prefix_masks_the_source(void **state)
 	fx.knocks[0].open_prefix4 = 24;
 	fx.knocks[0].open_prefix6 = 60;
 	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
-	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
-	    &fx.plan.triggers[0], &fx.plan.triggers[0].open[0], AF_INET));
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[0], AF_INET));
 	assert_non_null(strstr(t, "( reg 1 & 0x00ffffff ) ^ 0x00000000"));
 	assert_non_null(strstr(t, "[ lookup reg 1 set ssh_allow4 0x1 ]"));
-	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
-	    &fx.plan.triggers[0], &fx.plan.triggers[0].open[0], AF_INET6));
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[0], AF_INET6));
 	assert_non_null(strstr(t, "( reg 1 & 0xffffffff 0xf0ffffff 0x00000000 "
 	    "0x00000000 )"));
 	/* Without open_prefix, the address is looked up whole. */
-	t = rule_text(build_rule_guard(&fx.plan, NFT_CHAIN_GUARD_IN,
-	    &fx.plan.triggers[1], &fx.plan.triggers[1].open[0], AF_INET));
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[1], AF_INET));
 	assert_null(strstr(t, "0x00ffffff"));
+}
+
+/* One guard for two triggers, one with open_prefix: only its lookup is masked. */
+static void
+test_build_guard_shared_service_masks_only_the_prefix_trigger(void **state)
+{
+	const char *t, *masked, *whole;
+
+	(void)state;
+	fx.knocks[0].open_prefix4 = 24;
+	fx.knocks[1].open[0].port = 22;		/* web now opens tcp:22 too */
+	assert_int_equal(plan_build(&fx.plan, &fx.cfg), 0);
+	assert_int_equal(fx.plan.nguards, 1);
+	t = rule_text(build_rule_guard(&fx.plan, &fx.plan.guards[0], AF_INET));
+	masked = strstr(t, "( reg 1 & 0x00ffffff )");
+	assert_non_null(masked);
+	assert_non_null(strstr(masked, "[ lookup reg 1 set ssh_allow4 0x1 ]"));
+	/* web's lookup reloads the whole source address, unmasked. */
+	whole = strstr(t, "[ lookup reg 1 set ssh_allow4 0x1 ]");
+	assert_non_null(strstr(whole, "@ network header + 12 => reg 1"));
+	assert_non_null(strstr(whole, "[ lookup reg 1 set web_allow4 0x1 ]"));
+	assert_null(strstr(strstr(whole, "network header + 12"), "0x00ffffff"));
 }
 
 /* An SPA trigger: an allow set, and its one UDP port diverted. */
@@ -358,6 +377,11 @@ test_plan_spa_trigger_diverts_its_port(void **state)
 	assert_int_equal(fx.plan.ntriggers, 3);
 	assert_string_equal(fx.plan.triggers[2].set4, "gate_allow4");
 	assert_int_equal(fx.plan.triggers[2].open[0].port, 2222);
+	/* It guards this host's tcp:2222, on its own. */
+	assert_int_equal(fx.plan.nguards, 3);
+	assert_int_equal(fx.plan.guards[2].port.port, 2222);
+	assert_int_equal(fx.plan.guards[2].dst.family, 0);
+	assert_int_equal(fx.plan.guards[2].triggers[0], 2);
 	assert_int_equal(fx.plan.divert[fx.plan.ndivert - 1].proto, IPPROTO_UDP);
 	assert_int_equal(fx.plan.divert[fx.plan.ndivert - 1].lo, 62201);
 	assert_int_equal(fx.plan.divert[fx.plan.ndivert - 1].hi, 62201);
@@ -374,6 +398,7 @@ main(void)
 		cmocka_unit_test_setup(test_plan_refuses_backwards_queue_range, setup),
 		cmocka_unit_test_setup(test_build_guard_ipv4_drops_new_from_non_members, setup),
 		cmocka_unit_test_setup(test_build_guard_open_prefix_masks_the_source, setup),
+		cmocka_unit_test_setup(test_build_guard_shared_service_masks_only_the_prefix_trigger, setup),
 		cmocka_unit_test_setup(test_plan_spa_trigger_diverts_its_port, setup),
 		cmocka_unit_test_setup(test_build_guard_ipv6_looks_up_the_ipv6_set, setup),
 		cmocka_unit_test_setup(test_build_guard_of_a_shared_service_lets_either_set_in, setup),
