@@ -17,7 +17,7 @@
 #include "util/log.h"
 #include "util/sdnotify.h"
 #include "kernel/nft.h"
-#include "privsep/spawner.h"
+#include "privsep/spawn_client.h"
 
 #define INSTALLED_CONFIG NFQT_SYSCONFDIR "/nfq-trigger/nfq-trigger.ini"
 #define LOCAL_CONFIG "nfq-trigger.ini"

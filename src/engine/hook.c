@@ -20,7 +20,7 @@
 #include "util/log.h"
 #include "engine/loop.h"
 #include "core/packet.h"
-#include "privsep/spawner.h"
+#include "privsep/spawn_client.h"
 
 enum job_state {
 	JOB_QUEUED,		/* waiting for its owner's turn or a free slot */

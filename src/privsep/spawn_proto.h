@@ -1,5 +1,5 @@
 /*
- * The engine <-> spawner protocol (docs/design.md, decision 2): a fixed set of
+ * The engine <-> spawner protocol (docs/design.md, Decision 2): a fixed set of
  * messages over a SOCK_SEQPACKET socketpair, one message per packet, in the
  * style of OpenBSD's imsg. Every message starts with spawn_msg_hdr; its
  * size is checked against its type on receipt and a message that does not
@@ -19,6 +19,7 @@
 #ifndef NFQT_SPAWN_PROTO_H
 #define NFQT_SPAWN_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -109,5 +110,11 @@ ssize_t spawn_run_encode(const struct spawn_run *run, void *buf, size_t buflen,
  */
 int spawn_run_decode(const void *msg, size_t len, struct spawn_run_buf *out,
     const char **errp);
+
+/*
+ * After a read of 0 bytes from a SOCK_SEQPACKET socket: whether the peer
+ * closed it (an empty message reads as 0 bytes too).
+ */
+bool spawn_peer_closed(int fd);
 
 #endif

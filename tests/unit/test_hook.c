@@ -23,9 +23,9 @@
 #include "engine/hook.h"
 #include "util/log.h"
 #include "engine/loop.h"
-#include "privsep/spawner.h"
+#include "privsep/spawn_client.h"
 #include "engine/hook_test.h"
-#include "privsep/spawner_test.h"
+#include "privsep/spawn_client_test.h"
 
 struct record {
 	void *owner;

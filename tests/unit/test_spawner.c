@@ -21,8 +21,8 @@
 
 #include "util/log.h"
 #include "engine/loop.h"
-#include "privsep/spawner.h"
-#include "privsep/spawner_test.h"
+#include "privsep/spawn_client.h"
+#include "privsep/spawn_client_test.h"
 
 static char tmpdir[] = "/tmp/nfqt-spawner.XXXXXX";
 static char logpath[PATH_MAX];

@@ -2,12 +2,12 @@
  * Test-only view of the spawner (tests/unit): its process id, to check
  * that it goes away.
  */
-#ifndef NFQT_SPAWNER_TEST_H
-#define NFQT_SPAWNER_TEST_H
+#ifndef NFQT_SPAWN_CLIENT_TEST_H
+#define NFQT_SPAWN_CLIENT_TEST_H
 
 #include <sys/types.h>
 
-#include "privsep/spawner.h"
+#include "privsep/spawn_client.h"
 
 /* The spawner's process id. */
 pid_t spawn_pid(const struct spawn *sp);
