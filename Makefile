@@ -27,7 +27,7 @@ FAIL2BANDIR ?= $(SYSCONFDIR)/fail2ban
 ENGINE_USER ?= nfq-trigger
 
 CC        ?= gcc
-PKGS      := libnetfilter_queue libmnl libnftnl libnfnetlink inih libsodium
+PKGS      := libnetfilter_queue libmnl libnftnl libnfnetlink inih libsodium libcap libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

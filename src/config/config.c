@@ -26,11 +26,13 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <sys/capability.h>
 
 #include "core/argv.h"
 #include "config/config.h"
 #include "config/config_parse.h"
 #include "config/config_test.h"
+#include "config/config_files.h"
 
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes; a bigger config is a mistake */
 #define ERRORS_STORED_MAX	1000		/* more are counted, not printed */
@@ -392,6 +394,125 @@ cfg_set_hook(struct parse *p, const char *v, struct config_hook *h)
 	}
 	h->argv = argv;
 	h->argc = argc;
+	h->lineno = p->lineno;
+}
+
+/* A user name as useradd(8) takes it; whether it exists is checked later. */
+void
+cfg_set_user(struct parse *p, const char *v, char *out, int *line)
+{
+	char sb[SHOW_BUF];
+	size_t i, n = strlen(v);
+	bool ok = n > 0 && n <= CONFIG_USER_MAX && v[0] != '-';
+
+	for (i = 0; ok && i < n; i++)
+		ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		    (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-' ||
+		    v[i] == '.';
+	if (!ok) {
+		cfg_verr(p, "'%s' is not a user name", cfg_show(v, sb, sizeof(sb)));
+		return;
+	}
+	snprintf(out, CONFIG_USER_MAX + 1, "%s", v);
+	*line = p->lineno;
+}
+
+static void
+cfg_cap_word(struct parse *p, const char *w, int i)
+{
+	struct config_run_as *ra = p->run_as;
+	char name[64], sb[SHOW_BUF];
+	cap_value_t cap;
+
+	(void)i;
+	if (strcmp(w, "none") == 0)
+		return;
+	snprintf(name, sizeof(name), "%s%s", strncmp(w, "cap_", 4) == 0 ? "" : "cap_", w);
+	if (cap_from_name(name, &cap) != 0 || cap < 0 || cap > 63) {
+		cfg_verr(p, "'%s' is not a capability (net_admin, net_raw, ...: "
+		    "capabilities(7))", cfg_show(w, sb, sizeof(sb)));
+		return;
+	}
+	ra->caps |= 1ULL << cap;
+}
+
+/* hook_caps = net_admin net_raw: capabilities(7) names, cap_ optional. */
+void
+cfg_set_caps(struct parse *p, const char *v, struct config_run_as *ra)
+{
+	ra->caps = 0;
+	p->run_as = ra;
+	cfg_words_each(p, v, cfg_cap_word);
+	ra->caps_line = p->lineno;
+}
+
+const char *
+config_engine_user(const struct config_engine *e)
+{
+	return e->user[0] != '\0' ? e->user : CONFIG_ENGINE_USER;
+}
+
+const char *
+config_run_as_user(const struct config_run_as *ra)
+{
+	return ra->user[0] != '\0' ? ra->user : "root";
+}
+
+static const struct config_hook *
+find_knock_hook(const struct config *cfg, const char *trigger, bool stop,
+    const struct config_run_as **ra)
+{
+	int i;
+
+	for (i = 0; i < cfg->nknocks; i++)
+		if (strcmp(cfg->knocks[i].name, trigger) == 0) {
+			*ra = &cfg->knocks[i].run_as;
+			return stop ? &cfg->knocks[i].exec_stop : &cfg->knocks[i].exec;
+		}
+	return NULL;
+}
+
+static const struct config_hook *
+find_activity_hook(const struct config *cfg, const char *trigger, bool stop,
+    const struct config_run_as **ra)
+{
+	int i;
+
+	for (i = 0; i < cfg->nactivities; i++)
+		if (strcmp(cfg->activities[i].name, trigger) == 0) {
+			*ra = &cfg->activities[i].run_as;
+			return stop ? &cfg->activities[i].stop : &cfg->activities[i].start;
+		}
+	return NULL;
+}
+
+static const struct config_hook *
+find_count_hook(const struct config *cfg, const char *trigger,
+    const struct config_run_as **ra)
+{
+	int i;
+
+	for (i = 0; i < cfg->ncounts; i++)
+		if (strcmp(cfg->counts[i].name, trigger) == 0) {
+			*ra = &cfg->counts[i].run_as;
+			return &cfg->counts[i].exec;
+		}
+	return NULL;
+}
+
+const struct config_hook *
+config_find_hook(const struct config *cfg, const char *trigger, const char *event,
+    const struct config_run_as **ra)
+{
+	const struct config_hook *h = NULL;
+
+	if (strcmp(event, "open") == 0 || strcmp(event, "close") == 0)
+		h = find_knock_hook(cfg, trigger, event[0] == 'c', ra);
+	else if (strcmp(event, "start") == 0 || strcmp(event, "stop") == 0)
+		h = find_activity_hook(cfg, trigger, strcmp(event, "stop") == 0, ra);
+	else if (strcmp(event, "count") == 0)
+		h = find_count_hook(cfg, trigger, ra);
+	return h != NULL && h->argv != NULL ? h : NULL;
 }
 
 /* A match in nft's syntax: match.h. */
@@ -666,6 +787,12 @@ bad:
 	    "or none", cfg_show(v, sb, sizeof(sb)));
 }
 
+static void
+engine_user(struct parse *p, const char *v)
+{
+	cfg_set_user(p, v, p->engine->user, &p->engine->user_line);
+}
+
 static const struct key engine_keys[] = {
 	{ "queue", engine_queue, false },
 	{ "nflog_group", engine_nflog_group, false },
@@ -680,6 +807,7 @@ static const struct key engine_keys[] = {
 	{ "pidfile", engine_pidfile, false },
 	{ "control", engine_control, false },
 	{ "metrics_listen", engine_metrics_listen, false },
+	{ "user", engine_user, false },
 	{ NULL, NULL, false }
 };
 _Static_assert(sizeof(engine_keys) / sizeof(engine_keys[0]) <= KEYS_MAX,
@@ -1177,13 +1305,15 @@ static char *
 file_read(struct parse *p, bool check_owner, size_t *lenp)
 {
 	struct stat st;
-	char *buf = NULL;
+	char *buf = NULL, why[512];
+	size_t n = strlen(p->name);
 	int fd;
 
-	/* O_NONBLOCK: a FIFO in the config's place must not hang us. */
-	if ((fd = open(p->name, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) == -1) {
-		cfg_perr(p, 0, "%s", strerror(errno));
+	if ((fd = config_file_open(CONFIG_FILE_CONFIG, p->name, check_owner, why,
+	    sizeof(why))) == -1) {
+		/* Messages about the file already start with its name. */
+		cfg_perr(p, 0, "%s", strncmp(why, p->name, n) == 0 &&
+		    strncmp(why + n, ": ", 2) == 0 ? why + n + 2 : why);
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1)
@@ -1348,6 +1478,33 @@ engine_print(const struct config_engine *e, FILE *out)
 		fprintf(out, e->metrics_family == AF_INET6 ? "  %-15s [%s]:%u\n" :
 		    "  %-15s %s:%u\n", "metrics_listen", addr, e->metrics_port);
 	}
+
+	if (e->user_line != 0)
+		fprintf(out, "  %-15s %s\n", "user", config_engine_user(e));
+}
+
+/* hook_user and hook_caps, when the trigger has hooks. */
+void
+cfg_run_as_print(const struct config_run_as *ra, FILE *out)
+{
+	char name[64], *s;
+	int cap;
+
+	if (ra->user_line == 0 && ra->caps_line == 0)
+		return;
+	fprintf(out, "  %-15s %s\n", "hook_user", config_run_as_user(ra));
+	fprintf(out, "  %-15s", "hook_caps");
+	if (ra->caps == 0)
+		fprintf(out, " none");
+	for (cap = 0; cap < 64; cap++) {
+		if (!(ra->caps & (1ULL << cap)))
+			continue;
+		s = cap_to_name(cap);
+		snprintf(name, sizeof(name), "%s", s != NULL ? s : "?");
+		cap_free(s);
+		fprintf(out, " %s", strncmp(name, "cap_", 4) == 0 ? name + 4 : name);
+	}
+	fputc('\n', out);
 }
 
 void

@@ -77,6 +77,19 @@ struct config_hook {
 	char **argv;			/* NULL-terminated; NULL when not configured */
 	int argc;
 	char *line;			/* as written, for messages */
+	int lineno;			/* where it was written */
+};
+
+/*
+ * Whom a trigger's hooks run as (docs/hooks.md): hook_user (empty: root)
+ * with only the capabilities in hook_caps, a mask of 1 << CAP_X.
+ */
+#define CONFIG_USER_MAX		32
+struct config_run_as {
+	char user[CONFIG_USER_MAX + 1];	/* empty: root */
+	int user_line;			/* 0: not set */
+	uint64_t caps;
+	int caps_line;
 };
 
 /*
@@ -126,6 +139,7 @@ struct config_knock {
 	struct config_hook exec;	/* run on success */
 	struct config_hook exec_stop;	/* run exec_stop_delay after exec */
 	uint64_t exec_stop_delay_ms;
+	struct config_run_as run_as;
 };
 
 struct config_engine {
@@ -146,7 +160,11 @@ struct config_engine {
 	uint8_t metrics_family;		/* AF_INET or AF_INET6 */
 	uint8_t metrics_addr[16];	/* network order */
 	uint16_t metrics_port;
+	char user[CONFIG_USER_MAX + 1];	/* the engine's; empty: CONFIG_ENGINE_USER */
+	int user_line;
 };
+
+#define CONFIG_ENGINE_USER	"nfq-trigger"
 
 /* [activity NAME]: hooks on traffic appearing and going idle (docs/activity.md). */
 #define CONFIG_HOLD_PACKETS_MAX	4096
@@ -170,6 +188,7 @@ struct config_activity {
 	uint32_t hold_bytes;
 	bool start_failure_accept;	/* verdict of held packets when start fails */
 	uint64_t retry_after_ms;	/* after a failed start, no new one before this */
+	struct config_run_as run_as;
 };
 
 /*
@@ -212,6 +231,7 @@ struct config_count {
 	struct config_prefix allow[CONFIG_ALLOW_MAX];
 	int nallow;
 	struct config_hook exec;	/* every: each Nth packet; threshold: each block */
+	struct config_run_as run_as;
 };
 
 /*
@@ -322,6 +342,18 @@ int config_parse_duration(const char *text, uint64_t *ms);
  */
 int config_parse_frame(const char *text, struct config_knock_frame *out,
     char *why, size_t whylen);
+
+/* The engine's user name, and a trigger's hook user name (never empty). */
+const char *config_engine_user(const struct config_engine *e);
+const char *config_run_as_user(const struct config_run_as *ra);
+
+/*
+ * The hook and the run_as of trigger NAME for a hook event name ("open",
+ * "close": knock; "start", "stop": activity; "count": count); NULL when
+ * there is no such trigger or it has no such hook.
+ */
+const struct config_hook *config_find_hook(const struct config *cfg,
+    const char *trigger, const char *event, const struct config_run_as **ra);
 
 /* "1500ms" style for printing durations back. */
 const char *config_duration_str(uint64_t ms, char *buf, size_t buflen);

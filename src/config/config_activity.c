@@ -107,6 +107,18 @@ activity_retry_after(struct parse *p, const char *v)
 	cfg_set_duration(p, v, 0, CONFIG_DURATION_MAX_MS, &activity_of(p)->retry_after_ms);
 }
 
+static void
+activity_hook_user(struct parse *p, const char *v)
+{
+	cfg_set_user(p, v, activity_of(p)->run_as.user, &activity_of(p)->run_as.user_line);
+}
+
+static void
+activity_hook_caps(struct parse *p, const char *v)
+{
+	cfg_set_caps(p, v, &activity_of(p)->run_as);
+}
+
 static const struct key activity_keys[] = {
 	[A_MATCH] = { "match", activity_match, true },
 	[A_SOURCE] = { "source", activity_source, false },
@@ -117,6 +129,8 @@ static const struct key activity_keys[] = {
 	[A_HOLD_BYTES] = { "hold_bytes", activity_hold_bytes, false },
 	[A_START_FAILURE] = { "start_failure", activity_start_failure, false },
 	[A_RETRY_AFTER] = { "retry_after", activity_retry_after, false },
+	{ "hook_user", activity_hook_user, false },
+	{ "hook_caps", activity_hook_caps, false },
 	{ NULL, NULL, false }
 };
 _Static_assert(sizeof(activity_keys) / sizeof(activity_keys[0]) <= KEYS_MAX,
@@ -183,6 +197,7 @@ activity_print(const void *t, FILE *out)
 	    config_duration_str(a->ttl_ms, buf, sizeof(buf)));
 	cfg_hook_print("start", &a->start, out);
 	cfg_hook_print("stop", &a->stop, out);
+	cfg_run_as_print(&a->run_as, out);
 	if (a->source == CONFIG_SOURCE_QUEUE) {
 		fprintf(out, "  %-15s %u\n", "hold_packets", a->hold_packets);
 		fprintf(out, "  %-15s %u\n", "hold_bytes", a->hold_bytes);

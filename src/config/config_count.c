@@ -167,6 +167,18 @@ count_exec(struct parse *p, const char *v)
 	cfg_set_hook(p, v, &count_of(p)->exec);
 }
 
+static void
+count_hook_user(struct parse *p, const char *v)
+{
+	cfg_set_user(p, v, count_of(p)->run_as.user, &count_of(p)->run_as.user_line);
+}
+
+static void
+count_hook_caps(struct parse *p, const char *v)
+{
+	cfg_set_caps(p, v, &count_of(p)->run_as);
+}
+
 static const struct key count_keys[] = {
 	[C_MATCH] = { "match", count_match, true },
 	[C_SOURCE] = { "source", count_source, false },
@@ -176,6 +188,8 @@ static const struct key count_keys[] = {
 	[C_ALLOW] = { "allow", count_allow, false },
 	[C_PATH] = { "path", count_path, false },
 	[C_EXEC] = { "exec", count_exec, false },
+	{ "hook_user", count_hook_user, false },
+	{ "hook_caps", count_hook_caps, false },
 	{ NULL, NULL, false }
 };
 _Static_assert(sizeof(count_keys) / sizeof(count_keys[0]) <= KEYS_MAX,
@@ -272,6 +286,8 @@ count_print(const void *t, FILE *out)
 		    c->allow[i].p.addr, a, sizeof(a)), c->allow[i].p.len,
 		    i == c->nallow - 1 ? "\n" : "");
 	cfg_hook_print("exec", &c->exec, out);
+	if (c->exec.argv != NULL)
+		cfg_run_as_print(&c->run_as, out);
 }
 
 static void

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "config/config_parse.h"
 #include "core/knock_frame.h"
+#include "config/config_files.h"
 #include "config/keyfile.h"
 
 /* The trigger whose section is being read: in p->cfg or scratch. */
@@ -502,7 +503,26 @@ knock_lookahead(struct parse *p, const char *v)
 static void
 knock_state(struct parse *p, const char *v)
 {
-	cfg_set_path(p, v, knock_of(p)->state_path);
+	char why[512];
+
+	if (!cfg_set_path(p, v, knock_of(p)->state_path))
+		return;
+	/* Under the engine's broker the privileged side checks it. */
+	if (p->check_owner && config_files_get() == NULL &&
+	    config_file_check(v, CONFIG_FILE_STATE, why, sizeof(why)) == -1)
+		cfg_verr(p, "%s", why);
+}
+
+static void
+knock_hook_user(struct parse *p, const char *v)
+{
+	cfg_set_user(p, v, knock_of(p)->run_as.user, &knock_of(p)->run_as.user_line);
+}
+
+static void
+knock_hook_caps(struct parse *p, const char *v)
+{
+	cfg_set_caps(p, v, &knock_of(p)->run_as);
 }
 
 static const struct key knock_keys[] = {
@@ -526,6 +546,8 @@ static const struct key knock_keys[] = {
 	[K_OPEN_PREFIX] = { "open_prefix", knock_open_prefix, false },
 	[K_TARGET] = { "target", knock_target, false },
 	[K_INTERFACE] = { "interface", knock_interface, false },
+	{ "hook_user", knock_hook_user, false },
+	{ "hook_caps", knock_hook_caps, false },
 	{ NULL, NULL, false }
 };
 _Static_assert(sizeof(knock_keys) / sizeof(knock_keys[0]) <= KEYS_MAX,
@@ -828,6 +850,8 @@ knock_print(const void *t, FILE *out)
 	    k->reset_on_wrong ? "yes" : "no");
 	cfg_hook_print("exec", &k->exec, out);
 	cfg_hook_print("exec_stop", &k->exec_stop, out);
+	if (k->exec.argv != NULL)
+		cfg_run_as_print(&k->run_as, out);
 	if (k->exec_stop.argv != NULL)
 		fprintf(out, "  %-15s %s\n", "exec_stop_delay",
 		    config_duration_str(k->exec_stop_delay_ms, buf, sizeof(buf)));

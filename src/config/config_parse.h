@@ -65,6 +65,7 @@ struct parse {
 	const struct cfg_kind *kind;	/* of the trigger section being read */
 	void *trigger;			/* its trigger, in cfg or scratch */
 	bool scratch;			/* an error: its keys are still checked */
+	struct config_run_as *run_as;	/* hook_caps being parsed */
 };
 
 /*
@@ -142,6 +143,11 @@ void cfg_perr(struct parse *, int, const char *, ...)
 void cfg_verr(struct parse *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 const char *cfg_show(const char *in, char *buf, size_t len);
+
+/* hook_user / [engine] user, hook_caps, and their -C lines. */
+void cfg_set_user(struct parse *p, const char *v, char *out, int *line);
+void cfg_set_caps(struct parse *p, const char *v, struct config_run_as *ra);
+void cfg_run_as_print(const struct config_run_as *ra, FILE *out);
 
 /* Values: false, or the reason in why (WHY_MAX bytes), when not one. */
 int cfg_is_blank(char c);

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "config/config_files.h"
 #include "config/keyfile.h"
 
 #define HEX_LEN		(KEYFILE_KEY_LEN * 2)
@@ -102,11 +103,18 @@ file_take(const char *path, bool check, uid_t also_uid, char *buf, size_t size,
 	ssize_t len = -1;
 	int fd;
 
-	/* O_NONBLOCK: a FIFO in the key's place must not hang us. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+	/*
+	 * Root's keys (the engine's) get the whole path checked, or come
+	 * through the privileged side; a user's own key (nfq-knock) only its
+	 * owner and mode below. O_NONBLOCK: a FIFO in the key's place must
+	 * not hang us.
+	 */
+	if (config_files_get() != NULL || (check && also_uid == KEYFILE_ROOT_ONLY))
+		fd = config_file_open(CONFIG_FILE_KEY, path, check, why, whylen);
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1)
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+	if (fd == -1)
 		return -1;
-	}
 	if (fstat(fd, &st) == -1)
 		snprintf(why, whylen, "%s: fstat: %s", path, strerror(errno));
 	else if (!S_ISREG(st.st_mode))

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/config_files.h"
 #include "config/statefile.h"
 
 #define STATE_READ_MAX	32	/* 20 digits, a newline, room to see more */
@@ -47,6 +48,9 @@ statefile_load(const char *path, uint64_t *value, char *why, size_t whylen)
 	ssize_t n;
 	int fd;
 
+	if (config_files_get() != NULL)
+		return config_files_get()->state_load(config_files_get()->arg, path,
+		    value, why, whylen);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
 		if (errno == ENOENT)
 			return 1;
@@ -118,6 +122,9 @@ statefile_save(const char *path, uint64_t value, char *why, size_t whylen)
 	const char *step = "create";
 	int fd, len, saved;
 
+	if (config_files_get() != NULL)
+		return config_files_get()->state_save(config_files_get()->arg, path,
+		    value, why, whylen);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
 		snprintf(why, whylen, "%s: path too long", path);
 		return -1;

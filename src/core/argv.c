@@ -166,3 +166,64 @@ argv_free(char **argv)
 		free(*p);
 	free(argv);
 }
+
+/* The value of %key%, or NULL when key is not a placeholder. */
+static const char *
+argv_var(const struct argv_vars *v, const char *key, size_t keylen)
+{
+	const char *val;
+
+#define ARGV_KEY(s)	(keylen == sizeof(s) - 1 && memcmp(key, s, keylen) == 0)
+	if (ARGV_KEY("IP"))
+		val = v->ip;
+	else if (ARGV_KEY("NAME"))
+		val = v->name;
+	else if (ARGV_KEY("EVENT"))
+		val = v->event;
+	else if (ARGV_KEY("PROTO"))
+		val = v->proto;
+	else if (ARGV_KEY("PORT"))
+		val = v->port;
+	else if (ARGV_KEY("FAMILY"))
+		val = v->family;
+	else
+		return NULL;
+#undef ARGV_KEY
+	return val != NULL ? val : "";
+}
+
+long
+argv_expand_word(const char *word, const struct argv_vars *v, char *out, size_t outlen)
+{
+	const char *p = word, *end, *val;
+	size_t n = 0, vlen, used;
+
+	while (*p != '\0') {
+		val = NULL;
+		if (p[0] == '%' && p[1] == '%') {
+			val = "%";
+			used = 2;
+		} else if (p[0] == '%' && (end = strchr(p + 1, '%')) != NULL &&
+		    (val = argv_var(v, p + 1, (size_t)(end - p - 1))) != NULL) {
+			used = (size_t)(end - p) + 1;
+		}
+		if (val == NULL) {
+			val = p;
+			vlen = used = 1;
+		} else
+			vlen = strlen(val);
+		if (vlen >= outlen - n) {
+			errno = E2BIG;
+			return -1;
+		}
+		memcpy(out + n, val, vlen);
+		n += vlen;
+		p += used;
+	}
+	if (n >= outlen) {
+		errno = E2BIG;
+		return -1;
+	}
+	out[n] = '\0';
+	return (long)n;
+}

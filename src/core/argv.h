@@ -18,6 +18,8 @@
 #ifndef NFQT_ARGV_H
 #define NFQT_ARGV_H
 
+#include <stddef.h>
+
 /*
  * On success returns 0, *argvp is a NULL-terminated array of *argcp words
  * (argc is 0 for a blank line) to be released with argv_free(). On error
@@ -28,5 +30,27 @@ int argv_split(const char *line, char ***argvp, int *argcp, const char **errp);
 
 /* Releases what argv_split() returned; NULL is fine. */
 void argv_free(char **argv);
+
+/* Placeholder values for argv_expand_word(); NULL reads as empty. */
+struct argv_vars {
+	const char *ip;		/* %IP% */
+	const char *name;	/* %NAME% */
+	const char *event;	/* %EVENT% */
+	const char *proto;	/* %PROTO% */
+	const char *port;	/* %PORT% */
+	const char *family;	/* %FAMILY% */
+};
+
+/*
+ * Substitute placeholders of one word into out: %IP% %NAME% %EVENT%
+ * %PROTO% %PORT% %FAMILY% and %% for %; anything else, a lone % or an
+ * unknown %FOO%, stays as written. A value only ever becomes bytes of the
+ * same word: argv has no syntax left for it to break out of. Both the
+ * engine (which sends a hook) and the privileged side (which checks that
+ * it is the configured one) expand with this. Returns the length, or -1
+ * with errno E2BIG when out is too small.
+ */
+long argv_expand_word(const char *word, const struct argv_vars *v, char *out,
+    size_t outlen);
 
 #endif

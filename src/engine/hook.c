@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "config/config.h"
+#include "core/argv.h"
 #include "engine/hook.h"
 #include "engine/hook_test.h"
 #include "util/log.h"
@@ -115,65 +116,15 @@ hook_vars_fill(const struct hook_request *req, struct hook_vars *v)
 		snprintf(v->port, sizeof(v->port), "%u", req->port);
 }
 
-/* The value of %key%, or NULL when key is not a placeholder. */
-static const char *
-hook_var(const struct hook_vars *v, const char *key, size_t keylen)
-{
-#define HOOK_KEY(s)	(keylen == sizeof(s) - 1 && memcmp(key, s, keylen) == 0)
-	if (HOOK_KEY("IP"))
-		return v->ip;
-	if (HOOK_KEY("NAME"))
-		return v->name;
-	if (HOOK_KEY("EVENT"))
-		return v->event;
-	if (HOOK_KEY("PROTO"))
-		return v->proto;
-	if (HOOK_KEY("PORT"))
-		return v->port;
-	if (HOOK_KEY("FAMILY"))
-		return v->family;
-#undef HOOK_KEY
-	return NULL;
-}
-
-/*
- * A value only ever becomes bytes of the same word: argv has no syntax
- * left for it to break out of.
- */
 static ssize_t
-hook_expand_vars(const char *word, const struct hook_vars *v, char *out, size_t outlen)
+hook_expand_vars(const char *word, const struct hook_vars *hv, char *out, size_t outlen)
 {
-	const char *p = word, *end, *val;
-	size_t n = 0, vlen, used;
+	struct argv_vars v = {
+		.ip = hv->ip, .name = hv->name, .event = hv->event,
+		.proto = hv->proto, .port = hv->port, .family = hv->family,
+	};
 
-	while (*p != '\0') {
-		val = NULL;
-		if (p[0] == '%' && p[1] == '%') {
-			val = "%";
-			used = 2;
-		} else if (p[0] == '%' && (end = strchr(p + 1, '%')) != NULL &&
-		    (val = hook_var(v, p + 1, (size_t)(end - p - 1))) != NULL) {
-			used = (size_t)(end - p) + 1;
-		}
-		if (val == NULL) {
-			val = p;
-			vlen = used = 1;
-		} else
-			vlen = strlen(val);
-		if (vlen >= outlen - n) {
-			errno = E2BIG;
-			return -1;
-		}
-		memcpy(out + n, val, vlen);
-		n += vlen;
-		p += used;
-	}
-	if (n >= outlen) {
-		errno = E2BIG;
-		return -1;
-	}
-	out[n] = '\0';
-	return (ssize_t)n;
+	return (ssize_t)argv_expand_word(word, &v, out, outlen);
 }
 
 ssize_t
