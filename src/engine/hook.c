@@ -449,6 +449,10 @@ hook_result_set(struct hook_result *r, const struct spawn_reply *reply)
 			r->code = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 		}
 		break;
+	case SPAWN_EV_LOST:
+		r->status = HOOK_LOST;
+		r->code = 0;
+		break;
 	case SPAWN_EV_FAILED:
 	case SPAWN_EV_STARTED:
 		r->status = HOOK_SPAWN_FAILED;

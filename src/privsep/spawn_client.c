@@ -56,6 +56,18 @@ spawn_start(void)
 	return sp;
 }
 
+struct spawn *
+spawn_attach(int fd, pid_t pid)
+{
+	struct spawn *sp;
+
+	if ((sp = calloc(1, sizeof(*sp))) == NULL)
+		return NULL;
+	sp->fd = fd;
+	sp->pid = pid;
+	return sp;
+}
+
 int
 spawn_fd(const struct spawn *sp)
 {
@@ -145,7 +157,7 @@ spawn_reply_ok(const struct spawn_msg_reply *m, ssize_t n, int flags)
 {
 	if (n != (ssize_t)sizeof(*m) || (flags & MSG_TRUNC) || m->hdr.len != sizeof(*m))
 		return false;
-	return m->hdr.type >= SPAWN_MSG_STARTED && m->hdr.type <= SPAWN_MSG_FAILED;
+	return m->hdr.type >= SPAWN_MSG_STARTED && m->hdr.type <= SPAWN_MSG_LOST;
 }
 
 int

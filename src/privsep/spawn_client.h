@@ -19,6 +19,7 @@ enum spawn_event {
 	SPAWN_EV_STARTED = SPAWN_MSG_STARTED,	/* value: pid */
 	SPAWN_EV_EXITED = SPAWN_MSG_EXITED,	/* value: wait status */
 	SPAWN_EV_KILLED = SPAWN_MSG_KILLED,	/* timed out, killed; value: wait status */
+	SPAWN_EV_LOST = SPAWN_MSG_LOST,		/* the spawner died with it */
 	SPAWN_EV_FAILED = SPAWN_MSG_FAILED,	/* not run; value: errno (EBUSY: too
 						 * many running, EBADMSG/EINVAL/E2BIG:
 						 * refused request) */
@@ -40,6 +41,13 @@ struct spawn_reply {
  * when the socketpair or the fork failed. Only the engine returns.
  */
 struct spawn *spawn_start(void);
+
+/*
+ * A client on fd, a non-blocking SOCK_SEQPACKET socket to something that
+ * speaks spawn_proto.h (the privileged side's hook channel); pid is reaped
+ * when it has gone. NULL on ENOMEM.
+ */
+struct spawn *spawn_attach(int fd, pid_t pid);
 
 /* The engine's end of the socketpair (non-blocking): poll it for replies. */
 int spawn_fd(const struct spawn *sp);

@@ -102,6 +102,8 @@ spawn_run_check(const struct spawn_run *run, const char **errp)
 		return spawn_fail(E2BIG, "name longer than " STR(SPAWN_NAME_MAX) " bytes", errp);
 	if (run->timeout_ms == 0)
 		return spawn_fail(EINVAL, "timeout of 0 ms", errp);
+	if (run->flags & ~(uint32_t)SPAWN_RUN_CREDS)
+		return spawn_fail(EINVAL, "unknown flags", errp);
 	return 0;
 }
 
@@ -145,6 +147,10 @@ spawn_run_encode(const struct spawn_run *run, void *buf, size_t buflen, const ch
 	body.timeout_ms = run->timeout_ms;
 	body.argc = (uint16_t)run->argc;
 	body.envc = (uint16_t)run->envc;
+	body.flags = run->flags;
+	body.uid = run->uid;
+	body.gid = run->gid;
+	body.caps = run->caps;
 	ok = spawn_put(buf, buflen, &off, &body, sizeof(body)) &&
 	    spawn_put_string(buf, buflen, &off, run->name);
 	for (i = 0; ok && i < run->argc; i++)
@@ -233,6 +239,10 @@ spawn_run_decode(const void *msg, size_t len, struct spawn_run_buf *out, const c
 		return spawn_fail(EBADMSG, "bytes after the last string", errp);
 	out->run.id = hdr.id;
 	out->run.timeout_ms = body.timeout_ms;
+	out->run.flags = body.flags;
+	out->run.uid = body.uid;
+	out->run.gid = body.gid;
+	out->run.caps = body.caps;
 	out->run.name = out->name;
 	out->run.argc = body.argc;
 	out->run.argv = out->argv;

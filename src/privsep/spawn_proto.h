@@ -15,6 +15,13 @@
  * SPAWN_MSG_STARTED/EXITED/KILLED/FAILED, spawner to engine: spawn_msg_reply
  *	with the request's id: a pid, a wait status, a wait status, an errno.
  *	A request gets STARTED and then EXITED or KILLED, or only FAILED.
+ * SPAWN_MSG_LOST, privileged side to engine: the spawner died with the
+ *	request; whether the hook ran is not known.
+ *
+ * The engine talks to the privileged side (priv.c), which checks each RUN
+ * against its own config, sets the credentials (SPAWN_RUN_CREDS: uid, gid,
+ * capabilities) and relays it to its spawner; replies come back the same
+ * way. Credentials from the engine are never used.
  */
 #ifndef NFQT_SPAWN_PROTO_H
 #define NFQT_SPAWN_PROTO_H
@@ -43,6 +50,7 @@ enum spawn_msg_type {
 	SPAWN_MSG_EXITED,
 	SPAWN_MSG_KILLED,
 	SPAWN_MSG_FAILED,
+	SPAWN_MSG_LOST,
 };
 
 struct spawn_msg_hdr {
@@ -51,10 +59,17 @@ struct spawn_msg_hdr {
 	uint32_t id;		/* chosen by the engine, echoed in replies */
 };
 
+#define SPAWN_RUN_CREDS	0x1	/* run as uid/gid with caps, not as the spawner */
+
 struct spawn_msg_run {
 	uint32_t timeout_ms;	/* at least 1 */
 	uint16_t argc;		/* at least 1 */
 	uint16_t envc;
+	uint32_t flags;		/* SPAWN_RUN_* */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t pad;
+	uint64_t caps;		/* 1 << CAP_X: the hook's only capabilities */
 };
 
 struct spawn_msg_log {
@@ -77,6 +92,10 @@ struct spawn_msg_reply {
 struct spawn_run {
 	uint32_t id;
 	uint32_t timeout_ms;
+	uint32_t flags;		/* SPAWN_RUN_CREDS: the three below apply */
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t caps;
 	const char *name;
 	int argc;
 	char *const *argv;	/* argc words, NULL-terminated */

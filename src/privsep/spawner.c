@@ -1,17 +1,20 @@
 /*
- * The spawner process (spawner.h): runs exec hooks with posix_spawn (never
- * a shell) in a clean environment, logs their output, kills them at their
- * timeout, reaps them and reports over its socketpair (spawn_proto.h). It
- * never sees packets.
+ * The spawner process (spawner.h): runs exec hooks with fork and execve
+ * (never a shell), each as its configured user with only its configured
+ * capabilities, in a clean environment; logs their output, kills them at
+ * their timeout, reaps them and reports over its socketpair
+ * (spawn_proto.h). It never sees packets.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -252,25 +255,112 @@ spawner_reap(struct spawner *sp)
 	spawner_arm_timer(sp);
 }
 
-static void
-spawner_actions(posix_spawn_file_actions_t *fa, posix_spawnattr_t *attr, int outfd)
+/*
+ * The hook's own identity: its user's uid and gid, no supplementary
+ * group, and only the capabilities it is configured with, kept across
+ * execve as ambient ones (for root, through the bounding set alone).
+ */
+static int
+child_set_creds(const struct spawn_run *run)
 {
-	sigset_t none, all;
+	gid_t gid = (gid_t)run->gid;
+	uid_t uid = (uid_t)run->uid;
+	cap_value_t cap, last = (cap_value_t)cap_max_bits() - 1;
+	cap_t c;
 
-	posix_spawn_file_actions_init(fa);
-	posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(fa, outfd, 1);
-	posix_spawn_file_actions_adddup2(fa, outfd, 2);
-	/* Default dispositions and no blocked signals, whatever the spawner ignores. */
+	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return -1;
+	for (cap = 0; cap <= last && cap < 64; cap++)
+		if (!(run->caps & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+			return -1;
+	if (setresuid(uid, uid, uid) < 0 || (c = cap_init()) == NULL)
+		return -1;
+	for (cap = 0; cap <= last && cap < 64; cap++) {
+		if (!(run->caps & (1ULL << cap)))
+			continue;
+		if (cap_set_flag(c, CAP_PERMITTED, 1, &cap, CAP_SET) < 0 ||
+		    cap_set_flag(c, CAP_EFFECTIVE, 1, &cap, CAP_SET) < 0 ||
+		    cap_set_flag(c, CAP_INHERITABLE, 1, &cap, CAP_SET) < 0)
+			break;
+	}
+	if (cap_set_proc(c) < 0) {
+		cap_free(c);
+		return -1;
+	}
+	cap_free(c);
+	for (cap = 0; cap <= last && cap < 64; cap++)
+		if ((run->caps & (1ULL << cap)) &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			return -1;
+	return prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+}
+
+/*
+ * In the forked child: default signals, its own process group (a timeout
+ * kills the group), /dev/null for stdin, the pipe for output, its
+ * credentials, then the hook. A failure goes back through errfd.
+ */
+static _Noreturn void
+child_exec(const struct spawn_run *run, char *const *envp, int outfd, int errfd)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig, fd, err;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_init(attr);
-	posix_spawnattr_setsigmask(attr, &none);
-	posix_spawnattr_setsigdefault(attr, &all);
-	/* Its own process group: the timeout kills the group. */
-	posix_spawnattr_setpgroup(attr, 0);
-	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-	    POSIX_SPAWN_SETPGROUP);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (setpgid(0, 0) < 0 || (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    dup2(fd, STDIN_FILENO) < 0 || dup2(outfd, STDOUT_FILENO) < 0 ||
+	    dup2(outfd, STDERR_FILENO) < 0)
+		goto fail;
+	if ((run->flags & SPAWN_RUN_CREDS) && child_set_creds(run) < 0)
+		goto fail;
+	execve(run->argv[0], run->argv, envp);
+fail:
+	err = errno;
+	if (write(errfd, &err, sizeof(err)) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+/* fork and exec; 0 with *pidp, or the errno of what failed (the child is reaped). */
+static int
+spawner_fork_exec(const struct spawn_run *run, char *const *envp, int outfd, pid_t *pidp)
+{
+	int efd[2], err = 0, status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(efd, O_CLOEXEC) < 0)
+		return errno;
+	if ((pid = fork()) < 0) {
+		err = errno;
+		close(efd[0]);
+		close(efd[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(efd[0]);
+		child_exec(run, envp, outfd, efd[1]);
+	}
+	close(efd[1]);
+	/* Closed on exec: nothing to read means the hook is running. */
+	do
+		n = read(efd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(efd[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		return err != 0 ? err : EIO;
+	}
+	*pidp = pid;
+	return 0;
 }
 
 /* Returns 0 or an errno value. */
@@ -278,8 +368,6 @@ static int
 spawner_exec(struct spawner *sp, struct child *c, const struct spawn_run *run)
 {
 	static char path_env[] = "PATH=" SPAWN_PATH;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	char *envp[SPAWN_ENV_MAX + 2];
 	int pfd[2], err, i;
 
@@ -289,10 +377,7 @@ spawner_exec(struct spawner *sp, struct child *c, const struct spawn_run *run)
 	for (i = 0; i < run->envc; i++)
 		envp[i + 1] = run->env[i];
 	envp[run->envc + 1] = NULL;
-	spawner_actions(&fa, &attr, pfd[1]);
-	err = posix_spawn(&c->pid, run->argv[0], &fa, &attr, run->argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	err = spawner_fork_exec(run, envp, pfd[1], &c->pid);
 	close(pfd[1]);
 	if (err != 0) {
 		close(pfd[0]);
