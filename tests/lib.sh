@@ -15,9 +15,26 @@ netns_enter() {
 	fi
 	ip link set lo up
 	work=$(mktemp -d /tmp/nfqt-test.XXXXXX)
-	trap 'kill ${servers:-} 2>/dev/null; stop_engine; rm -rf "$work"' EXIT
+	engine_user_ensure
+	trap 'kill ${servers:-} 2>/dev/null; stop_engine; rm -rf "$work"; engine_user_cleanup' EXIT
 	# A test killed by timeout or a closed pipe still stops its engine.
 	trap 'exit 1' INT TERM HUP PIPE
+}
+
+# The engine runs as the system user nfq-trigger ([engine] user): a test
+# creates it when the machine has none (make install would) and removes it
+# at its end.
+engine_user_ensure() {
+	engine_user_made=
+	id nfq-trigger >/dev/null 2>&1 && return 0
+	useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin nfq-trigger 2>/dev/null && engine_user_made=1
+	id nfq-trigger >/dev/null 2>&1
+}
+
+engine_user_cleanup() {
+	[ -n "${engine_user_made:-}" ] && userdel nfq-trigger 2>/dev/null
+	engine_user_made=
 }
 
 ok() { echo "ok $*"; }

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@
 #include "util/log.h"
 #include "util/sdnotify.h"
 #include "kernel/nft.h"
+#include "config/config_system.h"
+#include "privsep/priv_client.h"
+#include "privsep/sandbox.h"
 #include "privsep/spawn_client.h"
 
 #define INSTALLED_CONFIG NFQT_SYSCONFDIR "/nfq-trigger/nfq-trigger.ini"
@@ -71,8 +75,11 @@ check_config(const char *path)
 	int nerrors = 0;
 
 	cfg = config_load(path, true, stderr, &nerrors);
-	if (cfg == NULL) {
+	if (cfg != NULL)
+		nerrors = config_check_system(cfg, stderr);
+	if (cfg == NULL || nerrors > 0) {
 		fprintf(stderr, "%s: %d error%s\n", path, nerrors, nerrors == 1 ? "" : "s");
+		config_free(cfg);
 		return 1;
 	}
 	config_print(cfg, stdout);
@@ -103,6 +110,50 @@ remove_table(const char *path)
 	return rc == 0 ? 0 : 1;
 }
 
+/*
+ * The privileged side works from /; the engine reloads the same file. The
+ * name is made absolute without resolving links: a link is refused.
+ */
+static const char *
+absolute_path(const char *path)
+{
+	static char buf[PATH_MAX];
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/')
+		return path;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("getcwd");
+	if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", cwd, path) >= sizeof(buf))
+		fatalx("%s: path too long", path);
+	return buf;
+}
+
+static int
+reload_prepare(void *arg, char *why, size_t whylen)
+{
+	char user[64];
+	uid_t uid;
+	gid_t gid;
+	int nerrors;
+
+	if (priv_load_config(arg, true, user, sizeof(user), &uid, &gid, &nerrors) == 0)
+		return 0;
+	if (nerrors > 0)
+		snprintf(why, whylen, "%d error%s (the privileged side logged them)",
+		    nerrors, nerrors == 1 ? "" : "s");
+	else
+		snprintf(why, whylen, "the privileged side did not answer");
+	return -1;
+}
+
+static void
+reload_done(void *arg, bool applied)
+{
+	priv_reload_done(arg, applied);
+}
+
+
 /* The daemon never reads the working directory: its config names root commands. */
 static const char *
 default_config_path(bool daemonize)
@@ -121,21 +172,32 @@ default_config_path(bool daemonize)
 static int
 run_engine(const char *path, bool daemonize, int verbose)
 {
+	struct engine_reload_hooks rh = { .prepare = reload_prepare, .done = reload_done };
+	struct priv_client *pc;
 	struct config *cfg;
 	struct engine *e;
 	struct spawn *sp;
+	char user[64], why[256];
 	bool supervised;
 	int nerrors = 0, status, ready_fd = -1;
+	uid_t uid;
+	gid_t gid;
 
+	path = absolute_path(path);
+	/* Before anything is read: the privileged side is a copy of us. */
+	if ((pc = priv_start(path, verbose)) == NULL)
+		fatal("cannot fork the privileged side");
+	if (priv_load_config(pc, false, user, sizeof(user), &uid, &gid, &nerrors) < 0)
+		fatalx("%s: %d error%s, not starting", path, nerrors, nerrors == 1 ? "" : "s");
+	priv_use_for_files(pc);
 	cfg = config_load(path, true, stderr, &nerrors);
 	if (cfg == NULL)
 		fatalx("%s: %d error%s, not starting", path, nerrors, nerrors == 1 ? "" : "s");
 	supervised = sdnotify_open();
 	log_info("nfq-trigger %s starting with %s%s", NFQT_VERSION, path,
 	    supervised ? " (supervised: no fork)" : "");
-	sp = spawn_start();
-	if (sp == NULL)
-		fatalx("cannot start the hook spawner");
+	if ((sp = spawn_attach(priv_hook_fd(pc), priv_pid(pc))) == NULL)
+		fatal("hooks");
 	if (daemonize) {
 		if (!supervised)
 			ready_fd = daemon_detach();
@@ -148,6 +210,20 @@ run_engine(const char *path, bool daemonize, int verbose)
 	e = engine_open(cfg, sp);
 	if (e == NULL)
 		fatalx("start-up failed");
+	rh.arg = pc;
+	engine_set_reload_hooks(e, &rh);
+	/*
+	 * Sockets open (netlink, control, metrics): from here on the engine is
+	 * its user with CAP_NET_ADMIN alone, under seccomp (decision 2).
+	 */
+	if (sandbox_drop(uid, gid, why, sizeof(why)) < 0)
+		fatalx("cannot run as %s (uid %u): %s", user, (unsigned)uid, why);
+	log_info("engine runs as %s (uid %u) with CAP_NET_ADMIN alone", user, (unsigned)uid);
+	if (sandbox_seccomp(why, sizeof(why)) < 0)
+		fatalx("seccomp: %s", why);
+	log_info("seccomp: system-call allow-list in force; a call outside it kills "
+	    "the engine with SIGSYS (the kernel's audit log says which: "
+	    "journalctl -k | grep SECCOMP), NFQT_SECCOMP=log only logs it");
 	if (ready_fd >= 0) {
 		daemon_ready(ready_fd);
 		log_init(1, verbose);
@@ -159,6 +235,7 @@ run_engine(const char *path, bool daemonize, int verbose)
 	engine_close(e);
 	spawn_close(sp);
 	pidfile_remove();
+	priv_close(pc);
 	return status;
 }
 

@@ -489,6 +489,14 @@ engine_reload_abandon(struct engine *e, struct config *next, void *staged[])
 	config_free(next);
 	/* The table may be half way: bring it back to the running shape. */
 	nft_table_sync(e->nft, e->cfg);
+	if (e->reload_hooks.done != NULL)
+		e->reload_hooks.done(e->reload_hooks.arg, false);
+}
+
+void
+engine_set_reload_hooks(struct engine *e, const struct engine_reload_hooks *h)
+{
+	e->reload_hooks = *h;
 }
 
 /*
@@ -563,8 +571,15 @@ engine_reload(struct engine *e, char *why, size_t whylen)
 	sdnotify_reloading();
 	e->reloads++;
 	e->reload_ms = loop_now_ms();
-	if ((next = engine_reload_load(e->cfg->path, why, whylen)) == NULL)
+	/* The privileged side reads the file first; it refuses what has errors. */
+	if (e->reload_hooks.prepare != NULL &&
+	    e->reload_hooks.prepare(e->reload_hooks.arg, why, whylen) < 0)
 		return engine_reload_refused(e, why, whylen, NULL);
+	if ((next = engine_reload_load(e->cfg->path, why, whylen)) == NULL) {
+		if (e->reload_hooks.done != NULL)
+			e->reload_hooks.done(e->reload_hooks.arg, false);
+		return engine_reload_refused(e, why, whylen, NULL);
+	}
 	snprintf(oldtable, sizeof(oldtable), "%s", e->cfg->engine.table);
 	/* Before the sync: the sets it recreates are read while they hold them. */
 	carry = engine_carry_read(e, next);
@@ -605,6 +620,8 @@ engine_reload(struct engine *e, char *why, size_t whylen)
 	config_free(e->cfg);
 	e->cfg = next;
 	engine_kbase_reset(e);
+	if (e->reload_hooks.done != NULL)
+		e->reload_hooks.done(e->reload_hooks.arg, true);
 	log_info("reload: %s loaded (%d %s trigger%s kept their state, %d %s "
 	    "trigger%s in standby)", e->cfg->path, notes[0].triggers,
 	    notes[0].kinds, notes[0].triggers == 1 ? "" : "s", notes[1].triggers,

@@ -8,6 +8,9 @@
 #ifndef NFQT_ENGINE_H
 #define NFQT_ENGINE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct config;
 struct engine;
 struct spawn;
@@ -17,6 +20,18 @@ struct spawn;
  * ownership of cfg. Hooks go to the spawner sp. NULL (logged) on failure.
  */
 struct engine *engine_open(struct config *cfg, struct spawn *sp);
+
+/*
+ * Around a reload (privsep/priv_client.h): prepare has the privileged side
+ * read the new config first (-1: refused, the running one stays); done
+ * tells it whether the engine applied it.
+ */
+struct engine_reload_hooks {
+	int (*prepare)(void *arg, char *why, size_t whylen);
+	void (*done)(void *arg, bool applied);
+	void *arg;
+};
+void engine_set_reload_hooks(struct engine *e, const struct engine_reload_hooks *h);
 
 /* Run the event loop until SIGTERM or SIGINT. Returns the exit status. */
 int engine_run(struct engine *e);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "engine/engine.h"
 #include "core/trigger_knock.h"
 #include "engine/hook.h"
 #include "kernel/ifname.h"
@@ -94,6 +95,7 @@ struct engine {
 	struct engine_counters counters;
 	struct knock_result knock_pending[ENGINE_KNOCK_PENDING];
 	int nknock_pending;
+	struct engine_reload_hooks reload_hooks;
 	int exit_status;
 	struct events *events;		/* the event log (event.h) */
 	struct control *control;	/* the control socket (control.h) */
