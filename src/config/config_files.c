@@ -62,16 +62,21 @@ dirs_check(const char *dir, const char *what, bool sticky_ok, const char *path,
 	snprintf(buf, sizeof(buf), "%s", dir);
 	for (d = buf;; d = dirname(d), first = false) {
 		if (lstat(d, &st) == -1) {
-			snprintf(why, whylen, "%s: %s: %s", path, d, strerror(errno));
+			int saved = errno;
+
+			snprintf(why, whylen, "%s: %s: %s", path, d, strerror(saved));
+			errno = saved;
 			return -1;
 		}
 		if (!S_ISDIR(st.st_mode)) {
 			snprintf(why, whylen, "%s: %s is not a directory", path, d);
+			errno = EPERM;
 			return -1;
 		}
 		if (st.st_uid != 0) {
 			snprintf(why, whylen, "%s: the %s's directory %s is owned by "
 			    "uid %u, not root", path, what, d, (unsigned)st.st_uid);
+			errno = EPERM;
 			return -1;
 		}
 		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
@@ -80,6 +85,7 @@ dirs_check(const char *dir, const char *what, bool sticky_ok, const char *path,
 			    "%s (mode %04o): chmod go-w %s", path, d,
 			    st.st_mode & S_IWOTH ? "others" : "its group",
 			    (unsigned)(st.st_mode & 07777), d);
+			errno = EPERM;
 			return -1;
 		}
 		if (strcmp(d, "/") == 0 || strcmp(d, ".") == 0)
@@ -162,43 +168,53 @@ config_file_check(const char *path, enum config_file_kind kind, char *why, size_
 	return kind == CONFIG_FILE_CONFIG ? 0 : mode_check(path, &st, kind, why, whylen);
 }
 
+/* A policy refusal: errno EPERM, so that callers tell it from a missing file. */
+static int
+exec_refuse(void)
+{
+	errno = EPERM;
+	return -1;
+}
+
 int
 config_exec_check(const char *path, char *why, size_t whylen)
 {
+	char real[PATH_MAX];
 	struct stat st;
+	int saved;
 
 	if (parent_check(path, "hook", false, why, whylen) == -1)
-		return -1;
+		return -1;	/* errno: ENOENT, or EPERM from the check */
 	if (stat(path, &st) == -1) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		saved = errno;
+		snprintf(why, whylen, "%s: %s", path, strerror(saved));
+		errno = saved;
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(why, whylen, "%s is not a regular file", path);
-		return -1;
+		return exec_refuse();
 	}
 	if (st.st_uid != 0) {
 		snprintf(why, whylen, "%s: the hook is owned by uid %u, not root: it "
 		    "would run as root", path, (unsigned)st.st_uid);
-		return -1;
+		return exec_refuse();
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(why, whylen, "%s: the hook is writable by %s (mode %04o): "
 		    "chmod go-w %s", path, st.st_mode & S_IWOTH ? "others" : "its group",
 		    (unsigned)(st.st_mode & 07777), path);
-		return -1;
+		return exec_refuse();
 	}
 	if (!(st.st_mode & S_IXUSR)) {
 		snprintf(why, whylen, "%s: the hook is not executable", path);
-		return -1;
+		return exec_refuse();
 	}
 	/* A symbolic link is fine as long as where it leads is safe too. */
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		char real[PATH_MAX];
-
 		if (realpath(path, real) == NULL) {
 			snprintf(why, whylen, "%s: %s", path, strerror(errno));
-			return -1;
+			return exec_refuse();
 		}
 		return parent_check(real, "hook", false, why, whylen);
 	}

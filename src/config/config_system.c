@@ -45,6 +45,15 @@ hook_check(const struct config *cfg, const char *ctx, const char *key,
 
 	if (h->argv == NULL || config_exec_check(h->argv[0], why, sizeof(why)) == 0)
 		return 0;
+	/*
+	 * Not installed yet is not unsafe: it is checked again before each
+	 * run (priv.c), and refused then if it is missing or unsafe.
+	 */
+	if (errno == ENOENT) {
+		fprintf(errs, "%s:%d: warning: %s: %s: %s\n", cfg->path, h->lineno, ctx,
+		    key, why);
+		return 0;
+	}
 	fprintf(errs, "%s:%d: %s: %s: %s\n", cfg->path, h->lineno, ctx, key, why);
 	return 1;
 }

@@ -26,6 +26,9 @@ struct deferred;
 struct deferred *deferred_new(size_t capacity);
 void deferred_free(struct deferred *d);
 
+/* Items queued: a caller may check for room before it commits to one. */
+size_t deferred_count(const struct deferred *d);
+
 /* Queue an item; -1 when the queue is full (the caller logs and counts). */
 int deferred_push(struct deferred *d, const struct deferred_item *item);
 

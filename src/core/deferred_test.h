@@ -8,7 +8,6 @@
 
 #include "core/deferred.h"
 
-/* Items waiting. */
-size_t deferred_count(const struct deferred *d);
+/* Nothing test-only left: deferred_count() is in deferred.h. */
 
 #endif

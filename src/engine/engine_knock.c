@@ -5,6 +5,7 @@
  */
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,10 +28,30 @@
 #include "core/trigger_knock.h"
 #include "engine/event.h"
 
-static void
+/* Why a hook was refused, as the event log's one word. */
+static const char *
+engine_hook_refusal(int err)
+{
+	switch (err) {
+	case EBUSY:
+		return "hook-queue-full";
+	case ENOTCONN:
+		return "spawner-gone";
+	case E2BIG:
+		return "hook-too-long";
+	default:
+		return "hook-refused";
+	}
+}
+
+/*
+ * exec and exec_stop are a pair: exec runs only with room kept for its
+ * exec_stop (pair), which then runs whatever the queues hold (reserved).
+ */
+static int
 engine_run_hook(struct engine *e, const struct config_knock *k,
     const struct config_hook *hook, enum hook_event event, int family,
-    const uint8_t *addr)
+    const uint8_t *addr, bool pair, bool reserved)
 {
 	struct hook_request req = {
 		.owner = (void *)(uintptr_t)k,
@@ -41,10 +62,17 @@ engine_run_hook(struct engine *e, const struct config_knock *k,
 		.family = (uint8_t)family,
 		.proto = k->open[0].proto,
 		.port = k->open[0].port,
+		.per_source = true,
+		.pair = pair,
+		.reserved = reserved,
 	};
+	int rc;
 
 	memcpy(req.addr, addr, sizeof(req.addr));
-	hook_run(e->hooks, &req);	/* a refusal is logged there */
+	if ((rc = hook_run(e->hooks, &req)) < 0)
+		event_log(e->events, loop_now_ms(), EVENT_HOOK_REFUSED, "knock", k->name,
+		    family, addr, engine_hook_refusal(errno));
+	return rc;
 }
 
 /*
@@ -79,6 +107,7 @@ engine_knock_opened(struct engine *e, const struct config_knock *k,
 	struct pkt view = { .family = (uint8_t)family };
 	uint8_t member[16];
 	int bits = family == AF_INET ? k->open_prefix4 : k->open_prefix6;
+	bool pair;
 
 	pkt_addr_str(&view, addr, ip, sizeof(ip));
 	engine_knock_member(k, family, addr, member);
@@ -96,17 +125,24 @@ engine_knock_opened(struct engine *e, const struct config_knock *k,
 	nft_allow_add(e->nft, k->name, family, member, k->allow_timeout_ms);
 	if (k->exec.argv == NULL)
 		return;
-	engine_run_hook(e, k, &k->exec, HOOK_EV_OPEN, family, addr);
-	if (k->exec_stop.argv == NULL)
+	pair = k->exec_stop.argv != NULL;
+	/* No exec whose exec_stop could not wait: the pair is refused as one. */
+	if (pair && deferred_count(e->deferred) >= ENGINE_DEFERRED_MAX) {
+		e->counters.deferred_refused++;
+		log_warnx("knock %s: %d exec_stop hooks already waiting, not running "
+		    "exec for %s", k->name, ENGINE_DEFERRED_MAX, ip);
+		event_log(e->events, now, EVENT_HOOK_REFUSED, "knock", k->name, family,
+		    addr, "stop-queue-full");
+		return;
+	}
+	if (engine_run_hook(e, k, &k->exec, HOOK_EV_OPEN, family, addr, pair, false) < 0 ||
+	    !pair)
 		return;
 	later.when_ms = now + k->exec_stop_delay_ms;
 	snprintf(later.trigger, sizeof(later.trigger), "%s", k->name);
 	memcpy(later.addr, addr, sizeof(later.addr));
-	if (deferred_push(e->deferred, &later) < 0) {
-		e->counters.deferred_refused++;
-		log_warnx("knock %s: %d exec_stop hooks already waiting, not running "
-		    "one for %s", k->name, ENGINE_DEFERRED_MAX, ip);
-	}
+	if (deferred_push(e->deferred, &later) < 0)	/* checked above: cannot happen */
+		hook_unreserve(e->hooks);
 }
 
 /* A source completed k's close sequence: its access goes. */
@@ -293,7 +329,10 @@ engine_knock_run_deferred(struct engine *e, uint64_t now)
 		/* The trigger may have left the config by a reload since. */
 		k = engine_find_knock(e->cfg, it.trigger);
 		if (k != NULL && k->exec_stop.argv != NULL)
-			engine_run_hook(e, k, &k->exec_stop, HOOK_EV_CLOSE, it.family, it.addr);
+			engine_run_hook(e, k, &k->exec_stop, HOOK_EV_CLOSE, it.family, it.addr,
+			    false, true);
+		else
+			hook_unreserve(e->hooks);
 	}
 }
 

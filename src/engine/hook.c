@@ -33,6 +33,7 @@ struct hook_job {
 	TAILQ_ENTRY(hook_job) entry;
 	uint32_t id;
 	void *owner;
+	bool per_source;		/* serialised per family/addr below */
 	enum hook_event event;
 	enum job_state state;
 	bool cancelled;		/* owner gone: no callback, no coalescing */
@@ -61,6 +62,7 @@ struct hooks {
 	struct hook_jobs jobs;	/* in request order */
 	int njobs;
 	int nactive;		/* JOB_SENT or JOB_RUNNING */
+	int reserved;		/* follow-ups promised to pairs */
 	uint32_t last_id;
 	bool gone;		/* the spawner has gone: nothing runs any more */
 	hook_observe_fn observe;
@@ -227,6 +229,7 @@ hook_job_new(const struct hook_request *req, const char **errp)
 	hook_vars_fill(req, &v);
 	hook_log_name(job->name, sizeof(job->name), v.name, v.event);
 	job->owner = req->owner;
+	job->per_source = req->per_source;
 	job->event = req->event;
 	snprintf(job->trigger, sizeof(job->trigger), "%s", req->name);
 	job->family = req->family;
@@ -270,15 +273,27 @@ hook_job_same(const struct hook_job *a, const struct hook_job *b)
 	return true;
 }
 
-/* The owner's most recent job and how many it has. */
+/* Whether a and b run one after the other: same owner (and source). */
+static bool
+hook_same_key(const struct hook_job *a, const struct hook_job *b)
+{
+	if (a->owner != b->owner || a->per_source != b->per_source)
+		return false;
+	return !a->per_source || (a->family == b->family &&
+	    memcmp(a->addr, b->addr, sizeof(a->addr)) == 0);
+}
+
+/* The key's most recent job, how many it has, and how many its owner has. */
 static struct hook_job *
-hook_owner_last(struct hooks *h, const void *owner, int *count)
+hook_owner_last(struct hooks *h, const struct hook_job *like, int *count, int *owned)
 {
 	struct hook_job *job, *last = NULL;
 
-	*count = 0;
+	*count = *owned = 0;
 	TAILQ_FOREACH(job, &h->jobs, entry) {
-		if (job->owner == owner) {
+		if (job->owner == like->owner)
+			(*owned)++;
+		if (hook_same_key(job, like)) {
 			last = job;
 			(*count)++;
 		}
@@ -286,7 +301,7 @@ hook_owner_last(struct hooks *h, const void *owner, int *count)
 	return last;
 }
 
-/* Whether job is its owner's oldest: only that one may run. */
+/* Whether job is its key's oldest: only that one may run. */
 static bool
 hook_owner_first(struct hooks *h, const struct hook_job *job)
 {
@@ -295,7 +310,7 @@ hook_owner_first(struct hooks *h, const struct hook_job *job)
 	TAILQ_FOREACH(j, &h->jobs, entry) {
 		if (j == job)
 			return true;
-		if (j->owner == job->owner)
+		if (hook_same_key(j, job))
 			return false;
 	}
 	return false;
@@ -525,6 +540,31 @@ hook_set_observer(struct hooks *h, hook_observe_fn fn, void *arg)
 	h->observe_arg = arg;
 }
 
+/* Whether a new job may wait here; EBUSY (logged) when a bound is reached. */
+static int
+hook_admit(struct hooks *h, const struct hook_request *req, const struct hook_job *job,
+    int count, int owned)
+{
+	const char *what = NULL;
+	int n = 0;
+
+	if (req->reserved)
+		return 0;	/* room was kept for it when its pair was admitted */
+	if (count >= HOOK_OWNER_JOBS_MAX)
+		what = req->per_source ? "for this source" : "for this trigger", n = count;
+	else if (req->per_source && owned >= HOOK_OWNER_SHARE)
+		what = "for this trigger", n = owned;
+	else if (h->njobs >= HOOK_JOBS_MAX)
+		what = "in all", n = h->njobs;
+	else if (req->pair && h->reserved >= HOOK_RESERVED_MAX)
+		what = "promised to earlier pairs", n = h->reserved;
+	if (what == NULL)
+		return 0;
+	log_warnx("hook %s: not run: %d hooks waiting %s already", job->name, n, what);
+	errno = EBUSY;
+	return -1;
+}
+
 int
 hook_run(struct hooks *h, const struct hook_request *req)
 {
@@ -540,8 +580,10 @@ hook_submit(struct hooks *h, const struct hook_request *req)
 {
 	struct hook_job *job, *last;
 	const char *err = NULL;
-	int count, saved;
+	int count, owned, saved;
 
+	if (req->reserved && h->reserved > 0)
+		h->reserved--;
 	if (h->gone) {
 		log_warnx("hook %s %s: not run: the spawner has gone", req->name,
 		    hook_event_name(req->event));
@@ -554,17 +596,14 @@ hook_submit(struct hooks *h, const struct hook_request *req)
 		errno = saved;
 		return -1;
 	}
-	last = hook_owner_last(h, req->owner, &count);
+	last = hook_owner_last(h, job, &count, &owned);
 	if (req->coalesce && last != NULL && !last->cancelled && hook_job_same(last, job)) {
 		log_debug("hook %s: same as the pending request %u", job->name, last->id);
 		free(job);
 		return 1;
 	}
-	if (count >= HOOK_OWNER_JOBS_MAX || h->njobs >= HOOK_JOBS_MAX) {
-		log_warnx("hook %s: not run: %d hooks waiting already", job->name,
-		    count >= HOOK_OWNER_JOBS_MAX ? count : h->njobs);
+	if (hook_admit(h, req, job, count, owned) < 0) {
 		free(job);
-		errno = EBUSY;
 		return -1;
 	}
 	job->id = hook_next_id(h);
@@ -578,8 +617,18 @@ hook_submit(struct hooks *h, const struct hook_request *req)
 	}
 	TAILQ_INSERT_TAIL(&h->jobs, job, entry);
 	h->njobs++;
+	if (req->pair)
+		h->reserved++;
 	return 0;
 }
+
+void
+hook_unreserve(struct hooks *h)
+{
+	if (h->reserved > 0)
+		h->reserved--;
+}
+
 
 void
 hook_cancel_owner(struct hooks *h, const void *owner)

@@ -5,12 +5,19 @@
  * reports. Nothing here blocks: results come back through a callback from
  * hook_readable().
  *
- * Hooks of one owner (any pointer: a trigger, a tracked source) run one at
- * a time, in the order they were asked for; a request identical to the
- * owner's last pending one (same event, same words after substitution) is
- * coalesced into it. At most SPAWN_RUNNING_MAX hooks are out at the
- * spawner; the others wait here, at most HOOK_JOBS_MAX in all and
- * HOOK_OWNER_JOBS_MAX per owner.
+ * Hooks of one owner (any pointer: a trigger), or of one source of an
+ * owner (per_source), run one at a time, in the order they were asked
+ * for; a request identical to the owner's last pending one (same event,
+ * same words after substitution) is coalesced into it. At most
+ * SPAWN_RUNNING_MAX hooks are out at the spawner; the others wait here, in
+ * request order, at most HOOK_JOBS_MAX in all, HOOK_OWNER_JOBS_MAX per
+ * owner (or source) and HOOK_OWNER_SHARE for all sources of one owner, so
+ * that a flood of sources on one trigger leaves room for the others.
+ *
+ * A pair (a knock's exec and its exec_stop) is admitted or refused as one:
+ * a request with pair set reserves room for its follow-up, which is then
+ * run with reserved set whatever the queues hold (at most
+ * HOOK_RESERVED_MAX promises in all) or given back with hook_unreserve().
  */
 #ifndef NFQT_HOOK_H
 #define NFQT_HOOK_H
@@ -22,6 +29,8 @@
 
 #define HOOK_JOBS_MAX		128	/* hooks queued or running, all owners */
 #define HOOK_OWNER_JOBS_MAX	8	/* hooks queued or running for one owner */
+#define HOOK_OWNER_SHARE	96	/* ... for all sources of one owner */
+#define HOOK_RESERVED_MAX	1024	/* follow-ups promised to admitted pairs */
 
 struct config_hook;
 struct loop;
@@ -69,6 +78,9 @@ struct hook_request {
 	bool coalesce;		/* merge into an identical request of the owner
 				   not yet finished (repeated activity starts);
 				   false: every request runs (count, knock) */
+	bool per_source;	/* serialise and bound per family/addr of owner */
+	bool pair;		/* admit only with room for a follow-up, and keep it */
+	bool reserved;		/* the follow-up of a pair: room is kept for it */
 	hook_done_fn done;	/* may be NULL */
 	void *arg;
 };
@@ -104,6 +116,9 @@ void hook_close(struct hooks *h);
  * spawner is gone, ENOMEM.
  */
 int hook_run(struct hooks *h, const struct hook_request *req);
+
+/* A follow-up promised to a pair will not be asked for (its trigger went). */
+void hook_unreserve(struct hooks *h);
 
 /* "start", "stop", ... */
 const char *hook_event_name(enum hook_event ev);

@@ -413,7 +413,12 @@ priv_hook_request(struct priv *pv, const uint8_t *buf, size_t n)
 		priv_hook_reply(pv, SPAWN_MSG_FAILED, hdr.id, errno);
 		return;
 	}
-	if ((why = priv_hook_problem(pv, &rb.run, &ra)) != NULL ||
+	char unsafe[512];
+
+	if ((why = priv_hook_problem(pv, &rb.run, &ra)) == NULL &&
+	    config_exec_check(rb.run.argv[0], unsafe, sizeof(unsafe)) < 0)
+		why = unsafe;
+	if (why != NULL ||
 	    (config_user_ids(config_run_as_user(ra), &uid, &gid) < 0 &&
 	    (why = "its hook_user does not exist") != NULL)) {
 		log_warnx("priv: hook %s (%s) refused: %s", rb.run.name, rb.run.argv[0], why);
