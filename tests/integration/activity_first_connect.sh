@@ -21,6 +21,7 @@ match = ip daddr 10.71.9.0/24 tcp dport 8080
 ttl = 60s
 start = $work/tunnel up
 stop = $work/tunnel down
+hook_caps = net_admin
 $1
 INI
 )

@@ -19,6 +19,7 @@ match = ip daddr 10.71.9.0/24 tcp dport 8080
 ttl = 2s
 start = $work/tunnel up
 stop = $work/tunnel down
+hook_caps = net_admin
 retry_after = 1500ms
 start_failure = $1
 INI

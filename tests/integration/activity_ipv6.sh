@@ -23,12 +23,14 @@ match = ip daddr 10.71.9.0/24
 ttl = 2s
 start = $work/tunnel up
 stop = $work/tunnel down
+hook_caps = net_admin
 
 [activity vpn6]
 match = ip6 daddr fd71:9::/64 meta l4proto { tcp, udp }
 ttl = 2s
 start = $work/tunnel up6
 stop = $work/tunnel down6
+hook_caps = net_admin
 INI
 )
 check act6_no_path_before_start sh -c '! ip -6 route get fd71:9::9 >/dev/null 2>&1'

@@ -21,6 +21,7 @@ match = ip daddr 10.71.9.0/24
 ttl = 2s
 start = $work/tunnel up
 stop = $work/tunnel down
+hook_caps = net_admin
 INI
 )
 start_engine "$cfg" -v || exit 1

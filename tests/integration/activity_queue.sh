@@ -20,6 +20,7 @@ match = ip daddr 10.71.9.0/24
 ttl = 2s
 start = $work/tunnel up
 stop = $work/tunnel down
+hook_caps = net_admin
 INI
 )
 check act_no_path_before_start sh -c '! ip route get 10.71.9.9 >/dev/null 2>&1'
