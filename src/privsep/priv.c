@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -224,22 +225,47 @@ priv_spawner_down(struct priv *pv, const char *how)
 }
 
 static void
-priv_reap(struct priv *pv)
+priv_spawner_ended(struct priv *pv, int status)
 {
 	char how[64];
+
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
+	priv_spawner_down(pv, how);
+	pv->sp_pid = 0;
+}
+
+static void
+priv_reap(struct priv *pv)
+{
 	pid_t pid;
 	int status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid != pv->sp_pid)
-			continue;
-		if (WIFSIGNALED(status))
-			snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(status));
-		else
-			snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
-		pv->sp_pid = 0;
-		priv_spawner_down(pv, how);
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (pid == pv->sp_pid)
+			priv_spawner_ended(pv, status);
+}
+
+/*
+ * Its socket closed: the spawner is exiting (it never closes it before).
+ * Wait for it a moment, so the log says how it ended.
+ */
+static void
+priv_spawner_closed(struct priv *pv)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
+	int i, status;
+
+	for (i = 0; i < 50 && pv->sp_pid > 0; i++) {
+		if (waitpid(pv->sp_pid, &status, WNOHANG) == pv->sp_pid) {
+			priv_spawner_ended(pv, status);
+			return;
+		}
+		nanosleep(&ts, NULL);
 	}
+	priv_spawner_down(pv, "has gone");
 }
 
 static void
@@ -257,7 +283,7 @@ priv_spawner_readable(void *arg)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n < 0 || (n == 0 && spawn_peer_closed(pv->sp_fd))) {
-			priv_spawner_down(pv, "has gone");
+			priv_spawner_closed(pv);
 			return;
 		}
 		if (n != (ssize_t)sizeof(m) || m.hdr.len != sizeof(m) ||
