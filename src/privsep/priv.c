@@ -434,6 +434,11 @@ priv_hook_request(struct priv *pv, const uint8_t *buf, size_t n)
 	struct spawn_msg_hdr hdr;
 
 	memcpy(&hdr, buf, sizeof(hdr));
+	if (pv->cfg == NULL) {
+		log_warnx("priv: hook request %u before any config: refused", hdr.id);
+		priv_hook_reply(pv, SPAWN_MSG_FAILED, hdr.id, EPERM);
+		return;
+	}
 	if (spawn_run_decode(buf, n, &rb, &why) < 0) {
 		log_warnx("priv: hook request %u dropped: %s", hdr.id, why);
 		priv_hook_reply(pv, SPAWN_MSG_FAILED, hdr.id, errno);
