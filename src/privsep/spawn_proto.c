@@ -150,7 +150,8 @@ spawn_run_encode(const struct spawn_run *run, void *buf, size_t buflen, const ch
 	body.flags = run->flags;
 	body.uid = run->uid;
 	body.gid = run->gid;
-	body.caps = run->caps;
+	body.caps_lo = (uint32_t)run->caps;
+	body.caps_hi = (uint32_t)(run->caps >> 32);
 	ok = spawn_put(buf, buflen, &off, &body, sizeof(body)) &&
 	    spawn_put_string(buf, buflen, &off, run->name);
 	for (i = 0; ok && i < run->argc; i++)
@@ -242,7 +243,7 @@ spawn_run_decode(const void *msg, size_t len, struct spawn_run_buf *out, const c
 	out->run.flags = body.flags;
 	out->run.uid = body.uid;
 	out->run.gid = body.gid;
-	out->run.caps = body.caps;
+	out->run.caps = (uint64_t)body.caps_hi << 32 | body.caps_lo;
 	out->run.name = out->name;
 	out->run.argc = body.argc;
 	out->run.argv = out->argv;

@@ -68,8 +68,10 @@ struct spawn_msg_run {
 	uint32_t flags;		/* SPAWN_RUN_* */
 	uint32_t uid;
 	uint32_t gid;
-	uint32_t pad;
-	uint64_t caps;		/* 1 << CAP_X: the hook's only capabilities */
+	/* 1 << CAP_X: the hook's only capabilities, low and high 32 bits (the
+	   struct stays 4-byte aligned like the header it follows) */
+	uint32_t caps_lo;
+	uint32_t caps_hi;
 };
 
 struct spawn_msg_log {
