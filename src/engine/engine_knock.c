@@ -28,22 +28,6 @@
 #include "core/trigger_knock.h"
 #include "engine/event.h"
 
-/* Why a hook was refused, as the event log's one word. */
-static const char *
-engine_hook_refusal(int err)
-{
-	switch (err) {
-	case EBUSY:
-		return "hook-queue-full";
-	case ENOTCONN:
-		return "spawner-gone";
-	case E2BIG:
-		return "hook-too-long";
-	default:
-		return "hook-refused";
-	}
-}
-
 /*
  * exec and exec_stop are a pair: exec runs only with room kept for its
  * exec_stop (pair), which then runs whatever the queues hold (reserved).
@@ -71,7 +55,7 @@ engine_run_hook(struct engine *e, const struct config_knock *k,
 	memcpy(req.addr, addr, sizeof(req.addr));
 	if ((rc = hook_run(e->hooks, &req)) < 0)
 		event_log(e->events, loop_now_ms(), EVENT_HOOK_REFUSED, "knock", k->name,
-		    family, addr, engine_hook_refusal(errno));
+		    family, addr, hook_refusal_reason(errno));
 	return rc;
 }
 

@@ -622,6 +622,21 @@ hook_submit(struct hooks *h, const struct hook_request *req)
 	return 0;
 }
 
+const char *
+hook_refusal_reason(int err)
+{
+	switch (err) {
+	case EBUSY:
+		return "hook-queue-full";
+	case ENOTCONN:
+		return "spawner-gone";
+	case E2BIG:
+		return "hook-too-long";
+	default:
+		return "hook-refused";
+	}
+}
+
 void
 hook_unreserve(struct hooks *h)
 {

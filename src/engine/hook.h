@@ -117,6 +117,9 @@ void hook_close(struct hooks *h);
  */
 int hook_run(struct hooks *h, const struct hook_request *req);
 
+/* Why hook_run() refused (its errno), as the event log's one word. */
+const char *hook_refusal_reason(int err);
+
 /* A follow-up promised to a pair will not be asked for (its trigger went). */
 void hook_unreserve(struct hooks *h);
 
