@@ -93,7 +93,8 @@ static const char *const sandbox_allowed[] = {
 #if defined(__SANITIZE_ADDRESS__)
 	/* ASan's reports and LeakSanitizer's stop-the-world at exit */
 	"clone", "clone3", "ptrace", "prctl", "sigaltstack", "waitid", "pipe2",
-	"execve", "set_tid_address", "arch_prctl", "unlink", "unlinkat",
+	"execve", "set_tid_address", "arch_prctl", "unlink", "unlinkat", "getdents",
+	"sched_setaffinity", "process_vm_readv",
 #endif
 	NULL
 };
