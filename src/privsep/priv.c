@@ -56,6 +56,8 @@ struct priv {
 	int nheld;
 	uint32_t inflight[SPAWN_RUNNING_MAX * 2]; /* ids at the spawner */
 	int ninflight;
+	struct spawn_msg_log log;	/* where the engine said to log; each new spawner gets it */
+	bool have_log;
 };
 
 static void priv_spawner_readable(void *arg);
@@ -195,6 +197,8 @@ priv_spawner_start(struct priv *pv)
 	pv->sp_pid = pid;
 	pv->sp_started_ms = loop_now_ms();
 	log_info("priv: spawner started, pid %d", (int)pid);
+	if (pv->have_log && priv_spawner_send(pv, &pv->log, sizeof(pv->log)) < 0)
+		log_warn("priv: log settings to the new spawner");
 	return 0;
 }
 
@@ -488,6 +492,8 @@ priv_set_log(struct priv *pv, const uint8_t *buf, size_t n)
 		return;
 	}
 	memcpy(&lm, buf, sizeof(lm));
+	pv->log = lm;
+	pv->have_log = true;
 	if (lm.to_syslog && (fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
