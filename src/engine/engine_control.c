@@ -117,8 +117,10 @@ engine_hook_observed(void *arg, const char *trigger, enum hook_event event,
 	char reason[EVENT_WORD_MAX];
 
 	if (r == NULL) {
+		/* hook_run() refused it; errno says why. */
 		what = EVENT_HOOK_REFUSED;
-		snprintf(reason, sizeof(reason), "%s", hook_event_name(event));
+		snprintf(reason, sizeof(reason), "%s-%s", hook_event_name(event),
+		    hook_refusal_reason(errno));
 		if (hs != NULL)
 			hs->refused++;
 	} else if (r->status == HOOK_OK) {

@@ -50,13 +50,9 @@ engine_run_hook(struct engine *e, const struct config_knock *k,
 		.pair = pair,
 		.reserved = reserved,
 	};
-	int rc;
-
 	memcpy(req.addr, addr, sizeof(req.addr));
-	if ((rc = hook_run(e->hooks, &req)) < 0)
-		event_log(e->events, loop_now_ms(), EVENT_HOOK_REFUSED, "knock", k->name,
-		    family, addr, hook_refusal_reason(errno));
-	return rc;
+	/* A refusal goes to the event log through the hook observer. */
+	return hook_run(e->hooks, &req);
 }
 
 /*

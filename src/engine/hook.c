@@ -627,13 +627,13 @@ hook_refusal_reason(int err)
 {
 	switch (err) {
 	case EBUSY:
-		return "hook-queue-full";
+		return "queue-full";
 	case ENOTCONN:
 		return "spawner-gone";
 	case E2BIG:
-		return "hook-too-long";
+		return "too-long";
 	default:
-		return "hook-refused";
+		return "refused";
 	}
 }
 

@@ -728,6 +728,26 @@ priv_ctl_readable(void *arg)
 /* ---------------------------------------------------------------------- */
 /* The process */
 
+/*
+ * The engine has gone: what it made in root's directories before it
+ * dropped its privileges (pidfile, control socket) and can no longer
+ * remove, goes.
+ */
+static void
+priv_cleanup(const struct priv *pv)
+{
+	const struct config_engine *ce;
+	struct stat st;
+
+	if (pv->cfg == NULL)
+		return;
+	ce = &pv->cfg->engine;
+	if (ce->pidfile[0] != '\0' && lstat(ce->pidfile, &st) == 0 && S_ISREG(st.st_mode))
+		unlink(ce->pidfile);
+	if (ce->control[0] != '\0' && lstat(ce->control, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(ce->control);
+}
+
 static void
 priv_on_signal(void *arg, int signo)
 {
@@ -799,6 +819,7 @@ priv_main(const char *path, int ctl, int hooks, int verbosity)
 	/* The spawner lets running hooks finish, then exits by itself. */
 	if (pv.sp_fd >= 0)
 		close(pv.sp_fd);
+	priv_cleanup(&pv);
 	config_free(pv.cfg);
 	config_free(pv.pending);
 	_exit(0);

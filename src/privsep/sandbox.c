@@ -66,7 +66,9 @@ sandbox_drop(uid_t uid, gid_t gid, char *why, size_t whylen)
  * descriptors from the privileged side), logging and libc's own needs
  * call; found with strace -f -ff over the integration tests (the engine's
  * calls after PR_SET_NO_NEW_PRIVS). socket() is allowed apart, for
- * AF_NETLINK and AF_UNIX alone (syslog, if_indextoname()).
+ * AF_NETLINK, AF_UNIX (syslog, if_indextoname(), the control socket) and
+ * AF_INET/AF_INET6 (metrics_listen) alone: no packet socket, no other
+ * family.
  */
 static const char *const sandbox_allowed[] = {
 	/* the loop */
@@ -76,12 +78,13 @@ static const char *const sandbox_allowed[] = {
 	"restart_syscall",
 	/* netlink: queue, log, nftables; the hook and control sockets */
 	"recvmsg", "recvfrom", "recvmmsg", "sendmsg", "sendto", "sendmmsg",
-	"bind", "connect", "getsockname", "getsockopt", "setsockopt", "shutdown",
-	"accept4",
+	"bind", "connect", "getsockname", "getpeername", "getsockopt", "setsockopt",
+	"shutdown", "accept4", "accept", "listen",
 	/* files (descriptors from the privileged side; /proc counters) */
 	"openat", "open", "fstat", "newfstatat", "statx", "lseek", "fcntl", "ioctl",
 	"dup", "dup3", "pread64", "getdents64", "access", "faccessat", "faccessat2",
-	"readlink", "readlinkat", "uname",
+	"readlink", "readlinkat", "uname", "unlink", "unlinkat", "flock", "ftruncate",
+	"fchmod", "chmod", "fchmodat", "umask", "mkdir", "mkdirat", "fsync", "fdatasync",
 	/* memory */
 	"brk", "mmap", "munmap", "mremap", "madvise", "mprotect",
 	/* signals, the priv child, exit */
@@ -93,7 +96,7 @@ static const char *const sandbox_allowed[] = {
 #if defined(__SANITIZE_ADDRESS__)
 	/* ASan's reports and LeakSanitizer's stop-the-world at exit */
 	"clone", "clone3", "ptrace", "prctl", "sigaltstack", "waitid", "pipe2",
-	"execve", "set_tid_address", "arch_prctl", "unlink", "unlinkat", "getdents",
+	"execve", "set_tid_address", "arch_prctl", "getdents",
 	"sched_setaffinity", "process_vm_readv",
 #endif
 	NULL
@@ -126,7 +129,12 @@ sandbox_seccomp(char *why, size_t whylen)
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_NETLINK))) < 0 ||
 	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0) {
+	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0 ||
+	    /* metrics_listen, reopened by a reload that changes it */
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+	    SCMP_A0(SCMP_CMP_EQ, AF_INET))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+	    SCMP_A0(SCMP_CMP_EQ, AF_INET6))) < 0) {
 		snprintf(why, whylen, "seccomp rule for socket: %s", strerror(-rc));
 		seccomp_release(ctx);
 		return -1;

@@ -58,7 +58,7 @@ check pairs_each_refusal_logged [ "$refused" -ge "$want" ]
 check pairs_flood_leaves_room_for_other_triggers grep -q '^other 10\.77\.0\.1$' "$work/pairs.log"
 if [ "$opened" -lt 300 ]; then
 	check pairs_refusal_names_trigger_address_and_reason grep -q \
-	    'event=hook-refused kind=knock trigger=pair src=10\.77\.[0-9.]* reason=hook-queue-full' \
+	    'event=hook-refused kind=knock trigger=pair src=10\.77\.[0-9.]* reason=open-queue-full' \
 	    "$work/engine.log"
 fi
 stop_engine
