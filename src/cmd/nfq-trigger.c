@@ -17,6 +17,7 @@
 #include "util/daemon.h"
 #include "util/log.h"
 #include "util/sdnotify.h"
+#include "kernel/kstats.h"
 #include "kernel/nft.h"
 #include "config/config_system.h"
 #include "privsep/priv_client.h"
@@ -140,8 +141,7 @@ reload_prepare(void *arg, char *why, size_t whylen)
 	if (priv_load_config(arg, true, user, sizeof(user), &uid, &gid, &nerrors) == 0)
 		return 0;
 	if (nerrors > 0)
-		snprintf(why, whylen, "%d error%s (the privileged side logged them)",
-		    nerrors, nerrors == 1 ? "" : "s");
+		snprintf(why, whylen, "%s", priv_last_refusal(arg));
 	else
 		snprintf(why, whylen, "the privileged side did not answer");
 	return -1;
@@ -216,6 +216,7 @@ run_engine(const char *path, bool daemonize, int verbose)
 	 * Sockets open (netlink, control, metrics): from here on the engine is
 	 * its user with CAP_NET_ADMIN alone, under seccomp (decision 2).
 	 */
+	kstats_open();
 	if (sandbox_drop(uid, gid, why, sizeof(why)) < 0)
 		fatalx("cannot run as %s (uid %u): %s", user, (unsigned)uid, why);
 	log_info("engine runs as %s (uid %u) with CAP_NET_ADMIN alone", user, (unsigned)uid);

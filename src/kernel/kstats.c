@@ -8,6 +8,32 @@
 #define NETLINK_PROC	"/proc/net/netlink"
 
 /*
+ * /proc/net/netfilter/nfnetlink_queue is root's alone (0440): the engine
+ * opens it once, before it drops its privileges (kstats_open()), and reads
+ * it again from the start each time (a seq_file regenerates on rewind).
+ */
+static FILE *nfq_proc;
+
+void
+kstats_open(void)
+{
+	if (nfq_proc == NULL)
+		nfq_proc = fopen(NFQ_PROC, "re");
+}
+
+static FILE *
+kstats_nfq(void)
+{
+	if (nfq_proc == NULL)
+		kstats_open();
+	if (nfq_proc != NULL) {
+		rewind(nfq_proc);
+		clearerr(nfq_proc);
+	}
+	return nfq_proc;
+}
+
+/*
  * queue_number peer_portid queue_total copy_mode copy_range queue_dropped
  * queue_user_dropped id_sequence 1
  */
@@ -20,7 +46,7 @@ kstats_queue(uint16_t queue, struct kstats_queue *out)
 	bool found = false;
 	FILE *f;
 
-	if ((f = fopen(NFQ_PROC, "re")) == NULL)
+	if ((f = kstats_nfq()) == NULL)
 		return false;
 	while (!found && fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, "%u %u %u %u %u %llu %llu %llu", &num, &portid,
@@ -33,7 +59,6 @@ kstats_queue(uint16_t queue, struct kstats_queue *out)
 		out->id_sequence = seq;
 		found = true;
 	}
-	fclose(f);
 	return found;
 }
 

@@ -19,6 +19,9 @@ struct kstats_queue {
 };
 
 /* Counters of queue; false when the kernel does not list it. */
+/* Open the queue counters while still root (they are root's alone). */
+void kstats_open(void);
+
 bool kstats_queue(uint16_t queue, struct kstats_queue *out);
 
 /* Drops of the netlink socket with this port id (/proc/net/netlink); false if absent. */

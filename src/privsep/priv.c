@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -577,14 +578,31 @@ priv_config(struct priv *pv, bool reload, struct priv_msg *r)
 	gid_t gid;
 	int n = 0;
 
-	cfg = config_load(pv->path, true, stderr, &n);
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *errs;
+
+	/* A reload's errors go to the log, line by line, the first to the engine. */
+	errs = reload ? open_memstream(&text, &len) : NULL;
+	cfg = config_load(pv->path, true, errs != NULL ? errs : stderr, &n);
 	if (cfg != NULL)
-		n += config_check_system(cfg, stderr);
+		n += config_check_system(cfg, errs != NULL ? errs : stderr);
+	if (errs != NULL)
+		fclose(errs);
 	if (cfg == NULL || n > 0) {
 		config_free(cfg);
 		priv_err(r, n, "%d error%s in %s", n, n == 1 ? "" : "s", pv->path);
+		for (line = text == NULL ? NULL : strtok_r(text, "\n", &save);
+		    line != NULL; line = strtok_r(NULL, "\n", &save)) {
+			log_warnx("reload: %s", line);
+			if (line == text)
+				priv_err(r, n, "%d error%s, the first: %s", n,
+				    n == 1 ? "" : "s", line);
+		}
+		free(text);
 		return;
 	}
+	free(text);
 	user = config_engine_user(&cfg->engine);
 	if (config_user_ids(user, &uid, &gid) < 0) {
 		priv_err(r, 1, "no user %s", user);
@@ -728,23 +746,69 @@ priv_ctl_readable(void *arg)
 /* ---------------------------------------------------------------------- */
 /* The process */
 
+/* Whether pid is gone (or a zombie waiting for its parent). */
+static bool
+priv_pid_gone(long pid)
+{
+	char path[64], line[128];
+	bool zombie = false;
+	FILE *f;
+
+	if (pid <= 0 || kill((pid_t)pid, 0) < 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return true;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "State:", 6) == 0)
+			zombie = strchr(line, 'Z') != NULL;
+	fclose(f);
+	return zombie;
+}
+
+/* Whether nobody answers on the unix socket at path any more. */
+static bool
+priv_socket_dead(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc < 0 && errno == ECONNREFUSED;
+}
+
 /*
  * The engine has gone: what it made in root's directories before it
  * dropped its privileges (pidfile, control socket) and can no longer
- * remove, goes.
+ * remove, goes; but only when no engine uses it (an engine that could not
+ * start next to a running one must not remove that one's).
  */
 static void
 priv_cleanup(const struct priv *pv)
 {
 	const struct config_engine *ce;
 	struct stat st;
+	char buf[32];
+	ssize_t n;
+	int fd;
 
 	if (pv->cfg == NULL)
 		return;
 	ce = &pv->cfg->engine;
-	if (ce->pidfile[0] != '\0' && lstat(ce->pidfile, &st) == 0 && S_ISREG(st.st_mode))
-		unlink(ce->pidfile);
-	if (ce->control[0] != '\0' && lstat(ce->control, &st) == 0 && S_ISSOCK(st.st_mode))
+	if (ce->pidfile[0] != '\0' && lstat(ce->pidfile, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (fd = open(ce->pidfile, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if (n > 0 && priv_pid_gone(strtol(buf, NULL, 10)))
+			unlink(ce->pidfile);
+	}
+	if (ce->control[0] != '\0' && lstat(ce->control, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    priv_socket_dead(ce->control))
 		unlink(ce->control);
 }
 

@@ -21,7 +21,14 @@ struct priv_client {
 	pid_t pid;
 	bool gone;
 	struct config_files files;
+	char why[PRIV_TEXT_MAX];	/* the last refusal of a config */
 };
+
+const char *
+priv_last_refusal(const struct priv_client *pc)
+{
+	return pc->why;
+}
 
 struct priv_client *
 priv_start(const char *path, int verbosity)
@@ -107,12 +114,14 @@ priv_load_config(struct priv_client *pc, bool reload, char *user, size_t userlen
 	struct priv_msg m, r;
 
 	*nerrors = 0;
+	pc->why[0] = '\0';
 	priv_msg_init(&m, PRIV_MSG_CONFIG, NULL);
 	m.arg = reload;
 	if (priv_call(pc, &m, &r, NULL) < 0)
 		return -1;
 	if (r.type != PRIV_MSG_OK) {
 		*nerrors = r.arg > 0 ? (int)r.arg : 1;
+		snprintf(pc->why, sizeof(pc->why), "%s", r.text);
 		return -1;
 	}
 	snprintf(user, userlen, "%s", r.text);

@@ -30,6 +30,9 @@ struct priv_client *priv_start(const char *path, int verbosity);
 int priv_load_config(struct priv_client *pc, bool reload, char *user, size_t userlen,
     uid_t *uid, gid_t *gid, int *nerrors);
 
+/* Why the last priv_load_config() was refused ("" when it was not). */
+const char *priv_last_refusal(const struct priv_client *pc);
+
 /* The engine applied the reload (or did not): the privileged side follows. */
 void priv_reload_done(struct priv_client *pc, bool applied);
 

@@ -82,7 +82,7 @@ static const char *const sandbox_allowed[] = {
 	"shutdown", "accept4", "accept", "listen",
 	/* files (descriptors from the privileged side; /proc counters) */
 	"openat", "open", "fstat", "newfstatat", "statx", "lseek", "fcntl", "ioctl",
-	"dup", "dup3", "pread64", "getdents64", "access", "faccessat", "faccessat2",
+	"dup", "dup2", "dup3", "pread64", "getdents64", "access", "faccessat", "faccessat2",
 	"readlink", "readlinkat", "uname", "unlink", "unlinkat", "flock", "ftruncate",
 	"fchmod", "chmod", "fchmodat", "umask", "mkdir", "mkdirat", "fsync", "fdatasync",
 	/* memory */

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "util/sdnotify.h"
 
 static int notify_fd = -1;
+static bool notify_connected;
 static struct sockaddr_un notify_addr;
 static socklen_t notify_len;
 static uint64_t watchdog_usec;
@@ -58,6 +60,12 @@ sdnotify_open(void)
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (notify_fd < 0)
 		log_warn("NOTIFY_SOCKET: socket");
+	/*
+	 * Connected while still root: the engine drops its privileges later
+	 * and may no longer reach the socket's directory by name.
+	 */
+	else if (connect(notify_fd, (const struct sockaddr *)&notify_addr, notify_len) == 0)
+		notify_connected = true;
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
@@ -69,8 +77,9 @@ sdnotify_send(const char *msg)
 {
 	if (notify_fd < 0)
 		return;
-	if (sendto(notify_fd, msg, strlen(msg), MSG_NOSIGNAL,
-	    (const struct sockaddr *)&notify_addr, notify_len) < 0)
+	if ((notify_connected ? send(notify_fd, msg, strlen(msg), MSG_NOSIGNAL) :
+	    sendto(notify_fd, msg, strlen(msg), MSG_NOSIGNAL,
+	    (const struct sockaddr *)&notify_addr, notify_len)) < 0)
 		log_warn("NOTIFY_SOCKET: sending %.20s", msg);
 }
 
