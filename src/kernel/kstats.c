@@ -1,6 +1,8 @@
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernel/kstats.h"
 
@@ -10,27 +12,32 @@
 /*
  * /proc/net/netfilter/nfnetlink_queue is root's alone (0440): the engine
  * opens it once, before it drops its privileges (kstats_open()), and reads
- * it again from the start each time (a seq_file regenerates on rewind).
+ * it again from offset 0 each time (a seq_file regenerates its text then).
  */
-static FILE *nfq_proc;
+static int nfq_proc = -1;
 
 void
 kstats_open(void)
 {
-	if (nfq_proc == NULL)
-		nfq_proc = fopen(NFQ_PROC, "re");
+	if (nfq_proc < 0)
+		nfq_proc = open(NFQ_PROC, O_RDONLY | O_CLOEXEC);
 }
 
-static FILE *
-kstats_nfq(void)
+/* The whole file into buf, NUL-terminated; false when it cannot be read. */
+static bool
+kstats_nfq_read(char *buf, size_t size)
 {
-	if (nfq_proc == NULL)
+	size_t len = 0;
+	ssize_t n;
+
+	if (nfq_proc < 0)
 		kstats_open();
-	if (nfq_proc != NULL) {
-		rewind(nfq_proc);
-		clearerr(nfq_proc);
-	}
-	return nfq_proc;
+	if (nfq_proc < 0 || lseek(nfq_proc, 0, SEEK_SET) < 0)
+		return false;
+	while (len < size - 1 && (n = read(nfq_proc, buf + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	return len > 0;
 }
 
 /*
@@ -42,13 +49,13 @@ kstats_queue(uint16_t queue, struct kstats_queue *out)
 {
 	unsigned int num, portid, total, mode, range;
 	unsigned long long qd, ud, seq;
-	char line[256];
-	bool found = false;
-	FILE *f;
+	static char text[16384];	/* one line per bound queue */
+	char *line, *save = NULL;
 
-	if ((f = kstats_nfq()) == NULL)
+	if (!kstats_nfq_read(text, sizeof(text)))
 		return false;
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(line, "%u %u %u %u %u %llu %llu %llu", &num, &portid,
 		    &total, &mode, &range, &qd, &ud, &seq) != 8 || num != queue)
 			continue;
@@ -57,9 +64,9 @@ kstats_queue(uint16_t queue, struct kstats_queue *out)
 		out->queue_dropped = qd;
 		out->user_dropped = ud;
 		out->id_sequence = seq;
-		found = true;
+		return true;
 	}
-	return found;
+	return false;
 }
 
 /* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode */

@@ -754,16 +754,24 @@ priv_pid_gone(long pid)
 	bool zombie = false;
 	FILE *f;
 
-	if (pid <= 0 || kill((pid_t)pid, 0) < 0)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return true;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "State:", 6) == 0)
-			zombie = strchr(line, 'Z') != NULL;
-	fclose(f);
-	return zombie;
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
+	int i;
+
+	/* Its sockets close a moment before it is a zombie: wait up to 1 s. */
+	for (i = 0; i < 100; i++, nanosleep(&ts, NULL)) {
+		if (pid <= 0 || kill((pid_t)pid, 0) < 0)
+			return true;
+		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+		if ((f = fopen(path, "re")) == NULL)
+			return true;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "State:", 6) == 0)
+				zombie = strchr(line, 'Z') != NULL;
+		fclose(f);
+		if (zombie)
+			return true;
+	}
+	return false;
 }
 
 /* Whether nobody answers on the unix socket at path any more. */

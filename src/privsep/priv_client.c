@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config_files.h"
@@ -238,8 +240,18 @@ priv_close(struct priv_client *pc)
 {
 	if (pc == NULL)
 		return;
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
+	int i, status;
+
 	if (config_files_get() == &pc->files)
 		config_files_set(NULL);
 	close(pc->ctl);
+	/*
+	 * It removes what we cannot (the control socket in root's directory)
+	 * once our sockets are closed: give it a second, so that nothing of
+	 * ours is left when we are gone. Not our child after daemon(): no wait.
+	 */
+	for (i = 0; i < 100 && waitpid(pc->pid, &status, WNOHANG) == 0; i++)
+		nanosleep(&ts, NULL);
 	free(pc);
 }
