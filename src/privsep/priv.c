@@ -631,6 +631,9 @@ priv_names(const struct config *cfg, const char *path, bool state)
 		if (strcmp(state ? cfg->knocks[i].state_path : cfg->knocks[i].key_path,
 		    path) == 0)
 			return true;
+	for (i = 0; cfg != NULL && !state && i < cfg->nspas; i++)
+		if (strcmp(cfg->spas[i].key_path, path) == 0)
+			return true;
 	return false;
 }
 
