@@ -573,8 +573,10 @@ engine_reload(struct engine *e, char *why, size_t whylen)
 	e->reload_ms = loop_now_ms();
 	/* The privileged side reads the file first; it refuses what has errors. */
 	if (e->reload_hooks.prepare != NULL &&
-	    e->reload_hooks.prepare(e->reload_hooks.arg, why, whylen) < 0)
+	    e->reload_hooks.prepare(e->reload_hooks.arg, why, whylen) < 0) {
+		log_warnx("reload: %s, keeping the running configuration", why);
 		return engine_reload_refused(e, why, whylen, NULL);
+	}
 	if ((next = engine_reload_load(e->cfg->path, why, whylen)) == NULL) {
 		if (e->reload_hooks.done != NULL)
 			e->reload_hooks.done(e->reload_hooks.arg, false);
