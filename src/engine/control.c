@@ -613,6 +613,13 @@ control_open(struct loop *l, const struct config_engine *ce, control_fn fn, void
 }
 
 bool
+control_complete(const struct control *c, const struct config_engine *ce)
+{
+	return c != NULL && (ce->control[0] == '\0' || c->unix_fd >= 0) &&
+	    (ce->metrics_family == 0 || c->http_fd >= 0);
+}
+
+bool
 control_differs(const struct control *c, const struct config_engine *ce)
 {
 	return c == NULL || strcmp(c->path, ce->control) != 0 ||

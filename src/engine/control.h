@@ -45,6 +45,8 @@ struct control *control_open(struct loop *l, const struct config_engine *ce,
 void control_close(struct control *c);
 /* Whether ce would listen elsewhere than c does (a reload then reopens). */
 bool control_differs(const struct control *c, const struct config_engine *ce);
+/* Whether c listens on everything ce asks for. */
+bool control_complete(const struct control *c, const struct config_engine *ce);
 
 /* Answer the requests that are complete (the loop pass). */
 void control_run(struct control *c);

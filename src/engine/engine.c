@@ -206,6 +206,30 @@ engine_on_timer(void *arg, uint64_t now)
 	engine_arm_timer(e);
 }
 
+/*
+ * A reload moved the control socket or the metrics address. The new ones
+ * are made before the old ones go: an engine without privileges may be
+ * unable to make them (a directory only root writes, a port in use), and
+ * then the old ones stay until a restart, which the privileged side makes
+ * as root. Nobody loses the way in.
+ */
+static void
+engine_control_move(struct engine *e)
+{
+	struct control *next;
+
+	next = control_open(e->loop, &e->cfg->engine, engine_control, e);
+	if (!control_complete(next, &e->cfg->engine)) {
+		log_warnx("control: cannot listen on the new control socket or "
+		    "metrics address as this user; the old ones stay until a "
+		    "restart");
+		control_close(next);
+		return;
+	}
+	control_close(e->control);
+	e->control = next;
+}
+
 /* After each loop pass: one nftables batch for everything the pass decided. */
 static void
 engine_on_pass(void *arg)
@@ -240,8 +264,7 @@ engine_on_pass(void *arg)
 	control_run(e->control);
 	if (e->control_reopen) {
 		e->control_reopen = false;
-		control_close(e->control);
-		e->control = control_open(e->loop, &e->cfg->engine, engine_control, e);
+		engine_control_move(e);
 	}
 	engine_arm_timer(e);
 }
