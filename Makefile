@@ -139,7 +139,9 @@ unit-bins: $(UNIT_BIN)
 tools: $(TOOLS)
 
 # Benchmarks print ratios against a baseline measured in the same run.
-bench: all $(O)/bench/set_update $(O)/bench/knock_latency $(O)/bench/spa_latency
+BENCH_BIN := $(patsubst bench/%.c,$(O)/bench/%,$(wildcard bench/*.c))
+bench: all $(BENCH_BIN)
+	O=$(O) bench/queue
 	O=$(O) bench/set-update
 	O=$(O) bench/knock-latency
 	O=$(O) bench/spa-latency
