@@ -142,6 +142,8 @@ tools: $(TOOLS)
 BENCH_BIN := $(patsubst bench/%.c,$(O)/bench/%,$(wildcard bench/*.c))
 bench: all $(BENCH_BIN)
 	O=$(O) bench/queue
+	O=$(O) bench/engine-cost
+	O=$(O) bench/memory
 	O=$(O) bench/set-update
 	O=$(O) bench/knock-latency
 	O=$(O) bench/spa-latency
