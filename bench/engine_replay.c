@@ -46,6 +46,7 @@ struct replay {
 	struct count_set *counts;
 	struct activity acts[CONFIG_TRIGGERS_MAX];
 	int nacts;
+	struct match_index *act_index;	/* as the engine dispatches them */
 	uint64_t now_ms;
 	uint64_t drops, accepts, held;
 };
@@ -146,6 +147,7 @@ replay_packet(struct replay *rp, const uint8_t *buf, size_t len, uint32_t id)
 	struct act_held held = { .id = id, .len = (uint32_t)len };
 	struct pkt p;
 	bool judged = false;
+	uint64_t bits;
 	int i, verdict = 0;
 
 	if (pkt_parse(buf, len, &p) != PKT_OK) {
@@ -157,7 +159,9 @@ replay_packet(struct replay *rp, const uint8_t *buf, size_t len, uint32_t id)
 		rp->drops++;
 		return;
 	}
-	for (i = 0; i < rp->nacts; i++) {
+	for (bits = match_index_candidates(rp->act_index, &p); bits != 0;
+	    bits &= bits - 1) {
+		i = __builtin_ctzll(bits);
 		if (!match_packet(&rp->acts[i].cfg->match, &p, NULL, NULL))
 			continue;
 		if (act_packet(&rp->acts[i], judged ? NULL : &held, rp->now_ms,
@@ -269,9 +273,13 @@ main(int argc, char **argv)
 	rp.counts = count_set_new(rp.cfg, key);
 	if (rp.knocks == NULL || rp.counts == NULL)
 		return 1;
-	for (i = 0; i < rp.cfg->nactivities; i++)
+	if ((rp.act_index = match_index_new()) == NULL)
+		return 1;
+	for (i = 0; i < rp.cfg->nactivities; i++) {
 		if (act_init(&rp.acts[rp.nacts++], &rp.cfg->activities[i]) < 0)
 			return 1;
+		match_index_add(rp.act_index, &rp.cfg->activities[i].match, i);
+	}
 	ring_fill(sources);
 	replay_prefill(&rp, sources);
 	/* The activity trigger has started: its path is up. */
@@ -294,6 +302,7 @@ main(int argc, char **argv)
 		    rss0, sources, KNOCKS + 1, rss1);
 	for (i = 0; i < rp.nacts; i++)
 		act_free(&rp.acts[i]);
+	match_index_free(rp.act_index);
 	knock_set_free(rp.knocks);
 	count_set_free(rp.counts);
 	config_free(rp.cfg);

@@ -145,9 +145,13 @@ bucket_of(const struct tracker *t, uint8_t family, const uint8_t addr[16])
 	unsigned char in[17], out[crypto_shorthash_BYTES];
 	uint64_t h;
 
+	/*
+	 * Only the bytes of the key: 5 for IPv4 are one SipHash block where
+	 * 17 are three, and this runs for every packet of a tracked source.
+	 */
 	in[0] = family;
 	memcpy(in + 1, addr, 16);
-	crypto_shorthash(out, in, sizeof(in), t->key);
+	crypto_shorthash(out, in, family == AF_INET ? 5 : sizeof(in), t->key);
 	memcpy(&h, out, sizeof(h));
 	return (uint32_t)(h & t->bucket_mask);
 }
@@ -331,6 +335,25 @@ tracker_insert(struct tracker *t, int family, const uint8_t *addr,
 	key_addr(family, addr, a);
 	t->stats.inserted++;
 	return entry_new(t, (uint8_t)family, a, deadline_ms)->value;
+}
+
+void
+tracker_refresh(struct tracker *t, void *value, uint64_t deadline_ms)
+{
+	uint32_t i = entry_index(t, value), after;
+	struct entry *e = entry_at(t, i);
+	struct list *tier = &t->tiers[e->tier_id];
+
+	e->deadline_ms = deadline_ms;
+	list_unlink(t, &t->age, LINK_AGE, i);
+	after = t->age.tail;
+	while (after != NIL && entry_at(t, after)->deadline_ms > deadline_ms)
+		after = entry_at(t, after)->age.prev;
+	list_insert_after(t, &t->age, LINK_AGE, after, i);
+	if (tier->tail != i) {
+		list_unlink(t, tier, LINK_TIER, i);
+		list_insert_after(t, tier, LINK_TIER, tier->tail, i);
+	}
 }
 
 void

@@ -37,7 +37,11 @@ struct count_trigger {
 struct count_set {
 	struct count_trigger *t;
 	int n;
+	struct match_index *index;	/* the queue-fed triggers, bit i for t[i] */
 };
+
+_Static_assert(CONFIG_TRIGGERS_MAX <= MATCH_INDEX_BITS,
+    "every count trigger has a bit in the index");
 
 static bool
 engine_counts_threshold(const struct config_count *c)
@@ -74,10 +78,11 @@ count_set_new(const struct config *cfg, const uint8_t *hash_key, char *why,
 		return NULL;
 	}
 	if ((cs = calloc(1, sizeof(*cs))) == NULL || (cfg->ncounts > 0 &&
-	    (cs->t = calloc((size_t)cfg->ncounts, sizeof(*cs->t))) == NULL)) {
+	    (cs->t = calloc((size_t)cfg->ncounts, sizeof(*cs->t))) == NULL) ||
+	    (cs->index = match_index_new()) == NULL) {
 		snprintf(why, whylen, "count: set of %d triggers: out of memory",
 		    cfg->ncounts);
-		free(cs);
+		count_set_free(cs);
 		return NULL;
 	}
 	for (i = 0; i < cfg->ncounts; i++) {
@@ -91,6 +96,8 @@ count_set_new(const struct config *cfg, const uint8_t *hash_key, char *why,
 			count_set_free(cs);
 			return NULL;
 		}
+		if (queue_fed(t->cfg))
+			match_index_add(cs->index, &t->cfg->match, cs->n);
 		cs->n++;
 	}
 	return cs;
@@ -105,6 +112,7 @@ count_set_free(struct count_set *cs)
 		return;
 	for (i = 0; i < cs->n; i++)
 		tracker_free(cs->t[i].sources);
+	match_index_free(cs->index);
 	free(cs->t);
 	free(cs);
 }
@@ -136,7 +144,8 @@ count_allowed(const struct config_count *c, int family, const uint8_t *addr)
 static void
 result_init(struct count_result *out, const struct pkt *p)
 {
-	memset(out, 0, sizeof(*out));
+	/* Not memset: fired[] is a few kB and every packet comes here. */
+	out->nfired = 0;
 	out->verdict = COUNT_PASS;
 	out->family = p->family;
 	memcpy(out->addr, p->src, sizeof(out->addr));
@@ -156,6 +165,7 @@ fired_add(struct count_result *out, const struct config_count *c, bool block,
 	f->trigger = c;
 	f->block = block;
 	f->hook = hook;
+	f->nth = 0;
 }
 
 /* The trigger asks for its exec: counted, and numbered for the caller. */
@@ -191,7 +201,7 @@ source_touch(struct count_trigger *t, int family, const uint8_t *addr,
 {
 	const struct config_count *c = t->cfg;
 	uint64_t full = (uint64_t)c->threshold * c->period_ms;
-	struct count_source *s, keep;
+	struct count_source *s;
 
 	s = tracker_find(t->sources, family, addr, now);
 	if (s == NULL) {
@@ -200,10 +210,7 @@ source_touch(struct count_trigger *t, int family, const uint8_t *addr,
 		s->last_ms = now;
 		return s;
 	}
-	keep = *s;
-	tracker_remove(t->sources, s);
-	s = tracker_insert(t->sources, family, addr, now + c->period_ms);
-	*s = keep;
+	tracker_refresh(t->sources, s, now + c->period_ms);
 	tracker_promote(t->sources, s);
 	return s;
 }
@@ -263,12 +270,14 @@ count_set_packet(struct count_set *cs, const struct pkt *p, const char *iif,
     const char *oif, uint64_t now_ms, struct count_result *out)
 {
 	struct count_trigger *t;
-	int i;
+	uint64_t bits;
 
 	result_init(out, p);
-	for (i = 0; i < cs->n; i++) {
-		t = &cs->t[i];
-		if (!queue_fed(t->cfg) || !match_packet(&t->cfg->match, p, iif, oif))
+	/* Lowest bit first: the triggers in file order. */
+	for (bits = match_index_candidates(cs->index, p); bits != 0;
+	    bits &= bits - 1) {
+		t = &cs->t[__builtin_ctzll(bits)];
+		if (!match_packet(&t->cfg->match, p, iif, oif))
 			continue;
 		if (t->cfg->kind == CONFIG_COUNT_EVERY)
 			every_packet(t, out);
