@@ -247,6 +247,7 @@ main(int argc, char **argv)
 	struct act_actions out;
 	uint64_t n = 1000000;
 	uint32_t sources = 100000, max_sources = 262144;
+	char why[256];
 	long rss0, rss1;
 	double t0, t1;
 	int c, i, nerr = 0, memory = 0;
@@ -269,10 +270,12 @@ main(int argc, char **argv)
 	rp.cfg = config_load_string("replay", config_text(max_sources), stderr, &nerr);
 	if (rp.cfg == NULL)
 		return 1;
-	rp.knocks = knock_set_new_at(rp.cfg, key, 1800000000);
-	rp.counts = count_set_new(rp.cfg, key);
-	if (rp.knocks == NULL || rp.counts == NULL)
+	if ((rp.knocks = knock_set_new_at(rp.cfg, key, 1800000000, why,
+	    sizeof(why))) == NULL || (rp.counts = count_set_new(rp.cfg, key, why,
+	    sizeof(why))) == NULL) {
+		fprintf(stderr, "engine_replay: %s\n", why);
 		return 1;
+	}
 	if ((rp.act_index = match_index_new()) == NULL)
 		return 1;
 	for (i = 0; i < rp.cfg->nactivities; i++) {

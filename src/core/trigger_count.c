@@ -38,6 +38,7 @@ struct count_set {
 	struct count_trigger *t;
 	int n;
 	struct match_index *index;	/* the queue-fed triggers, bit i for t[i] */
+	bool uses_ifs[2];		/* enum match_if: some queue-fed match names one */
 };
 
 _Static_assert(CONFIG_TRIGGERS_MAX <= MATCH_INDEX_BITS,
@@ -96,8 +97,11 @@ count_set_new(const struct config *cfg, const uint8_t *hash_key, char *why,
 			count_set_free(cs);
 			return NULL;
 		}
-		if (queue_fed(t->cfg))
+		if (queue_fed(t->cfg)) {
 			match_index_add(cs->index, &t->cfg->match, cs->n);
+			cs->uses_ifs[MATCH_IIF] |= match_uses_ifs(&t->cfg->match, MATCH_IIF);
+			cs->uses_ifs[MATCH_OIF] |= match_uses_ifs(&t->cfg->match, MATCH_OIF);
+		}
 		cs->n++;
 	}
 	return cs;
@@ -120,13 +124,7 @@ count_set_free(struct count_set *cs)
 bool
 count_set_uses_ifs(const struct count_set *cs, enum match_if which)
 {
-	int i;
-
-	for (i = 0; i < cs->n; i++)
-		if (queue_fed(cs->t[i].cfg) && match_uses_ifs(&cs->t[i].cfg->match,
-		    which))
-			return true;
-	return false;
+	return cs->uses_ifs[which];
 }
 
 bool

@@ -205,7 +205,7 @@ engine_knock_packet(struct engine *e, const struct pkt *p, uint64_t now)
 	struct knock_result kr;
 	int i;
 
-	knock_set_packet_at(e->knocks, p, now, (int64_t)time(NULL), &kr);
+	knock_set_packet_at(e->knocks, p, now, loop_pass_wall_s(e->loop), &kr);
 	if (kr.verdict == KNOCK_NOT_MINE)
 		return kr.verdict;
 	engine_knock_events(e, &kr, now);

@@ -33,6 +33,9 @@ struct loop {
 	void *timer_arg;
 	loop_pass_fn pass_fn;
 	void *pass_arg;
+	bool clock_read;		/* pass_ms and pass_wall_s hold this pass's time */
+	uint64_t pass_ms;
+	int64_t pass_wall_s;
 };
 
 uint64_t
@@ -42,6 +45,31 @@ loop_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Read once per pass: the packets of one pass are a millisecond apart at most. */
+static void
+loop_clock_read(struct loop *l)
+{
+	if (l->clock_read)
+		return;
+	l->pass_ms = loop_now_ms();
+	l->pass_wall_s = (int64_t)time(NULL);
+	l->clock_read = true;
+}
+
+uint64_t
+loop_pass_ms(struct loop *l)
+{
+	loop_clock_read(l);
+	return l->pass_ms;
+}
+
+int64_t
+loop_pass_wall_s(struct loop *l)
+{
+	loop_clock_read(l);
+	return l->pass_wall_s;
 }
 
 static int
@@ -249,6 +277,7 @@ loop_run(struct loop *l)
 	l->running = true;
 	while (l->running) {
 		n = epoll_wait(l->epfd, ev, LOOP_MAX_EVENTS, -1);
+		l->clock_read = false;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
