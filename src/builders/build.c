@@ -91,6 +91,20 @@ expr_meta(uint32_t key)
 	return e;
 }
 
+/* reg dreg = numgen's number mod modulus: rotate's slot, count's every Nth. */
+struct nftnl_expr *
+expr_numgen(uint32_t dreg, uint32_t type, uint32_t modulus)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("numgen")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, type);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
+	return e;
+}
+
 struct nftnl_expr *
 expr_cmp_eq(const void *data, uint32_t len)
 {

@@ -27,6 +27,7 @@ struct nftnl_rule;
 
 struct nftnl_expr *expr_meta(uint32_t key);
 struct nftnl_expr *expr_cmp_eq(const void *data, uint32_t len);
+struct nftnl_expr *expr_numgen(uint32_t dreg, uint32_t type, uint32_t modulus);
 struct nftnl_expr *expr_payload(uint32_t base, uint32_t offset, uint32_t len);
 struct nftnl_expr *expr_verdict(int verdict);
 bool rule_add(struct nftnl_rule *r, struct nftnl_expr *e);

@@ -182,7 +182,8 @@ static void
 every_packet(struct count_trigger *t, struct count_result *out)
 {
 	t->c.packets++;
-	if (++t->seen < t->cfg->every)
+	/* Counted by the kernel, which lets only every Nth packet through. */
+	if (t->cfg->path != CONFIG_PATH_KERNEL && ++t->seen < t->cfg->every)
 		return;
 	t->seen = 0;
 	fired_hook(t, out, false);
@@ -353,7 +354,8 @@ same_counting(const struct config_count *a, const struct config_count *b)
 	if (strcmp(a->name, b->name) != 0 || a->kind != b->kind)
 		return false;
 	if (a->kind == CONFIG_COUNT_EVERY)
-		return a->every == b->every && a->source == b->source;
+		return a->every == b->every && a->source == b->source &&
+		    a->path == b->path;
 	return a->path == b->path && a->threshold == b->threshold &&
 	    a->period_ms == b->period_ms;
 }
