@@ -72,7 +72,8 @@ config_text(uint32_t max_sources)
 	    "[activity path]\nmatch = udp dport %d\nttl = 10m\nstart = /bin/true\n"
 	    "[count flood]\nmatch = udp dport %d\nthreshold = 1000000/60s\n"
 	    "block_timeout = 1m\npath = engine\n"
-	    "[count every]\nmatch = udp dport %d\nevery = 1000\nexec = /bin/true\n",
+	    "[count every]\nmatch = udp dport %d\nevery = 1000\npath = engine\n"
+	    "exec = /bin/true\n",
 	    ACT_PORT, PORT, EVERY_PORT);
 	return buf;
 }
