@@ -4,11 +4,12 @@
  * thread can send, and a receiver that counts what reached the port.
  * Run it only in a throwaway network namespace (bench/queue does).
  *
- *   queue_load RATE SECONDS PORT NSOURCES [FIRST_SOURCE]
+ *   queue_load RATE SECONDS PORT NSOURCES [FIRST_SOURCE [COUNT]]
  *
  * RATE 0 sends as fast as possible. Sources cycle through NSOURCES
  * addresses from FIRST_SOURCE (default 127.1.0.0), so a tracker keyed by
- * source sees them all. Prints one line:
+ * source sees them all. With COUNT it stops after COUNT datagrams, or
+ * after SECONDS, whichever comes first. Prints one line:
  *
  *   sent N delivered M rcvbuf_drops D seconds S
  *
@@ -43,6 +44,7 @@ struct load {
 	uint16_t port;
 	uint32_t nsources;
 	uint32_t first;		/* host order */
+	uint64_t count;		/* stop after this many; 0: no limit */
 	atomic_bool sending;
 	uint64_t delivered;
 	uint32_t rcv_drops;
@@ -153,7 +155,7 @@ load_send(struct load *l)
 	}
 	start = now_s();
 	end = start + l->seconds;
-	while ((t = now_s()) < end) {
+	while ((t = now_s()) < end && (l->count == 0 || sent < l->count)) {
 		if (l->rate > 0) {
 			due = start + (double)sent / l->rate;
 			if (due > t) {
@@ -166,7 +168,10 @@ load_send(struct load *l)
 			pkt_build(bufs[i], l->first + next, l->port);
 			next = next + 1 == l->nsources ? 0 : next + 1;
 		}
-		n = sendmmsg(s, msgs, BATCH, 0);
+		n = BATCH;
+		if (l->count > 0 && l->count - sent < BATCH)
+			n = (int)(l->count - sent);
+		n = sendmmsg(s, msgs, (unsigned)n, 0);
 		if (n < 0) {
 			if (errno == ENOBUFS || errno == EAGAIN || errno == EPERM)
 				continue;	/* counted as not sent */
@@ -201,16 +206,18 @@ main(int argc, char **argv)
 	uint64_t sent;
 	double t0, t1;
 
-	if (argc < 5 || argc > 6) {
+	if (argc < 5 || argc > 7) {
 		fprintf(stderr, "usage: queue_load RATE SECONDS PORT NSOURCES "
-		    "[FIRST_SOURCE]\n");
+		    "[FIRST_SOURCE [COUNT]]\n");
 		return 2;
 	}
 	l.rate = arg_num(argv[1], 0);
 	l.seconds = arg_num(argv[2], 0.01);
 	l.port = (uint16_t)arg_num(argv[3], 1);
 	l.nsources = (uint32_t)arg_num(argv[4], 1);
-	if (inet_pton(AF_INET, argc == 6 ? argv[5] : "127.1.0.0", &first) != 1) {
+	if (argc == 7)
+		l.count = (uint64_t)arg_num(argv[6], 1);
+	if (inet_pton(AF_INET, argc >= 6 ? argv[5] : "127.1.0.0", &first) != 1) {
 		fprintf(stderr, "queue_load: bad address\n");
 		return 2;
 	}
