@@ -423,13 +423,13 @@ knock_set_packet_at(struct knock_set *ks, const struct pkt *p, uint64_t now_ms,
 
 	out->verdict = KNOCK_NOT_MINE;
 	out->family = p->family;
-	memset(out->addr, 0, sizeof(out->addr));
-	memcpy(out->addr, p->src, p->family == AF_INET ? 4 : 16);
 	out->nopened = 0;
 	out->nclosed = 0;
 	out->nfailed = 0;
 	if (!set_has_port(ks, p))
 		return;
+	memset(out->addr, 0, sizeof(out->addr));
+	memcpy(out->addr, p->src, p->family == AF_INET ? 4 : 16);
 	for (i = 0; i < ks->ntriggers; i++)
 		trigger_packet(&ks->triggers[i], p, now_ms, wall_s, out);
 	for (i = 0; i < ks->nclosers; i++)
