@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/config_test.h"
 #include "core/match.h"
 #include "core/packet.h"
 #include "core/trigger_activity.h"
