@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/config_test.h"
 #include "util/log.h"
 #include "kernel/nft.h"
 

@@ -91,6 +91,20 @@ expr_meta(uint32_t key)
 	return e;
 }
 
+/* reg dreg = numgen's number mod modulus: rotate's slot, count's every Nth. */
+struct nftnl_expr *
+expr_numgen(uint32_t dreg, uint32_t type, uint32_t modulus)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("numgen")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, type);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
+	return e;
+}
+
 struct nftnl_expr *
 expr_cmp_eq(const void *data, uint32_t len)
 {
@@ -211,21 +225,22 @@ build_queue_shards(const struct plan *p, bool native)
  */
 bool
 rule_queue(struct nftnl_rule *r, const struct plan *p, int family, int shard,
-    bool native)
+    bool native, bool counted)
 {
 	uint32_t n = (uint32_t)p->queue_last - p->queue_first + 1;
 	uint32_t i = (uint32_t)shard;
 	uint16_t q = (uint16_t)(p->queue_first + shard);
 	struct nftnl_expr *e;
 
+	/* counted: the caller's counter, earlier in the rule, counts already. */
 	if (n == 1)
-		return rule_add(r, nftnl_expr_alloc("counter")) &&
+		return (counted || rule_add(r, nftnl_expr_alloc("counter"))) &&
 		    rule_add(r, build_expr_queue(p->queue_first, p->queue_last,
 		    p->queue_bypass, native));
 	if (family != AF_INET && family != AF_INET6)
 		return false;
 	/* Native: nothing between the hash and the queue that reads it. */
-	if (native && !rule_add(r, nftnl_expr_alloc("counter")))
+	if (native && !counted && !rule_add(r, nftnl_expr_alloc("counter")))
 		return false;
 	if (!rule_add(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER,
 	    family == AF_INET ? 12 : 8, family == AF_INET ? 4 : 16)))
@@ -234,7 +249,7 @@ rule_queue(struct nftnl_rule *r, const struct plan *p, int family, int shard,
 		return shard >= 0 && i < n &&
 		    rule_add(r, expr_jhash(family == AF_INET ? 4 : 16, n, 0)) &&
 		    rule_add(r, expr_cmp_eq(&i, sizeof(i))) &&
-		    rule_add(r, nftnl_expr_alloc("counter")) &&
+		    (counted || rule_add(r, nftnl_expr_alloc("counter"))) &&
 		    rule_add(r, build_expr_queue(q, q, p->queue_bypass, false));
 	if (!rule_add(r, expr_jhash(family == AF_INET ? 4 : 16, n,
 	    p->queue_first)) || (e = nftnl_expr_alloc("queue")) == NULL)

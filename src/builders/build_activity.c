@@ -125,7 +125,7 @@ build_rule_activity(const struct plan *p, const struct plan_activity *a,
 		ok = rule_add(r, nftnl_expr_alloc("counter")) &&
 		    rule_add(r, build_expr_log_group(p->nflog_group));
 	else if (ok)
-		ok = rule_queue(r, p, family, shard, native_queue);
+		ok = rule_queue(r, p, family, shard, native_queue, false);
 	ok = ok && rule_comment(r, comment);
 	if (!ok) {
 		nftnl_rule_free(r);

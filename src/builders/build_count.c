@@ -185,6 +185,23 @@ build_rule_count_meter(const struct plan *p, const struct plan_count *c,
 	    rule_add(r, expr_verdict(NF_DROP)) && rule_comment(r, comment));
 }
 
+/*
+ * every = N counted by the kernel: numgen's counter of this rule, 0, 1, ...,
+ * lets the Nth packet, the 2Nth, ... through to the engine, which runs the
+ * hook for each one it gets. The counter is the rule's: a match that makes
+ * several rules (both families, sets of values) counts in each apart.
+ */
+static bool
+rule_every(struct nftnl_rule *r, uint32_t every)
+{
+	uint32_t last = every - 1;	/* host order, as numgen writes it */
+
+	if (every <= 1)
+		return true;
+	return rule_add(r, expr_numgen(NFT_REG_1, NFT_NG_INCREMENTAL, every)) &&
+	    rule_add(r, expr_cmp_eq(&last, sizeof(last)));
+}
+
 struct nftnl_rule *
 build_rule_count_divert(const struct plan *p, const struct plan_count *c,
     const char *chain, int family, int combo, int shard, bool native_queue)
@@ -200,15 +217,21 @@ build_rule_count_divert(const struct plan *p, const struct plan_count *c,
 	    (r = rule_new(p->table, chain)) == NULL)
 		return NULL;
 	match_combo(&c->match, combo, &mc);
-	snprintf(comment, sizeof(comment), "nfq-trigger %s: %s", c->name,
-	    c->kind == CONFIG_COUNT_EVERY ? "counted" : "counted per source");
+	if (c->every > 1)
+		snprintf(comment, sizeof(comment), "nfq-trigger %s: every %uth "
+		    "counted", c->name, c->every);
+	else
+		snprintf(comment, sizeof(comment), "nfq-trigger %s: %s", c->name,
+		    c->kind == CONFIG_COUNT_EVERY ? "counted" : "counted per source");
 	snprintf(prefix, sizeof(prefix), "%s%s", COUNT_LOG_PREFIX, c->name);
 	ok = rule_match_combo(r, &c->match, family, &mc) &&
-	    rule_not_allowed(r, c, family);
+	    rule_not_allowed(r, c, family) &&
+	    /* Every matching packet counted, then 1 in every sampled. */
+	    rule_add(r, nftnl_expr_alloc("counter")) &&
+	    rule_every(r, c->every);
 	if (ok && c->nflog)
-		ok = rule_add(r, nftnl_expr_alloc("counter")) &&
-		    rule_add(r, expr_log_prefix(prefix, p->nflog_group));
+		ok = rule_add(r, expr_log_prefix(prefix, p->nflog_group));
 	else if (ok)
-		ok = rule_queue(r, p, family, shard, native_queue);
+		ok = rule_queue(r, p, family, shard, native_queue, true);
 	return rule_done(r, ok && rule_comment(r, comment));
 }

@@ -207,7 +207,7 @@ build_rule_divert(const struct plan *p, const struct config_port_range *ports,
 	ok = (one || (rule_add(r, expr_meta(NFT_META_NFPROTO)) &&
 	    rule_add(r, expr_cmp_eq(&nfproto, sizeof(nfproto))))) &&
 	    rule_match_port_range(r, ports) &&
-	    rule_queue(r, p, family, shard, native_queue) &&
+	    rule_queue(r, p, family, shard, native_queue, false) &&
 	    rule_comment(r, comment);
 	if (!ok) {
 		nftnl_rule_free(r);

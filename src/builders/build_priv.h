@@ -27,6 +27,7 @@ struct nftnl_rule;
 
 struct nftnl_expr *expr_meta(uint32_t key);
 struct nftnl_expr *expr_cmp_eq(const void *data, uint32_t len);
+struct nftnl_expr *expr_numgen(uint32_t dreg, uint32_t type, uint32_t modulus);
 struct nftnl_expr *expr_payload(uint32_t base, uint32_t offset, uint32_t len);
 struct nftnl_expr *expr_verdict(int verdict);
 bool rule_add(struct nftnl_rule *r, struct nftnl_expr *e);
@@ -42,6 +43,6 @@ bool rule_match_combo(struct nftnl_rule *r, const struct match *m, int family,
 struct nftnl_rule *rule_done(struct nftnl_rule *r, bool ok);
 /* counter and the queue verdict: one queue, or sharded by source (build.c). */
 bool rule_queue(struct nftnl_rule *r, const struct plan *p, int family,
-    int shard, bool native);
+    int shard, bool native, bool counted);
 
 #endif

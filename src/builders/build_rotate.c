@@ -134,19 +134,6 @@ build_set_pool_elems(const char *table, const char *name, int family,
 	return s;
 }
 
-static struct nftnl_expr *
-expr_numgen(uint32_t dreg, uint32_t type, uint32_t modulus)
-{
-	struct nftnl_expr *e;
-
-	if ((e = nftnl_expr_alloc("numgen")) == NULL)
-		return NULL;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, type);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
-	return e;
-}
-
 /* reg 1 = map[reg 1]: the slot numgen picked becomes the address. */
 static struct nftnl_expr *
 expr_map(const char *set)

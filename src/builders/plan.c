@@ -190,6 +190,8 @@ plan_add_count(struct plan *p, const struct config_count *c)
 	pc->nflog = c->kind == CONFIG_COUNT_EVERY && c->source == CONFIG_SOURCE_NFLOG;
 	pc->log_blocks = c->kind == CONFIG_COUNT_THRESHOLD &&
 	    c->path == CONFIG_PATH_KERNEL && c->exec.argv != NULL;
+	pc->every = c->kind == CONFIG_COUNT_EVERY && c->path == CONFIG_PATH_KERNEL ?
+	    c->every : 1;
 	pc->threshold = c->threshold;
 	pc->period_ms = c->period_ms;
 	pc->block_timeout_ms = c->block_timeout_ms;

@@ -111,6 +111,7 @@ struct plan_count {
 	uint8_t path;			/* enum config_count_path */
 	bool nflog;			/* every: log group instead of the queue */
 	bool log_blocks;		/* kernel threshold with exec: blocks are logged */
+	uint32_t every;			/* every, path kernel: numgen passes 1 in every */
 	uint32_t threshold;
 	uint64_t period_ms;
 	uint64_t block_timeout_ms;

@@ -193,7 +193,8 @@ struct config_activity {
 
 /*
  * [count NAME] (docs/count.md): every `every` matching packets run exec
- * (the engine counts), or a source over `threshold` packets per `period`
+ * (the kernel counts and lets the Nth through, or the engine with path =
+ * engine), or a source over `threshold` packets per `period`
  * goes into the trigger's block set for block_timeout (the kernel counts,
  * or the engine with path = engine).
  */

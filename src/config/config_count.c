@@ -203,7 +203,7 @@ static void
 count_check(struct parse *p)
 {
 	static const enum count_key threshold_only[] = {
-		C_BLOCK_TIMEOUT, C_ALLOW, C_PATH
+		C_BLOCK_TIMEOUT, C_ALLOW
 	};
 	struct config_count *c = count_of(p);
 	const int *seen = p->seen_line;
@@ -271,8 +271,9 @@ count_print(const void *t, FILE *out)
 
 	fprintf(out, "count %s: %s: ", c->name, match_str(&c->match, m, sizeof(m)));
 	if (c->kind == CONFIG_COUNT_EVERY)
-		fprintf(out, "exec every %u packets, through the %s\n", c->every,
-		    c->source == CONFIG_SOURCE_QUEUE ? "queue" : "nflog group");
+		fprintf(out, "exec every %u packets, counted by the %s, through "
+		    "the %s\n", c->every, c->path == CONFIG_PATH_KERNEL ? "kernel" :
+		    "engine", c->source == CONFIG_SOURCE_QUEUE ? "queue" : "nflog group");
 	else
 		fprintf(out, "a source over %u packets per %s is blocked for %s, "
 		    "counted by the %s\n", c->threshold,

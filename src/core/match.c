@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -787,6 +788,97 @@ match_packet(const struct match *m, const struct pkt *p, const char *iif,
 	if (m->ifs[MATCH_OIF].n > 0 && !ifs_match(&m->ifs[MATCH_OIF], oif))
 		return false;
 	return true;
+}
+
+/* --- dispatch index ----------------------------------------------------- */
+
+struct match_index_range {
+	uint8_t proto;
+	uint16_t lo, hi;
+	uint64_t bits;
+};
+
+struct match_index {
+	uint64_t always;		/* matches the index cannot rule out */
+	int nranges;
+	struct match_index_range ranges[MATCH_INDEX_RANGES];
+	/* Ports some indexed match has, tcp [0] and udp [1]: most packets stop here. */
+	uint8_t ports[2][65536 / 8];
+};
+
+struct match_index *
+match_index_new(void)
+{
+	return calloc(1, sizeof(struct match_index));
+}
+
+void
+match_index_free(struct match_index *ix)
+{
+	free(ix);
+}
+
+static bool
+match_indexable(const struct match *m)
+{
+	const struct match_ports *dp = &m->port[MATCH_DST];
+	int i;
+
+	if (dp->n == 0 || dp->neg || m->nprotos == 0)
+		return false;
+	for (i = 0; i < m->nprotos; i++)
+		if (m->protos[i] != IPPROTO_TCP && m->protos[i] != IPPROTO_UDP)
+			return false;
+	return true;
+}
+
+void
+match_index_add(struct match_index *ix, const struct match *m, int bit)
+{
+	const struct match_ports *dp = &m->port[MATCH_DST];
+	struct match_index_range *r;
+	uint8_t *bm;
+	uint32_t port;
+	int i, j;
+
+	if (!match_indexable(m)) {
+		ix->always |= 1ULL << bit;
+		return;
+	}
+	for (i = 0; i < m->nprotos; i++) {
+		bm = ix->ports[m->protos[i] == IPPROTO_UDP];
+		for (j = 0; j < dp->n; j++) {
+			/* Room for every range of MATCH_INDEX_BITS full matches. */
+			r = &ix->ranges[ix->nranges++];
+			r->proto = m->protos[i];
+			r->lo = dp->v[j].lo;
+			r->hi = dp->v[j].hi;
+			r->bits = 1ULL << bit;
+			for (port = r->lo; port <= r->hi; port++)
+				bm[port / 8] |= (uint8_t)(1U << (port % 8));
+		}
+	}
+}
+
+uint64_t
+match_index_candidates(const struct match_index *ix, const struct pkt *p)
+{
+	const struct match_index_range *r;
+	uint64_t bits = ix->always;
+	int i;
+
+	if (!(p->flags & PKT_F_PORTS) ||
+	    (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP))
+		return bits;
+	if (!(ix->ports[p->proto == IPPROTO_UDP][p->dport / 8] &
+	    (1U << (p->dport % 8))))
+		return bits;
+	for (i = 0; i < ix->nranges; i++) {
+		r = &ix->ranges[i];
+		if (r->proto == p->proto && p->dport >= r->lo && p->dport <= r->hi)
+			bits |= r->bits;
+	}
+	return bits;
 }
 
 bool

@@ -126,6 +126,31 @@ bool match_packet_header(const struct match *m, const struct pkt *p,
 /* Whether matching needs the interface names (the caller resolves them). */
 bool match_uses_ifs(const struct match *m, enum match_if which);
 
+/*
+ * Dispatch by protocol and destination port: up to MATCH_INDEX_BITS
+ * matches, each known by a bit, so that a packet is matched only against
+ * the ones its protocol and port leave in play rather than against every
+ * one. A match with a dport set (not negated) on tcp or udp alone is
+ * indexed by its ports; any other is always in play. Filled once, read per
+ * packet; nothing is allocated after match_index_new().
+ */
+#define MATCH_INDEX_BITS	64
+#define MATCH_INDEX_RANGES	(MATCH_INDEX_BITS * MATCH_SET_MAX * 2)
+
+struct match_index;
+
+struct match_index *match_index_new(void);
+void match_index_free(struct match_index *ix);
+
+/* Put m in as bit (0 <= bit < MATCH_INDEX_BITS). */
+void match_index_add(struct match_index *ix, const struct match *m, int bit);
+
+/*
+ * The bits of the matches that p may match: a superset, so each still
+ * needs match_packet(); every match left out cannot match p.
+ */
+uint64_t match_index_candidates(const struct match_index *ix, const struct pkt *p);
+
 /* Rules per family: the product of the sizes of the expanded sets. */
 int match_combos(const struct match *m);
 

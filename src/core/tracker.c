@@ -16,6 +16,7 @@
  */
 #include <sys/socket.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -71,6 +72,7 @@ struct tracker {
 	struct list tiers[2];
 	struct tracker_stats stats;	/* cumulative counters only */
 	uint8_t key[TRACKER_HASH_KEY_LEN];
+	uint64_t kw[2];			/* the key as SipHash's two words */
 };
 
 static struct entry *
@@ -139,17 +141,73 @@ key_addr(int family, const uint8_t *addr, uint8_t out[16])
 	memcpy(out, addr, family == AF_INET ? 4 : 16);
 }
 
+static uint64_t
+le64(const uint8_t *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return le64toh(v);
+}
+
+#define SIP_IN_MAX	24
+#define ROTL64(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND(v0, v1, v2, v3) do {					\
+	v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32);	\
+	v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2;			\
+	v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0;			\
+	v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32);	\
+} while (0)
+
+/*
+ * SipHash-2-4 (Aumasson and Bernstein), the function of libsodium's
+ * crypto_shorthash, with the same output, inline and keyed by the two
+ * words of the key: it runs for every packet of a tracked source, and the
+ * call into the library cost half again as much as the rounds. in holds
+ * len < SIP_IN_MAX - 7 bytes and zeros after them, so every word is one
+ * load.
+ */
+static uint64_t
+siphash24(const uint64_t k[2], const uint8_t in[SIP_IN_MAX], size_t len)
+{
+	uint64_t v0 = k[0] ^ 0x736f6d6570736575ULL, v1 = k[1] ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = k[0] ^ 0x6c7967656e657261ULL, v3 = k[1] ^ 0x7465646279746573ULL;
+	uint64_t m;
+	size_t off;
+
+	for (off = 0; off + 8 <= len; off += 8) {
+		m = le64(in + off);
+		v3 ^= m;
+		SIPROUND(v0, v1, v2, v3);
+		SIPROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	m = le64(in + off) | (uint64_t)len << 56;	/* zero padded */
+	v3 ^= m;
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	v0 ^= m;
+	v2 ^= 0xff;
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
 static uint32_t
 bucket_of(const struct tracker *t, uint8_t family, const uint8_t addr[16])
 {
-	unsigned char in[17], out[crypto_shorthash_BYTES];
-	uint64_t h;
+	uint8_t in[SIP_IN_MAX] = { 0 };
 
+	/*
+	 * Only the bytes of the key: 5 for IPv4 are one SipHash block where
+	 * 17 are three (an IPv4 address is zero after its 4 bytes).
+	 */
 	in[0] = family;
 	memcpy(in + 1, addr, 16);
-	crypto_shorthash(out, in, sizeof(in), t->key);
-	memcpy(&h, out, sizeof(h));
-	return (uint32_t)(h & t->bucket_mask);
+	return (uint32_t)(siphash24(t->kw, in, family == AF_INET ? 5 : 17) &
+	    t->bucket_mask);
 }
 
 static uint32_t
@@ -251,15 +309,15 @@ tracker_init(struct tracker *t, const uint8_t *hash_key)
 	if ((t->buckets = calloc(nbuckets, sizeof(*t->buckets))) == NULL ||
 	    (t->mem = calloc((size_t)t->capacity + 1, t->stride)) == NULL)
 		return -1;
-	if (hash_key != NULL) {
+	if (hash_key != NULL)
 		memcpy(t->key, hash_key, sizeof(t->key));
-		return 0;
-	}
-	if (sodium_init() < 0) {
+	else if (sodium_init() < 0) {
 		errno = EIO;
 		return -1;
-	}
-	randombytes_buf(t->key, sizeof(t->key));
+	} else
+		randombytes_buf(t->key, sizeof(t->key));
+	t->kw[0] = le64(t->key);
+	t->kw[1] = le64(t->key + 8);
 	return 0;
 }
 
@@ -297,6 +355,7 @@ tracker_free(struct tracker *t)
 	if (t == NULL)
 		return;
 	sodium_memzero(t->key, sizeof(t->key));
+	sodium_memzero(t->kw, sizeof(t->kw));
 	free(t->buckets);
 	free(t->mem);
 	free(t);
@@ -331,6 +390,25 @@ tracker_insert(struct tracker *t, int family, const uint8_t *addr,
 	key_addr(family, addr, a);
 	t->stats.inserted++;
 	return entry_new(t, (uint8_t)family, a, deadline_ms)->value;
+}
+
+void
+tracker_refresh(struct tracker *t, void *value, uint64_t deadline_ms)
+{
+	uint32_t i = entry_index(t, value), after;
+	struct entry *e = entry_at(t, i);
+	struct list *tier = &t->tiers[e->tier_id];
+
+	e->deadline_ms = deadline_ms;
+	list_unlink(t, &t->age, LINK_AGE, i);
+	after = t->age.tail;
+	while (after != NIL && entry_at(t, after)->deadline_ms > deadline_ms)
+		after = entry_at(t, after)->age.prev;
+	list_insert_after(t, &t->age, LINK_AGE, after, i);
+	if (tier->tail != i) {
+		list_unlink(t, tier, LINK_TIER, i);
+		list_insert_after(t, tier, LINK_TIER, tier->tail, i);
+	}
 }
 
 void

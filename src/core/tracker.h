@@ -72,6 +72,13 @@ void *tracker_find(struct tracker *t, int family, const uint8_t *addr,
 void *tracker_insert(struct tracker *t, int family, const uint8_t *addr,
     uint64_t deadline_ms);
 
+/*
+ * A live entry used again: it now dies at deadline_ms and is the newest of
+ * its tier, the last its tier evicts. Its key is not hashed again, so this
+ * is what a per-packet refresh calls rather than remove and insert.
+ */
+void tracker_refresh(struct tracker *t, void *value, uint64_t deadline_ms);
+
 /* Move an entry to the progress tier (a no-op if it is there already). */
 void tracker_promote(struct tracker *t, void *value);
 

@@ -37,7 +37,12 @@ struct count_trigger {
 struct count_set {
 	struct count_trigger *t;
 	int n;
+	struct match_index *index;	/* the queue-fed triggers, bit i for t[i] */
+	bool uses_ifs[2];		/* enum match_if: some queue-fed match names one */
 };
+
+_Static_assert(CONFIG_TRIGGERS_MAX <= MATCH_INDEX_BITS,
+    "every count trigger has a bit in the index");
 
 static bool
 engine_counts_threshold(const struct config_count *c)
@@ -74,10 +79,11 @@ count_set_new(const struct config *cfg, const uint8_t *hash_key, char *why,
 		return NULL;
 	}
 	if ((cs = calloc(1, sizeof(*cs))) == NULL || (cfg->ncounts > 0 &&
-	    (cs->t = calloc((size_t)cfg->ncounts, sizeof(*cs->t))) == NULL)) {
+	    (cs->t = calloc((size_t)cfg->ncounts, sizeof(*cs->t))) == NULL) ||
+	    (cs->index = match_index_new()) == NULL) {
 		snprintf(why, whylen, "count: set of %d triggers: out of memory",
 		    cfg->ncounts);
-		free(cs);
+		count_set_free(cs);
 		return NULL;
 	}
 	for (i = 0; i < cfg->ncounts; i++) {
@@ -90,6 +96,11 @@ count_set_new(const struct config *cfg, const uint8_t *hash_key, char *why,
 			    "out of memory", t->cfg->name, capacity);
 			count_set_free(cs);
 			return NULL;
+		}
+		if (queue_fed(t->cfg)) {
+			match_index_add(cs->index, &t->cfg->match, cs->n);
+			cs->uses_ifs[MATCH_IIF] |= match_uses_ifs(&t->cfg->match, MATCH_IIF);
+			cs->uses_ifs[MATCH_OIF] |= match_uses_ifs(&t->cfg->match, MATCH_OIF);
 		}
 		cs->n++;
 	}
@@ -105,6 +116,7 @@ count_set_free(struct count_set *cs)
 		return;
 	for (i = 0; i < cs->n; i++)
 		tracker_free(cs->t[i].sources);
+	match_index_free(cs->index);
 	free(cs->t);
 	free(cs);
 }
@@ -112,13 +124,7 @@ count_set_free(struct count_set *cs)
 bool
 count_set_uses_ifs(const struct count_set *cs, enum match_if which)
 {
-	int i;
-
-	for (i = 0; i < cs->n; i++)
-		if (queue_fed(cs->t[i].cfg) && match_uses_ifs(&cs->t[i].cfg->match,
-		    which))
-			return true;
-	return false;
+	return cs->uses_ifs[which];
 }
 
 bool
@@ -136,7 +142,8 @@ count_allowed(const struct config_count *c, int family, const uint8_t *addr)
 static void
 result_init(struct count_result *out, const struct pkt *p)
 {
-	memset(out, 0, sizeof(*out));
+	/* Not memset: fired[] is a few kB and every packet comes here. */
+	out->nfired = 0;
 	out->verdict = COUNT_PASS;
 	out->family = p->family;
 	memcpy(out->addr, p->src, sizeof(out->addr));
@@ -156,6 +163,7 @@ fired_add(struct count_result *out, const struct config_count *c, bool block,
 	f->trigger = c;
 	f->block = block;
 	f->hook = hook;
+	f->nth = 0;
 }
 
 /* The trigger asks for its exec: counted, and numbered for the caller. */
@@ -174,7 +182,8 @@ static void
 every_packet(struct count_trigger *t, struct count_result *out)
 {
 	t->c.packets++;
-	if (++t->seen < t->cfg->every)
+	/* Counted by the kernel, which lets only every Nth packet through. */
+	if (t->cfg->path != CONFIG_PATH_KERNEL && ++t->seen < t->cfg->every)
 		return;
 	t->seen = 0;
 	fired_hook(t, out, false);
@@ -191,7 +200,7 @@ source_touch(struct count_trigger *t, int family, const uint8_t *addr,
 {
 	const struct config_count *c = t->cfg;
 	uint64_t full = (uint64_t)c->threshold * c->period_ms;
-	struct count_source *s, keep;
+	struct count_source *s;
 
 	s = tracker_find(t->sources, family, addr, now);
 	if (s == NULL) {
@@ -200,10 +209,7 @@ source_touch(struct count_trigger *t, int family, const uint8_t *addr,
 		s->last_ms = now;
 		return s;
 	}
-	keep = *s;
-	tracker_remove(t->sources, s);
-	s = tracker_insert(t->sources, family, addr, now + c->period_ms);
-	*s = keep;
+	tracker_refresh(t->sources, s, now + c->period_ms);
 	tracker_promote(t->sources, s);
 	return s;
 }
@@ -263,12 +269,14 @@ count_set_packet(struct count_set *cs, const struct pkt *p, const char *iif,
     const char *oif, uint64_t now_ms, struct count_result *out)
 {
 	struct count_trigger *t;
-	int i;
+	uint64_t bits;
 
 	result_init(out, p);
-	for (i = 0; i < cs->n; i++) {
-		t = &cs->t[i];
-		if (!queue_fed(t->cfg) || !match_packet(&t->cfg->match, p, iif, oif))
+	/* Lowest bit first: the triggers in file order. */
+	for (bits = match_index_candidates(cs->index, p); bits != 0;
+	    bits &= bits - 1) {
+		t = &cs->t[__builtin_ctzll(bits)];
+		if (!match_packet(&t->cfg->match, p, iif, oif))
 			continue;
 		if (t->cfg->kind == CONFIG_COUNT_EVERY)
 			every_packet(t, out);
@@ -346,7 +354,8 @@ same_counting(const struct config_count *a, const struct config_count *b)
 	if (strcmp(a->name, b->name) != 0 || a->kind != b->kind)
 		return false;
 	if (a->kind == CONFIG_COUNT_EVERY)
-		return a->every == b->every && a->source == b->source;
+		return a->every == b->every && a->source == b->source &&
+		    a->path == b->path;
 	return a->path == b->path && a->threshold == b->threshold &&
 	    a->period_ms == b->period_ms;
 }

@@ -460,13 +460,13 @@ knock_set_packet_to(struct knock_set *ks, const struct pkt *p,
 
 	out->verdict = KNOCK_NOT_MINE;
 	out->family = p->family;
-	memset(out->addr, 0, sizeof(out->addr));
-	memcpy(out->addr, p->src, p->family == AF_INET ? 4 : 16);
 	out->nopened = 0;
 	out->nclosed = 0;
 	out->nfailed = 0;
 	if (!set_has_port(ks, p))
 		return;
+	memset(out->addr, 0, sizeof(out->addr));
+	memcpy(out->addr, p->src, p->family == AF_INET ? 4 : 16);
 	for (i = 0; i < ks->ntriggers; i++)
 		trigger_packet(&ks->triggers[i], p, w, now_ms, wall_s, out);
 	for (i = 0; i < ks->nclosers; i++)

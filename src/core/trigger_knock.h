@@ -61,7 +61,8 @@ struct knock_failure {
 struct knock_result {
 	enum knock_verdict verdict;
 	int family;			/* the source: AF_INET or AF_INET6 */
-	uint8_t addr[16];		/* network order, IPv4 in the first 4 bytes */
+	uint8_t addr[16];		/* network order, IPv4 in the first 4 bytes; set
+				 * for a packet on a knock port (KNOCK_DROP) */
 	int nopened;			/* sequences this packet completed */
 	const struct config_knock *opened[CONFIG_TRIGGERS_MAX];
 	/*

@@ -104,7 +104,7 @@ engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 	struct engine *e = arg;
 	struct engine_packet ep;
 	struct pkt p;
-	char source[16];
+	char source[16] = "queue";
 	uint64_t now;
 	const char *final;
 	int i, verdict = NF_ACCEPT;
@@ -119,11 +119,13 @@ engine_on_queued(void *arg, uint16_t queue, const struct nfq_packet *np)
 			qs->bypassed++;
 		return NF_ACCEPT;
 	}
-	snprintf(source, sizeof(source), "queue %u", queue);
+	/* Only messages name the source: no formatting per packet otherwise. */
+	if (log_verbosity() >= 1)
+		snprintf(source, sizeof(source), "queue %u", queue);
 	if (engine_parse(e, source, np->payload, np->payload_len, &p,
 	    qs == NULL ? NULL : &qs->malformed) < 0)
 		return engine_unparsed(e, np, &p, source, queue);
-	now = loop_now_ms();
+	now = loop_pass_ms(e->loop);
 	ep = (struct engine_packet){ .pkt = &p, .buf = np->payload,
 	    .source = source, .indev = np->indev, .outdev = np->outdev,
 	    .hook = np->hook,
@@ -150,15 +152,16 @@ engine_on_logged(void *arg, uint16_t group, const struct nflog_packet *lp)
 	struct engine *e = arg;
 	struct engine_packet ep;
 	struct pkt p;
-	char source[24];
+	char source[24] = "nflog group";
 	uint64_t now;
 	int i, pass;
 
-	snprintf(source, sizeof(source), "nflog group %u", group);
+	if (log_verbosity() >= 1)
+		snprintf(source, sizeof(source), "nflog group %u", group);
 	if (engine_parse(e, source, lp->payload, lp->payload_len, &p, NULL) < 0)
 		return;
 	engine_log_packet(source, &p, "seen");
-	now = loop_now_ms();
+	now = loop_pass_ms(e->loop);
 	ep = (struct engine_packet){ .pkt = &p, .buf = lp->payload,
 	    .source = source, .indev = lp->indev, .outdev = lp->outdev,
 	    .hook = -1,

@@ -41,6 +41,10 @@ struct engine_act {
 	int8_t sampling_want;		/* -1, or the kernel switch for the pass's flush */
 };
 
+/* The config has at most CONFIG_TRIGGERS_MAX triggers in all: a bit each. */
+_Static_assert(CONFIG_TRIGGERS_MAX <= MATCH_INDEX_BITS,
+    "every activity trigger has a bit in the dispatch index");
+
 static void engine_act_apply(struct engine_act *, const struct act_actions *,
     uint64_t);
 
@@ -221,11 +225,14 @@ engine_act_packet(struct engine *e, const struct pkt *p, uint32_t indev,
 	struct act_actions out;
 	enum act_state before;
 	enum act_verdict v;
-	int i, verdict = NF_ACCEPT;
+	int verdict = NF_ACCEPT;
 	bool judged = false, restart;
+	uint64_t bits;
 
-	for (i = 0; i < e->nacts; i++) {
-		ea = e->acts[i];
+	/* Lowest bit first: the triggers in file order. */
+	for (bits = match_index_candidates(e->act_index, p); bits != 0;
+	    bits &= bits - 1) {
+		ea = e->acts[__builtin_ctzll(bits)];
 		c = ea->st.cfg;
 		if (c->source != source)
 			continue;
@@ -444,6 +451,7 @@ engine_act_bind(struct engine *e, const struct config *cfg)
 {
 	struct engine_act **next;
 	struct engine_act *ea;
+	struct match_index *index;
 	int i;
 
 	next = calloc((size_t)cfg->nactivities + 1, sizeof(*next));
@@ -474,6 +482,12 @@ engine_act_bind(struct engine *e, const struct config *cfg)
 	free(e->acts);
 	e->acts = next;
 	e->nacts = cfg->nactivities;
+	if ((index = match_index_new()) == NULL)
+		fatal("activity");
+	for (i = 0; i < e->nacts; i++)
+		match_index_add(index, &cfg->activities[i].match, i);
+	match_index_free(e->act_index);
+	e->act_index = index;
 }
 
 static void
@@ -487,6 +501,8 @@ engine_act_free_all(struct engine *e)
 		engine_act_free(e->retired[i]);
 	free(e->acts);
 	free(e->retired);
+	match_index_free(e->act_index);
+	e->act_index = NULL;
 	e->acts = e->retired = NULL;
 	e->nacts = e->nretired = 0;
 }

@@ -256,7 +256,7 @@ engine_knock_packet(struct engine *e, const struct pkt *p, bool local,
 
 	if (local && indev != 0 && engine_knock_uses_iif(e->cfg))
 		w.iif = ifname_get(&e->ifnames, indev, now);
-	knock_set_packet_to(e->knocks, p, &w, now, (int64_t)time(NULL), &kr);
+	knock_set_packet_to(e->knocks, p, &w, now, loop_pass_wall_s(e->loop), &kr);
 	if (kr.verdict == KNOCK_NOT_MINE)
 		return kr.verdict;
 	engine_knock_events(e, &kr, now);

@@ -36,6 +36,7 @@ struct events;
 struct engine_act;		/* engine_activity.c */
 struct hooks;
 struct loop;
+struct match_index;
 struct nflog_source;
 struct nfq_source;
 struct nft;
@@ -87,6 +88,7 @@ struct engine {
 	struct spa_set *spas;
 	struct engine_act **acts;	/* one per cfg->activities[], same order */
 	int nacts;
+	struct match_index *act_index;	/* dispatch of acts[] by port */
 	struct engine_act **retired;
 	int nretired;
 	struct ifname_cache ifnames;

@@ -33,6 +33,11 @@ struct loop {
 	void *timer_arg;
 	loop_pass_fn pass_fn;
 	void *pass_arg;
+	bool timer_set;			/* timer_ms is what the timerfd is armed for */
+	uint64_t timer_ms;
+	bool clock_read;		/* pass_ms and pass_wall_s hold this pass's time */
+	uint64_t pass_ms;
+	int64_t pass_wall_s;
 };
 
 uint64_t
@@ -42,6 +47,31 @@ loop_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Read once per pass: the packets of one pass are a millisecond apart at most. */
+static void
+loop_clock_read(struct loop *l)
+{
+	if (l->clock_read)
+		return;
+	l->pass_ms = loop_now_ms();
+	l->pass_wall_s = (int64_t)time(NULL);
+	l->clock_read = true;
+}
+
+uint64_t
+loop_pass_ms(struct loop *l)
+{
+	loop_clock_read(l);
+	return l->pass_ms;
+}
+
+int64_t
+loop_pass_wall_s(struct loop *l)
+{
+	loop_clock_read(l);
+	return l->pass_wall_s;
 }
 
 static int
@@ -185,6 +215,9 @@ loop_timer_at(struct loop *l, uint64_t when_ms)
 
 	if (l->timerfd < 0)
 		return;
+	/* Every pass asks again: a system call only when the deadline moved. */
+	if (l->timer_set && l->timer_ms == when_ms)
+		return;
 	if (when_ms != 0) {
 		/* 0 would disarm: an already-due deadline fires in 1 ns instead. */
 		its.it_value.tv_sec = (time_t)(when_ms / 1000);
@@ -192,8 +225,13 @@ loop_timer_at(struct loop *l, uint64_t when_ms)
 		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
 			its.it_value.tv_nsec = 1;
 	}
-	if (timerfd_settime(l->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+	if (timerfd_settime(l->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
 		log_warn("timerfd_settime");
+		l->timer_set = false;
+		return;
+	}
+	l->timer_set = true;
+	l->timer_ms = when_ms;
 }
 
 static void
@@ -214,6 +252,7 @@ loop_read_timer(struct loop *l)
 
 	if (read(l->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_warn("timerfd read");
+	l->timer_set = false;		/* it fired: no longer armed */
 	if (l->timer_fn != NULL)
 		l->timer_fn(l->timer_arg, loop_now_ms());
 }
@@ -249,6 +288,7 @@ loop_run(struct loop *l)
 	l->running = true;
 	while (l->running) {
 		n = epoll_wait(l->epfd, ev, LOOP_MAX_EVENTS, -1);
+		l->clock_read = false;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

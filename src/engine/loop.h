@@ -40,4 +40,11 @@ void loop_stop(struct loop *l);
 /* CLOCK_MONOTONIC in milliseconds: the engine's notion of time. */
 uint64_t loop_now_ms(void);
 
+/*
+ * loop_now_ms() and time(2) as of the current pass, read at its first use:
+ * what the packet path asks, so that it reads no clock per packet.
+ */
+uint64_t loop_pass_ms(struct loop *l);
+int64_t loop_pass_wall_s(struct loop *l);
+
 #endif

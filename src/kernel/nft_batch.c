@@ -95,6 +95,7 @@ nft_tx_msg(struct nft *n, uint16_t type, uint16_t flags, uint8_t op, int ref)
 	m = &n->msgs[n->nmsgs++];
 	m->seq = n->seq;
 	m->ref = ref;
+	m->nref = 1;
 	m->err = -1;
 	m->op = op;
 	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(n->batch), type,

@@ -12,6 +12,7 @@
 
 #include <linux/netfilter/nf_tables.h>
 
+#include <libmnl/libmnl.h>
 #include <libnftnl/set.h>
 
 #include "util/log.h"
@@ -73,6 +74,59 @@ elem_emit(struct nft *n, int idx, uint8_t op)
 	return 0;
 }
 
+static bool
+elem_groups(const struct nft_elem *el, const struct nft_elem *first)
+{
+	return el->state == ELEM_PENDING && !el->del && !el->refresh_del &&
+	    !el->alone && el->trigger == first->trigger &&
+	    el->family == first->family;
+}
+
+/*
+ * Adds from pending[first] on, to the same set, into one message: up to
+ * NFT_ELEMS_PER_MSG of them, ending before the first that does not fit the
+ * group. *next is where the caller goes on.
+ */
+static int
+elem_emit_many(struct nft *n, int first, int to, int *next)
+{
+	struct nft_elem *head = &n->pending[first], *el;
+	int f = head->family == AF_INET6, i, k = 0;
+	struct nftnl_set_elem *e = n->eelems[head->trigger][f];
+	struct nlattr *list, *one;
+	struct nlmsghdr *nlh;
+
+	/* No NLM_F_EXCL: adding an element that is there refreshes it (6.12+). */
+	nlh = nft_tx_msg(n, NFT_MSG_NEWSETELEM, NLM_F_CREATE, OP_ELEM_ADD_MANY,
+	    first);
+	if (nlh == NULL)
+		return -1;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, n->plan.table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET,
+	    esets_name(n, head->trigger, head->family));
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	for (i = first; i < to && k < NFT_ELEMS_PER_MSG; i++) {
+		el = &n->pending[i];
+		if (el->state != ELEM_PENDING)
+			continue;
+		if (!elem_groups(el, head))
+			break;
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el->addr, f ? 16 : 4);
+		if (el->timeout_ms > 0)
+			nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, el->timeout_ms);
+		else
+			nftnl_set_elem_unset(e, NFTNL_SET_ELEM_TIMEOUT);
+		one = mnl_attr_nest_start(nlh, (uint16_t)++k);
+		nftnl_set_elem_nlmsg_build_payload(nlh, e);
+		mnl_attr_nest_end(nlh, one);
+	}
+	mnl_attr_nest_end(nlh, list);
+	n->msgs[n->nmsgs - 1].nref = i - first;
+	nft_tx_put(n, nlh);
+	*next = i;
+	return 0;
+}
+
 static void
 elem_fail(struct nft *n, struct nft_elem *el, int err, const char *why)
 {
@@ -104,7 +158,18 @@ elem_ack(struct nft *n, const struct nft_msg *m, const char *why, void *arg)
 {
 	struct flush_ctx *fc = arg;
 	struct nft_elem *el = &n->pending[m->ref];
+	int i;
 
+	if (m->op == OP_ELEM_ADD_MANY && m->err == ENOENT && !fc->resynced) {
+		fc->need_resync = true;		/* table or set gone: rebuild */
+		return;
+	}
+	if (m->op == OP_ELEM_ADD_MANY) {
+		/* Which one? Each is sent in a message of its own next round. */
+		for (i = m->ref; i < m->ref + m->nref; i++)
+			n->pending[i].alone = 1;
+		return;
+	}
 	if (el->state != ELEM_PENDING)
 		return;
 	if (m->op == OP_ELEM_DEL && m->err == ENOENT) {
@@ -131,6 +196,11 @@ flush_build(struct nft *n, int from, int to)
 		el = &n->pending[i];
 		if (el->state != ELEM_PENDING)
 			continue;
+		if (elem_groups(el, el)) {
+			if ((r = elem_emit_many(n, i, to, &i)) == 0)
+				i--;		/* the loop's i++ goes to *next */
+			continue;
+		}
 		if (el->del)
 			r = elem_emit(n, i, OP_ELEM_DEL);
 		else if (el->refresh_del && (r = elem_emit(n, i, OP_ELEM_REFRESH_DEL)) == 0)

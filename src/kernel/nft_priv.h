@@ -45,6 +45,13 @@ struct nftnl_set_elem;
  */
 #define NFT_ACK_TRUESIZE	1024
 #define NFT_SEND_MSGS		1024
+/*
+ * Adds to one set go this many to a message (a v6 element takes 44 bytes:
+ * well inside NFT_MSG_ROOM): the kernel parses a message and queues an
+ * ack per 128 elements, not per element. A refused message is sent again
+ * an element to a message, so the one at fault is known (decision 3).
+ */
+#define NFT_ELEMS_PER_MSG	128
 /* Events of a 10000-element burst of ours still fit (they are skipped). */
 #define NFT_MONITOR_RCVBUF	(4 * 1024 * 1024)
 /* Datagrams read per readable monitor socket; the loop comes back for more. */
@@ -56,6 +63,7 @@ struct nftnl_set_elem;
 
 enum msg_op {
 	OP_ELEM_ADD,
+	OP_ELEM_ADD_MANY,	/* adds of pending[ref, ref + nref) to one set */
 	OP_ELEM_DEL,
 	OP_ELEM_REFRESH_DEL,	/* delete before re-add: kernels before 6.12 */
 	OP_SYNC,
@@ -68,6 +76,7 @@ struct nft_msg {
 	uint32_t seq;
 	int ref;		/* pending element or sync step it was built from */
 	int err;		/* errno from its ack, 0, or -1 while unacked */
+	int nref;		/* OP_ELEM_ADD_MANY: pending elements from ref on */
 	uint8_t op;		/* enum msg_op */
 };
 
@@ -84,6 +93,7 @@ struct nft_elem {
 	uint8_t del;
 	uint8_t state;		/* enum elem_state */
 	uint8_t refresh_del;	/* send a delete first; cleared on ENOENT */
+	uint8_t alone;		/* in a refused message of many: one of its own */
 	int16_t trigger;	/* element target: esets_name() */
 };
 

@@ -32,9 +32,11 @@ match = udp dport 7500
 threshold = 3/10s
 block_timeout = 1m
 
+; counted by the engine, so that every probe goes through the queue
 [count probe]
 match = udp dport 7600
 every = 1000000
+path = engine
 exec = /bin/true
 INI
 )

@@ -1,7 +1,9 @@
 # Count triggers with every = N: the hook runs exactly once per N matching
 # packets, with the Nth packet's source, through the queue (inline, every
 # packet accepted) and through NFLOG (logged with the trigger's prefix);
-# packets that do not match are not counted.
+# packets that do not match are not counted. The kernel counts (its rule
+# lets only each Nth packet reach the engine), or with path = engine the
+# engine counts every packet.
 . "$(dirname "$0")/../lib.sh"
 netns_enter "$@"
 
@@ -21,6 +23,12 @@ exec = $work/hook.sh %EVENT% %NAME% %IP% %PORT%
 match = udp dport 5555
 every = 3
 source = nflog
+exec = $work/hook.sh %EVENT% %NAME% %IP% %PORT%
+
+[count lamp]
+match = udp dport 5557
+every = 4
+path = engine
 exec = $work/hook.sh %EVENT% %NAME% %IP% %PORT%
 INI
 )
@@ -62,9 +70,20 @@ expect_eq count_every_other_port_not_counted 13 "$(hook_lines camera)"
 expect_eq count_every_nflog_all_delivered 10 "$(udp_roundtrip 127.0.0.1 5555 10)"
 expect_eq count_every_nflog_hook_once_per_3 3 "$(hook_lines doorbell)"
 
+# Counted by the engine: 10 datagrams, each one queued, a hook at the 4th and 8th.
+expect_eq count_every_engine_path_all_delivered 10 "$(udp_roundtrip 127.0.0.1 5557 10)"
+expect_eq count_every_engine_path_hook_once_per_4 2 "$(hook_lines lamp)"
+
+# The kernel counted camera's 65 and passed the engine 13 of them; the
+# engine got all of lamp's 10.
 kill -USR1 "$engine_pid"
-engine_log_wait 'count camera: 65 packets, 13 hooks' 3
-check count_every_counters grep -q 'count camera: 65 packets, 13 hooks' "$work/engine.log"
+engine_log_wait 'count lamp: 10 packets, 2 hooks' 3
+check count_every_counters grep -q 'count camera: 13 packets, 13 hooks' "$work/engine.log"
+check count_every_engine_path_counters grep -q 'count lamp: 10 packets, 2 hooks' "$work/engine.log"
+check count_every_kernel_counted_all sh -c "nft list chain inet nfq_trigger count_in |
+    grep 'every 5th' | grep -q 'counter packets 65 '"
+check count_every_kernel_passes_each_5th sh -c \
+    "nft list chain inet nfq_trigger count_in | grep -q 'numgen inc mod 5 4'"
 check count_every_rules_in_input_chain sh -c \
     "nft list chain inet nfq_trigger count_in | grep -q 'log prefix \"nfqt-count doorbell\" group 6'"
 stop_engine

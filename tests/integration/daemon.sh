@@ -21,9 +21,11 @@ sequence = udp:7000 udp:7001
 open = tcp:2222
 allow_timeout = 30s
 
+; counted by the engine, so that every probe goes through the queue
 [count probe]
 match = udp dport 7600
 every = 1000000
+path = engine
 exec = /bin/true
 
 [activity tun]

@@ -11,9 +11,11 @@ queue = 0
 queue_maxlen = 2
 control = $work/control.sock
 
+; counted by the engine, so that every probe goes through the queue
 [count probe]
 match = udp dport 7600
 every = 1000000
+path = engine
 exec = /bin/true
 INI
 )

@@ -79,8 +79,37 @@ hooks_of(const struct count_result *r)
 
 static const char every_ini[] =
     "[engine]\nqueue = 0\nnflog_group = 5\n"
-    "[count camera]\nmatch = tcp dport 554\nevery = 3\n"
+    "[count camera]\nmatch = tcp dport 554\nevery = 3\npath = engine\n"
     "exec = /bin/true %IP%\n";
+
+/*
+ * Counted by the kernel (the default): its rule lets each Nth packet
+ * through, so each one the engine gets runs the hook.
+ */
+static void
+test_count_every_kernel_path_fires_for_each_packet_it_gets(void **state)
+{
+	struct config *cfg = load("[count camera]\nmatch = tcp dport 554\n"
+	    "every = 3\nexec = /bin/true\n");
+	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
+	struct pkt cam = tcp_syn("192.168.1.7", 554);
+	struct count_result r;
+	struct count_counters c;
+	int i;
+
+	(void)state;
+	assert_int_equal(cfg->counts[0].path, CONFIG_PATH_KERNEL);
+	for (i = 1; i <= 4; i++) {
+		count_set_packet(cs, &cam, NULL, NULL, (uint64_t)i, &r);
+		assert_int_equal(hooks_of(&r), 1);
+		assert_int_equal(r.fired[0].nth, (uint64_t)i);
+	}
+	count_set_counters(cs, 0, &c);
+	assert_int_equal(c.packets, 4);
+	assert_int_equal(c.hooks, 4);
+	count_set_free(cs);
+	config_free(cfg);
+}
 
 static void
 test_count_every_runs_hook_once_per_n_packets(void **state)
@@ -143,7 +172,7 @@ test_count_nflog_trigger_counts_its_prefix_only(void **state)
 {
 	struct config *cfg = load("[engine]\nnflog_group = 5\n"
 	    "[count cam]\nmatch = tcp dport 554\nevery = 2\nsource = nflog\n"
-	    "exec = /bin/true\n");
+	    "path = engine\nexec = /bin/true\n");
 	struct count_set *cs = count_set_new(cfg, hash_key, NULL, 0);
 	struct pkt p = tcp_syn("10.1.1.1", 554);
 	struct count_result r;
@@ -549,7 +578,10 @@ test_count_divert_rules_queue_or_log_what_the_engine_counts(void **state)
 	    NFT_CHAIN_COUNT_FWD, AF_INET, 0, 0, true));
 	assert_non_null(strstr(t, "inet nfq_trigger count_fwd"));
 	assert_non_null(strstr(t, "[ cmp eq reg 1 0x00002a02 ]"));	/* 554 */
-	assert_non_null(strstr(t, "[ queue num 0 bypass ]"));
+	/* every = 3 counted by the kernel: the 3rd, 6th, ... packet is queued. */
+	assert_non_null(strstr(t, "[ counter pkts 0 bytes 0 ]\n"
+	    "  [ numgen reg 1 = inc mod 3 ]\n  [ cmp eq reg 1 0x00000002 ]\n"
+	    "  [ queue num 0 bypass ]"));
 	/* The engine path leaves allow-listed sources in the kernel. */
 	t = rule_text(build_rule_count_divert(&plan, &plan.counts[2],
 	    NFT_CHAIN_COUNT_IN, AF_INET, 0, 0, true));
@@ -574,6 +606,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_count_every_runs_hook_once_per_n_packets),
+		cmocka_unit_test(test_count_every_kernel_path_fires_for_each_packet_it_gets),
 		cmocka_unit_test(test_count_every_default_is_each_packet),
 		cmocka_unit_test(test_count_nflog_trigger_counts_its_prefix_only),
 		cmocka_unit_test(test_count_engine_blocks_the_packet_over_the_threshold),

@@ -529,10 +529,56 @@ test_match_header_of_a_malformed_packet(void **state)
 	assert_true(match_packet_header(&m, &p, "lan0", NULL));
 }
 
+/*
+ * The dispatch index leaves out only matches that cannot match: by port
+ * for tcp/udp dport sets, never for anything else.
+ */
+static void
+test_match_index_rules_out_only_what_cannot_match(void **state)
+{
+	static const char *texts[] = {
+		"udp dport 9000",		/* bit 0 */
+		"tcp dport { 22, 8000-8010 }",	/* bit 1 */
+		"ip daddr 10.0.0.0/8",		/* bit 2: no port, always */
+		"udp dport != 53",		/* bit 3: negated, always */
+		"meta l4proto { tcp, udp } th dport 443",	/* bit 4 */
+	};
+	struct match ms[5];
+	struct match_index *ix = match_index_new();
+	struct pkt p;
+	size_t i;
+
+	(void)state;
+	assert_non_null(ix);
+	for (i = 0; i < 5; i++) {
+		if (match_parse(texts[i], &ms[i], why, sizeof(why)) != 0)
+			fail_msg("'%s': %s", texts[i], why);
+		match_index_add(ix, &ms[i], (int)i);
+	}
+	p = packet(IPPROTO_UDP, "1.2.3.4", 1, "10.1.1.1", 9000);
+	assert_int_equal(match_index_candidates(ix, &p), 0x1 | 0x4 | 0x8);
+	p = packet(IPPROTO_TCP, "1.2.3.4", 1, "10.1.1.1", 8005);
+	assert_int_equal(match_index_candidates(ix, &p), 0x2 | 0x4 | 0x8);
+	p = packet(IPPROTO_TCP, "1.2.3.4", 1, "10.1.1.1", 443);
+	assert_int_equal(match_index_candidates(ix, &p), 0x4 | 0x8 | 0x10);
+	p = packet(IPPROTO_UDP, "1.2.3.4", 1, "10.1.1.1", 7);
+	assert_int_equal(match_index_candidates(ix, &p), 0x4 | 0x8);
+	p = packet(IPPROTO_ICMP, "1.2.3.4", 0, "10.1.1.1", 0);
+	assert_int_equal(match_index_candidates(ix, &p), 0x4 | 0x8);
+	/* Every match left out really fails on these packets. */
+	for (i = 0; i < 5; i++) {
+		p = packet(IPPROTO_UDP, "1.2.3.4", 1, "10.1.1.1", 7);
+		if (!(match_index_candidates(ix, &p) & (1ULL << i)))
+			assert_false(match_packet(&ms[i], &p, NULL, NULL));
+	}
+	match_index_free(ix);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_match_index_rules_out_only_what_cannot_match),
 		cmocka_unit_test(test_match_prefix_and_single_address),
 		cmocka_unit_test(test_match_sets_ranges_and_negation),
 		cmocka_unit_test(test_match_th_ports_take_protocols_from_l4proto),

@@ -488,10 +488,39 @@ test_tracker_churn_agrees_with_model(void **state)
 	tracker_free(t);
 }
 
+/*
+ * A refreshed entry keeps its value, dies at its new deadline and becomes
+ * the newest of its tier: the next eviction takes another.
+ */
+static void
+test_tracker_refresh_moves_deadline_and_spares_from_eviction(void **state)
+{
+	struct tracker *t = new_tracker(4, 1);
+	struct val *v;
+
+	(void)state;
+	v = insert(t, 1, 100);
+	insert(t, 2, 100);
+	insert(t, 3, 100);
+	insert(t, 4, 100);
+	tracker_refresh(t, v, 500);
+	assert_int_equal(tracker_next_deadline(t), 100);
+	insert(t, 5, 600);		/* full: evicts the oldest fresh, 2 */
+	assert_non_null(tracker_find(t, AF_INET, v4(1), 0));
+	assert_null(tracker_find(t, AF_INET, v4(2), 0));
+	assert_int_equal(((struct val *)tracker_find(t, AF_INET, v4(1), 0))->id, 1);
+	assert_int_equal(tracker_expire(t, 100), 2);	/* 3 and 4 */
+	assert_non_null(tracker_find(t, AF_INET, v4(1), 499));
+	assert_null(tracker_find(t, AF_INET, v4(1), 500));
+	assert_int_equal(stats(t).tracked, 1);
+	tracker_free(t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tracker_refresh_moves_deadline_and_spares_from_eviction),
 		cmocka_unit_test(test_tracker_insert_then_find_returns_same_zeroed_value),
 		cmocka_unit_test(test_tracker_families_are_distinct_keys),
 		cmocka_unit_test(test_tracker_ipv4_key_ignores_bytes_after_the_address),
