@@ -85,6 +85,8 @@ match = ip daddr 10.72.9.0/24 tcp dport 8080
 ttl = 60s
 start = $work/vpn $2
 stop = $work/vpn down
+; the VPN stand-in attaches a tun, changes routes and sends raw packets
+hook_caps = net_admin net_raw
 $3
 INI
 )
