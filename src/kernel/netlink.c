@@ -82,7 +82,7 @@ nl_datagram_run(const void *buf, size_t len, uint32_t sender, bool truncated,
     struct nl_rx *rx)
 {
 	const struct nlmsghdr *nlh;
-	size_t off = 0, mlen;
+	size_t off = 0, mlen, alen;
 	int n = 0, r;
 
 	rx->stopped = rx->failed = false;
@@ -94,15 +94,21 @@ nl_datagram_run(const void *buf, size_t len, uint32_t sender, bool truncated,
 	}
 	while (len - off >= sizeof(*nlh)) {
 		nlh = (const struct nlmsghdr *)((const char *)buf + off);
-		/* Bounded here, as an unsigned size: mnl_nlmsg_ok() casts to int. */
+		/*
+		 * Bounded here, as an unsigned size: mnl_nlmsg_ok() casts to
+		 * int. Aligned: libmnl parses attributes up to the aligned
+		 * end, and the kernel pads every message it sends.
+		 */
 		mlen = nlh->nlmsg_len;
-		if (mlen < sizeof(*nlh) || mlen > len - off) {
+		/* Not NLMSG_ALIGN(): its mask is 32 bits and wraps 0xffffffff to 0. */
+		alen = (mlen + NLMSG_ALIGNTO - 1) & ~(size_t)(NLMSG_ALIGNTO - 1);
+		if (mlen < sizeof(*nlh) || alen > len - off) {
 			rx->c->malformed++;
 			nl_refusal_log(rx, "dropped a message of %zu bytes at "
 			    "offset %zu of a %zu-byte datagram", mlen, off, len);
 			return n;
 		}
-		off += NLMSG_ALIGN(mlen) < len - off ? NLMSG_ALIGN(mlen) : len - off;
+		off += alen;
 		if (nlh->nlmsg_type == NLMSG_NOOP)
 			continue;
 		if (!nl_reply_expected(rx, nlh)) {
@@ -152,6 +158,15 @@ nl_receive(int fd, void *buf, size_t len, struct nl_rx *rx)
 }
 
 int
+nl_errno(int error)
+{
+	/* The kernel's errnos are below 4096 (MAX_ERRNO). */
+	if (error > 0 || error < -4095)
+		return EPROTO;
+	return -error;
+}
+
+int
 nl_wait(int fd, int ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -188,7 +203,7 @@ ack_wait_msg(const struct nlmsghdr *nlh, void *arg)
 		w->error = EBADMSG;
 	} else {
 		err = mnl_nlmsg_get_payload(nlh);
-		w->error = -err->error;
+		w->error = nl_errno(err->error);
 	}
 	w->done = 1;
 	/* Packets may follow in the same datagram: read on. */

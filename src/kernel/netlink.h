@@ -89,6 +89,13 @@ int nl_datagram_run(const void *buf, size_t len, uint32_t sender,
 int nl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, void *buf,
     size_t buflen, nl_msg_fn dispatch, void *arg, struct nl_rx_counters *c);
 
+/*
+ * The errno an NLMSG_ERROR carries (its error field, negated). A value
+ * that is no errno (positive, or INT_MIN, whose negation overflows) is
+ * EPROTO.
+ */
+int nl_errno(int error);
+
 /* Wait up to ms for fd to be readable: 1, 0 on timeout, -1 on error. */
 int nl_wait(int fd, int ms);
 

@@ -150,6 +150,8 @@ void nft_sampling_apply(struct nft *n);
 int nft_probe_native_queue(struct nft *n, const char *table);
 bool nft_probe_elem_refresh(struct nft *n, const char *table);
 
+/* Whether one event takes something of the synced table away (nft_monitor.c). */
+bool nft_monitor_event(const struct nft *n, const struct nlmsghdr *nlh);
 /* A socket subscribed to nftables events, or NULL (nft_monitor.c). */
 struct mnl_socket *nft_monitor_open(void);
 
