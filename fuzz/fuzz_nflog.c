@@ -2,8 +2,8 @@
  * libFuzzer: any bytes as a datagram on a log group's socket, through the
  * one receive path (nl_datagram_run) and the log's attribute parsing. The
  * first input byte picks the sender: 0 the kernel, else a forger. What
- * the callback is handed must lie inside the datagram, and the prefix be
- * a terminated string there.
+ * the callback is handed must lie inside the datagram (and its padding),
+ * and the prefix be a terminated string there.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -57,11 +57,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	if ((buf = malloc(size > 1 ? size - 1 : 1)) == NULL)
+	if ((buf = calloc(1, size + 3)) == NULL)
 		return 0;
 	memcpy(buf, data + 1, size - 1);
 	dg_start = buf;
-	dg_end = buf + size - 1;
+	/* An unpadded last message may reach into the padding, no further. */
+	dg_end = buf + ((size - 1 + 3) & ~(size_t)3);
 	nflog_source_datagram(s, buf, size - 1, data[0]);
 	free(buf);
 	return 0;

@@ -66,12 +66,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	/* A copy of exactly the datagram's size, so ASan sees any overrun. */
-	if ((buf = malloc(size - 1 > 0 ? size - 1 : 1)) == NULL)
+	/*
+	 * A copy of the datagram's size and the zeroed padding that
+	 * nl_datagram_run() may read (nl_receive() keeps it), so ASan sees
+	 * any overrun past that.
+	 */
+	if ((buf = calloc(1, size + 3)) == NULL)
 		return 0;
 	memcpy(buf, data + 1, size - 1);
 	dg_start = buf;
-	dg_end = buf + size - 1;
+	/* An unpadded last message may reach into the padding, no further. */
+	dg_end = buf + ((size - 1 + 3) & ~(size_t)3);
 	nfq_source_datagram(s, buf, size - 1, data[0] == 0 ? 0 : data[0]);
 	nfq_source_verdict(s, 1, NF_ACCEPT);
 	nfq_source_flush(s);

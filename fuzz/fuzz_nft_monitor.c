@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	if ((buf = malloc(size > 1 ? size - 1 : 1)) == NULL)
+	if ((buf = calloc(1, size + 3)) == NULL)
 		return 0;
 	memcpy(buf, data + 1, size - 1);
 	rebuild = nft_monitor_datagram(n[data[0] & 1], buf, size - 1,

@@ -2,6 +2,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -96,19 +97,21 @@ nl_datagram_run(const void *buf, size_t len, uint32_t sender, bool truncated,
 		nlh = (const struct nlmsghdr *)((const char *)buf + off);
 		/*
 		 * Bounded here, as an unsigned size: mnl_nlmsg_ok() casts to
-		 * int. Aligned: libmnl parses attributes up to the aligned
-		 * end, and the kernel pads every message it sends.
+		 * int. The kernel does not pad a datagram's last message (a
+		 * queued packet's payload ends it), while libmnl parses
+		 * attributes up to the aligned end: the caller's buffer has
+		 * that padding, zeroed (nl_receive()). Aligned with a size_t
+		 * mask: NLMSG_ALIGN()'s is 32 bits and turns 0xffffffff into 0.
 		 */
 		mlen = nlh->nlmsg_len;
-		/* Not NLMSG_ALIGN(): its mask is 32 bits and wraps 0xffffffff to 0. */
 		alen = (mlen + NLMSG_ALIGNTO - 1) & ~(size_t)(NLMSG_ALIGNTO - 1);
-		if (mlen < sizeof(*nlh) || alen > len - off) {
+		if (mlen < sizeof(*nlh) || mlen > len - off) {
 			rx->c->malformed++;
 			nl_refusal_log(rx, "dropped a message of %zu bytes at "
 			    "offset %zu of a %zu-byte datagram", mlen, off, len);
 			return n;
 		}
-		off += alen;
+		off += alen < len - off ? alen : len - off;
 		if (nlh->nlmsg_type == NLMSG_NOOP)
 			continue;
 		if (!nl_reply_expected(rx, nlh)) {
@@ -146,8 +149,15 @@ nl_receive(int fd, void *buf, size_t len, struct nl_rx *rx)
 	};
 	ssize_t r;
 
+	/* Room kept for the padding of an unpadded last message, zeroed. */
+	if (len <= NLMSG_ALIGNTO) {
+		errno = EINVAL;
+		return -1;
+	}
+	iov.iov_len = len - NLMSG_ALIGNTO;
 	if ((r = recvmsg(fd, &msg, MSG_DONTWAIT)) < 0)
 		return -1;
+	memset((char *)buf + r, 0, NLMSG_ALIGNTO);
 	if (msg.msg_namelen != sizeof(from) || from.nl_family != AF_NETLINK) {
 		rx->c->forged++;
 		nl_refusal_log(rx, "dropped a datagram without a netlink source");

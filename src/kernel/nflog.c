@@ -23,6 +23,8 @@ struct nflog_source {
 	nflog_packet_fn fn;
 	void *arg;
 	char *rxbuf;			/* one kernel batch: NFLOG_NLBUFSIZ bytes */
+	bool (*backlog)(void *);	/* true: read no more now */
+	void *backlog_arg;
 	struct nflog_counters counters;
 };
 
@@ -189,6 +191,8 @@ nflog_source_receive(struct nflog_source *s)
 
 	snprintf(what, sizeof(what), "nflog group %u", s->group);
 	while (handled < NFLOG_RECEIVE_BUDGET) {
+		if (s->backlog != NULL && s->backlog(s->backlog_arg))
+			break;
 		if ((n = nl_receive(fd, s->rxbuf, NFLOG_NLBUFSIZ, &rx)) < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -202,6 +206,14 @@ nflog_source_receive(struct nflog_source *s)
 		handled += n > 0 ? n : 1;
 	}
 	return handled;
+}
+
+void
+nflog_source_set_backlog(struct nflog_source *s, bool (*full)(void *),
+    void *arg)
+{
+	s->backlog = full;
+	s->backlog_arg = arg;
 }
 
 const struct nflog_counters *

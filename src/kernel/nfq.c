@@ -44,6 +44,8 @@ struct nfq_source {
 	char *txbuf;
 	size_t txused, txcap, txmax;
 	bool send_failing;		/* logged once per outage */
+	bool (*backlog)(void *);	/* true: read no more now */
+	void *backlog_arg;
 	struct nfq_counters counters;
 };
 
@@ -307,6 +309,8 @@ nfq_source_receive(struct nfq_source *s)
 
 	snprintf(what, sizeof(what), "queue %u", s->opt.queue);
 	while (handled < NFQ_RECEIVE_BUDGET) {
+		if (s->backlog != NULL && s->backlog(s->backlog_arg))
+			break;
 		if ((n = nl_receive(fd, s->rxbuf, s->rxlen, &rx)) < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -336,6 +340,13 @@ int
 nfq_source_flush(struct nfq_source *s)
 {
 	return nfq_flush_verdicts(s);
+}
+
+void
+nfq_source_set_backlog(struct nfq_source *s, bool (*full)(void *), void *arg)
+{
+	s->backlog = full;
+	s->backlog_arg = arg;
 }
 
 bool

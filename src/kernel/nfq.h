@@ -73,6 +73,13 @@ uint32_t nfq_source_portid(const struct nfq_source *s);
 int nfq_source_receive(struct nfq_source *s);
 
 /*
+ * Before each datagram, receive asks full(arg): true ends the read there,
+ * the kernel keeps the rest queued (what packets produce waits to be sent).
+ */
+void nfq_source_set_backlog(struct nfq_source *s, bool (*full)(void *),
+    void *arg);
+
+/*
  * The verdict for a packet the callback held: appended to the verdicts of
  * the pass, sent by the next nfq_source_flush() or nfq_source_receive().
  * Every held packet must get one, before nfq_source_close() too: the kernel
