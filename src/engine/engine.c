@@ -366,13 +366,14 @@ engine_log_counters(const struct engine *e)
 		qc = nfq_source_counters(e->queues[i]);
 		log_info("queue %u: %llu packets, %llu accepted, %llu dropped, "
 		    "%llu held (%llu still held), %llu overruns, %llu verdict errors, "
-		    "%llu forged, %llu malformed datagrams",
+		    "%llu failed verdict sends, %llu forged, %llu malformed datagrams",
 		    nfq_source_queue(e->queues[i]),
 		    (unsigned long long)qc->packets, (unsigned long long)qc->accepted,
 		    (unsigned long long)qc->dropped, (unsigned long long)qc->held,
 		    (unsigned long long)(qc->held - qc->held_verdicts),
 		    (unsigned long long)qc->enobufs,
 		    (unsigned long long)qc->verdict_errors,
+		    (unsigned long long)qc->verdict_send_failures,
 		    (unsigned long long)qc->nl.forged,
 		    (unsigned long long)qc->nl.malformed);
 		engine_log_kernel_counters(e->queues[i]);
@@ -393,10 +394,12 @@ engine_log_counters(const struct engine *e)
 		engine_kinds[i]->log_counters(e);
 	nc = nft_counters(e->nft);
 	log_info("nftables: %llu batches, %llu elements added, %llu refused, "
-	    "%llu set full, %llu table rebuilds, %llu forged, %llu malformed "
-	    "datagrams", (unsigned long long)nc->batches_sent,
+	    "%llu set full, %llu retried flushes, %llu lost, %llu table rebuilds, "
+	    "%llu forged, %llu malformed datagrams",
+	    (unsigned long long)nc->batches_sent,
 	    (unsigned long long)nc->elems_added, (unsigned long long)nc->elems_failed,
-	    (unsigned long long)nc->set_full, (unsigned long long)nc->table_recreated,
+	    (unsigned long long)nc->set_full, (unsigned long long)nc->flush_retries,
+	    (unsigned long long)nc->elems_lost, (unsigned long long)nc->table_recreated,
 	    (unsigned long long)nc->nl.forged, (unsigned long long)nc->nl.malformed);
 }
 
