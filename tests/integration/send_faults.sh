@@ -29,11 +29,11 @@ INI
 )
 udp_frame() { timeout 0.3 hping3 -q -2 -c 1 -p "$2" "$1" >/dev/null 2>&1; true; }
 
-# inject SYSCALL WHEN: fail SYSCALL's calls WHEN (strace's first..last)
-# with ENOMEM until the test calls uninject.
+# inject SYSCALL WHEN [ERRNO]: fail SYSCALL's calls WHEN (strace's
+# first..last) with ERRNO (ENOMEM) until the test calls uninject.
 inject() {
 	strace -qq -f -p "$engine_pid" -o "$work/strace.$1" -e trace="$1" \
-	    -e inject="$1":error=ENOMEM:when="$2" &
+	    -e inject="$1":error="${3:-ENOMEM}":when="$2" &
 	tracer=$!
 	# Attached when the engine shows a tracer.
 	for _ in $(seq 50); do
@@ -66,6 +66,16 @@ expect_eq verdict_send_failures_leave_nothing_queued 0 "$waiting"
 line=$(engine_counters 'queue 0: ')
 check verdict_send_failures_every_packet_verdicted sh -c "echo '$line' | grep -q ' 20 packets, 20 accepted,'"
 check verdict_send_failures_counted sh -c "echo '$line' | grep -Eq ' [1-9][0-9]* failed verdict sends'"
+
+# ENOBUFS on receive (injected: the datagrams stay in the socket): counted
+# as overruns, and every packet still gets its verdict.
+inject recvmsg 1..3 ENOBUFS
+expect_eq enobufs_lose_no_packet 10 "$(udp_roundtrip 127.0.0.1 9999 10)"
+uninject
+check enobufs_were_injected [ "$(injected recvmsg)" = 3 ]
+line=$(engine_counters 'queue 0: ')
+check enobufs_counted_as_overruns sh -c "echo '$line' | grep -Eq ' [1-9][0-9]* overruns'"
+check enobufs_every_packet_verdicted sh -c "echo '$line' | grep -q ' 30 packets, 30 accepted,'"
 
 # Allow elements: the first 3 batches fail; the back-off retries succeed.
 inject sendmsg 1..3
