@@ -76,8 +76,33 @@ start_engine() {
 	return 1
 }
 
+# queue_check: run as the engine stops. Every packet the kernel queued to
+# it must have had its verdict (none held past a second), and none dropped
+# for a full queue or socket, unless the test caused that on purpose and
+# says so: queue_drops_expected=1 (drops), queue_held_expected=1 (packets
+# still held when it stops the engine). Fails the case with "not ok".
+queue_check() {
+	qfile=/proc/net/netfilter/nfnetlink_queue
+	[ -r "$qfile" ] || return 0
+	held=0
+	for _ in $(seq 10); do
+		held=$(awk '{ s += $3 } END { print s + 0 }' "$qfile")
+		[ "$held" = 0 ] && break
+		sleep 0.1
+	done
+	drops=$(awk '{ s += $6 + $7 } END { print s + 0 }' "$qfile")
+	if [ "$held" != 0 ] && [ -z "${queue_held_expected:-}" ]; then
+		not_ok "queue_no_packet_left_held_at_engine_stop ($held held: $(tr -s ' ' <"$qfile" | tr '\n' ';'))"
+	fi
+	if [ "$drops" != 0 ] && [ -z "${queue_drops_expected:-}" ]; then
+		not_ok "queue_no_unexpected_drop_at_engine_stop ($drops dropped: $(tr -s ' ' <"$qfile" | tr '\n' ';'))"
+	fi
+	return 0
+}
+
 stop_engine() {
 	[ -n "${engine_pid:-}" ] || return 0
+	kill -0 "$engine_pid" 2>/dev/null && queue_check
 	kill -TERM "$engine_pid" 2>/dev/null
 	wait "$engine_pid" 2>/dev/null
 	engine_status=$?

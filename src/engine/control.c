@@ -600,15 +600,24 @@ control_open(struct loop *l, const struct config_engine *ce, control_fn fn, void
 	c->http_family = ce->metrics_family;
 	memcpy(c->http_addr, ce->metrics_addr, sizeof(c->http_addr));
 	c->http_port = ce->metrics_port;
+	/* Opened on a reload too, with packets flowing: a failure is logged, never fatal. */
 	if (ce->control[0] != '\0' && (c->unix_fd = unix_listen(ce->control)) >= 0) {
-		if (loop_add_fd(l, c->unix_fd, control_unix_readable, c) < 0)
-			fatal("control");
-		log_info("control: %s", ce->control);
+		if (loop_add_fd(l, c->unix_fd, control_unix_readable, c) < 0) {
+			log_warn("control: %s: not watched", ce->control);
+			close(c->unix_fd);
+			unlink(c->path);
+			c->unix_fd = -1;
+			c->path[0] = '\0';
+		} else
+			log_info("control: %s", ce->control);
 	} else
 		c->path[0] = '\0';	/* not ours: never unlinked */
 	if (ce->metrics_family != 0 && (c->http_fd = http_listen(ce)) >= 0 &&
-	    loop_add_fd(l, c->http_fd, control_http_readable, c) < 0)
-		fatal("control");
+	    loop_add_fd(l, c->http_fd, control_http_readable, c) < 0) {
+		log_warn("metrics: not watched");
+		close(c->http_fd);
+		c->http_fd = -1;
+	}
 	return c;
 }
 

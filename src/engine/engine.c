@@ -190,6 +190,14 @@ engine_arm_timer(struct engine *e)
 		next = d;
 	if (e->reload_pending && e->reload_ms + ENGINE_RELOAD_GAP_MS < next)
 		next = e->reload_ms + ENGINE_RELOAD_GAP_MS;
+	/* Retries: element changes after their back-off, verdicts soon. */
+	if (e->nft != NULL && nft_batch_pending(e->nft) > 0 &&
+	    (d = nft_batch_due_ms(e->nft)) > 0 && d < next)
+		next = d;
+	for (i = 0; i < e->nqueues; i++)
+		if (nfq_source_unsent(e->queues[i]) &&
+		    (d = loop_now_ms() + ENGINE_VERDICT_RETRY_MS) < next)
+			next = d;
 	loop_timer_at(e->loop, next == ENGINE_NO_DEADLINE ? 0 : next);
 }
 
@@ -233,6 +241,38 @@ engine_control_move(struct engine *e)
 	e->control = next;
 }
 
+static bool
+engine_backlogged(void *arg)
+{
+	struct engine *e = arg;
+
+	return nft_batch_full(e->nft);
+}
+
+/*
+ * While the element batch is full the sources are not read (their fds
+ * leave the poll set, so a retry's back-off does not spin): the kernel
+ * queues the packets, and nothing they would add is lost.
+ */
+static void
+engine_sources_pause(struct engine *e, bool pause)
+{
+	int i;
+
+	if (pause == e->sources_paused)
+		return;
+	e->sources_paused = pause;
+	for (i = 0; i < e->nqueues; i++)
+		loop_fd_events(e->loop, nfq_source_fd(e->queues[i]), !pause, false);
+	if (e->nflog != NULL)
+		loop_fd_events(e->loop, nflog_source_fd(e->nflog), !pause, false);
+	if (pause)
+		log_warnx("nftables: %d element changes wait; packet sources "
+		    "paused until they are sent", nft_batch_pending(e->nft));
+	else
+		log_info("nftables: packet sources read again");
+}
+
 /* After each loop pass: one nftables batch for everything the pass decided. */
 static void
 engine_on_pass(void *arg)
@@ -250,8 +290,10 @@ engine_on_pass(void *arg)
 	for (i = 0; i < engine_nkinds; i++)
 		if (engine_kinds[i]->flush != NULL)
 			engine_kinds[i]->flush(e, now);
-	if (nft_batch_pending(e->nft) > 0 && nft_batch_flush(e->nft) < 0)
-		log_warnx("nftables: batch not sent; the next pass retries");
+	/* A failed flush is retried after its back-off (nft_batch_flush()). */
+	if (nft_batch_pending(e->nft) > 0 && loop_now_ms() >= nft_batch_due_ms(e->nft))
+		nft_batch_flush(e->nft);
+	engine_sources_pause(e, nft_batch_full(e->nft));
 	/*
 	 * However many SIGHUPs came, one reload per pass and per
 	 * ENGINE_RELOAD_GAP_MS: the queues are read between two reloads, and
@@ -327,13 +369,14 @@ engine_log_counters(const struct engine *e)
 		qc = nfq_source_counters(e->queues[i]);
 		log_info("queue %u: %llu packets, %llu accepted, %llu dropped, "
 		    "%llu held (%llu still held), %llu overruns, %llu verdict errors, "
-		    "%llu forged, %llu malformed datagrams",
+		    "%llu failed verdict sends, %llu forged, %llu malformed datagrams",
 		    nfq_source_queue(e->queues[i]),
 		    (unsigned long long)qc->packets, (unsigned long long)qc->accepted,
 		    (unsigned long long)qc->dropped, (unsigned long long)qc->held,
 		    (unsigned long long)(qc->held - qc->held_verdicts),
 		    (unsigned long long)qc->enobufs,
 		    (unsigned long long)qc->verdict_errors,
+		    (unsigned long long)qc->verdict_send_failures,
 		    (unsigned long long)qc->nl.forged,
 		    (unsigned long long)qc->nl.malformed);
 		engine_log_kernel_counters(e->queues[i]);
@@ -354,10 +397,12 @@ engine_log_counters(const struct engine *e)
 		engine_kinds[i]->log_counters(e);
 	nc = nft_counters(e->nft);
 	log_info("nftables: %llu batches, %llu elements added, %llu refused, "
-	    "%llu set full, %llu table rebuilds, %llu forged, %llu malformed "
-	    "datagrams", (unsigned long long)nc->batches_sent,
+	    "%llu set full, %llu retried flushes, %llu lost, %llu table rebuilds, "
+	    "%llu forged, %llu malformed datagrams",
+	    (unsigned long long)nc->batches_sent,
 	    (unsigned long long)nc->elems_added, (unsigned long long)nc->elems_failed,
-	    (unsigned long long)nc->set_full, (unsigned long long)nc->table_recreated,
+	    (unsigned long long)nc->set_full, (unsigned long long)nc->flush_retries,
+	    (unsigned long long)nc->elems_lost, (unsigned long long)nc->table_recreated,
 	    (unsigned long long)nc->nl.forged, (unsigned long long)nc->nl.malformed);
 }
 
@@ -371,6 +416,7 @@ engine_close_sources(struct engine *e)
 		nfq_source_close(e->queues[i]);
 	}
 	e->nqueues = 0;
+	e->sources_paused = false;
 	if (e->nflog != NULL) {
 		loop_del_fd(e->loop, nflog_source_fd(e->nflog));
 		nflog_source_close(e->nflog);
@@ -397,6 +443,7 @@ engine_open_sources(struct engine *e, const struct config_engine *ce)
 		e->queues[e->nqueues] = nfq_source_open(&opt, engine_on_queued, e);
 		if (e->queues[e->nqueues] == NULL)
 			return -1;
+		nfq_source_set_backlog(e->queues[e->nqueues], engine_backlogged, e);
 		loop_add_fd(e->loop, nfq_source_fd(e->queues[e->nqueues]),
 		    engine_queue_readable, e->queues[e->nqueues]);
 		e->nqueues++;
@@ -408,6 +455,7 @@ engine_open_sources(struct engine *e, const struct config_engine *ce)
 		    engine_on_logged, e);
 		if (e->nflog == NULL)
 			return -1;
+		nflog_source_set_backlog(e->nflog, engine_backlogged, e);
 		loop_add_fd(e->loop, nflog_source_fd(e->nflog), engine_nflog_readable, e->nflog);
 		log_info("nflog group %d: bound", ce->nflog_group);
 	}
@@ -689,8 +737,10 @@ engine_open_nft(struct engine *e)
 		return -1;
 	if (nft_table_sync(e->nft, e->cfg) < 0)
 		return -1;
-	if (loop_add_fd(e->loop, nft_monitor_fd(e->nft), engine_nft_monitor, e) < 0)
-		fatal("nftables monitor");
+	/* Without a monitor (nft_open() said so) the engine runs on. */
+	if (nft_monitor_fd(e->nft) >= 0 &&
+	    loop_add_fd(e->loop, nft_monitor_fd(e->nft), engine_nft_monitor, e) < 0)
+		log_warn("nftables monitor: not watched");
 	return 0;
 }
 
@@ -719,8 +769,14 @@ engine_open_watchdog(struct engine *e)
 	its.it_value.tv_nsec = its.it_interval.tv_nsec = (long)(usec % 1000000) * 1000;
 	e->watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (e->watchdog_fd < 0 || timerfd_settime(e->watchdog_fd, 0, &its, NULL) < 0 ||
-	    loop_add_fd(e->loop, e->watchdog_fd, engine_watchdog, e) < 0)
-		fatal("watchdog timer");
+	    loop_add_fd(e->loop, e->watchdog_fd, engine_watchdog, e) < 0) {
+		/* The queues are bound: failing now would leave their packets. */
+		log_warn("watchdog timer: systemd will see no WATCHDOG=1");
+		if (e->watchdog_fd >= 0)
+			close(e->watchdog_fd);
+		e->watchdog_fd = -1;
+		return;
+	}
 	log_info("watchdog: every %llu ms", (unsigned long long)(usec / 1000));
 }
 
@@ -765,8 +821,11 @@ engine_open(struct config *cfg, struct spawn *sp)
 		return NULL;
 	}
 	hook_set_observer(e->hooks, engine_hook_observed, e);
-	if ((e->control = control_open(e->loop, &cfg->engine, engine_control, e)) == NULL)
-		fatal("control");
+	if ((e->control = control_open(e->loop, &cfg->engine, engine_control, e)) == NULL) {
+		log_warnx("control: out of memory");
+		engine_close(e);
+		return NULL;
+	}
 	engine_open_watchdog(e);
 	engine_kbase_reset(e);
 	return e;

@@ -423,21 +423,73 @@ engine_act_take(struct engine *e, const char *name)
 	return NULL;
 }
 
+/* Room in e->retired for it was made by engine_act_prepare(). */
 static void
 engine_act_retire(struct engine *e, struct engine_act *ea)
 {
-	struct engine_act **r;
-
 	if (ea->nexpect == 0) {
 		engine_act_free(ea);
 		return;
 	}
-	if ((r = reallocarray(e->retired, (size_t)e->nretired + 1, sizeof(*r))) == NULL)
-		fatal("activity");
-	e->retired = r;
 	ea->retired = true;
 	ea->st.cfg = NULL;	/* its config is freed with the reload */
 	e->retired[e->nretired++] = ea;
+}
+
+/*
+ * What binding a config's triggers needs, allocated before the commit,
+ * which cannot fail: a reload short of memory is refused and the running
+ * triggers stay.
+ */
+struct act_staged {
+	struct engine_act **next;	/* one per trigger, and a NULL */
+	struct engine_act **fresh;	/* a blank struct per trigger, for new names */
+	int n;
+};
+
+static void
+engine_act_discard(void *arg)
+{
+	struct act_staged *st = arg;
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; st->fresh != NULL && i < st->n; i++)
+		free(st->fresh[i]);
+	free(st->fresh);
+	free(st->next);
+	free(st);
+}
+
+static int
+engine_act_prepare(struct engine *e, const struct config *cfg, void **out)
+{
+	size_t room = (size_t)e->nretired + (size_t)e->nacts + 1;
+	struct act_staged *st;
+	struct engine_act **r;
+	int i;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		goto nomem;
+	st->n = cfg->nactivities;
+	if ((st->next = calloc((size_t)st->n + 1, sizeof(*st->next))) == NULL ||
+	    (st->fresh = calloc((size_t)st->n + 1, sizeof(*st->fresh))) == NULL)
+		goto nomem;
+	for (i = 0; i < st->n; i++)
+		if ((st->fresh[i] = calloc(1, sizeof(*st->fresh[i]))) == NULL)
+			goto nomem;
+	/* Every running trigger may retire with hooks still out. */
+	if ((r = reallocarray(e->retired, room, sizeof(*r))) == NULL)
+		goto nomem;
+	e->retired = r;
+	*out = st;
+	return 0;
+nomem:
+	log_warnx("activity: out of memory for %d triggers", cfg->nactivities);
+	engine_act_discard(st);
+	return -1;
 }
 
 /*
@@ -447,16 +499,15 @@ engine_act_retire(struct engine *e, struct engine_act *ea)
  * (engine_act_quiesce()).
  */
 static void
-engine_act_bind(struct engine *e, const struct config *cfg)
+engine_act_bind(struct engine *e, const struct config *cfg,
+    struct act_staged *st)
 {
-	struct engine_act **next;
+	struct engine_act **next = st->next;
 	struct engine_act *ea;
 	struct match_index *index;
 	int i;
 
-	next = calloc((size_t)cfg->nactivities + 1, sizeof(*next));
-	if (next == NULL)
-		fatal("activity");
+	st->next = NULL;
 	for (i = 0; i < cfg->nactivities; i++) {
 		if ((ea = engine_act_take(e, cfg->activities[i].name)) != NULL) {
 			if (ea->st.cfg != NULL &&
@@ -465,8 +516,8 @@ engine_act_bind(struct engine *e, const struct config *cfg)
 			else if (act_configure(&ea->st, &cfg->activities[i]) < 0)
 				log_warn("activity %s: no room to hold packets", ea->name);
 		} else {
-			if ((ea = calloc(1, sizeof(*ea))) == NULL)
-				fatal("activity");
+			ea = st->fresh[i];
+			st->fresh[i] = NULL;
 			ea->e = e;
 			ea->sampling_want = -1;
 			snprintf(ea->name, sizeof(ea->name), "%s",
@@ -592,8 +643,8 @@ engine_act_commit(struct engine *e, const struct config *cfg, void *next)
 {
 	int i, standby = 0;
 
-	(void)next;
-	engine_act_bind(e, cfg);
+	engine_act_bind(e, cfg, next);
+	engine_act_discard(next);
 	for (i = 0; i < e->nacts; i++)
 		if (e->acts[i]->st.state == ACT_ACTIVE)
 			nft_activity_sampling(e->nft, e->acts[i]->name, true);
@@ -605,6 +656,8 @@ engine_act_commit(struct engine *e, const struct config *cfg, void *next)
 const struct engine_kind engine_kind_activity = {
 	.name = "activity",
 	.keeps_state = false,
+	.prepare = engine_act_prepare,
+	.discard = engine_act_discard,
 	.commit = engine_act_commit,
 	.quiesce = engine_act_quiesce,
 	.queued = engine_act_queued,

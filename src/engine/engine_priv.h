@@ -20,6 +20,8 @@
 #define ENGINE_QUEUES_MAX	CONFIG_QUEUES_MAX
 /* SIGHUPs closer than this to the last reload wait for one more reload. */
 #define ENGINE_RELOAD_GAP_MS	100
+/* Verdicts whose send failed are sent again this soon (they hold packets). */
+#define ENGINE_VERDICT_RETRY_MS	10
 /* exec_stop hooks waiting for their delay; beyond this they are refused (logged). */
 #define ENGINE_DEFERRED_MAX	4096
 /* Derived knocks waiting for their counter to be written in this pass. */
@@ -82,6 +84,8 @@ struct engine {
 	struct nfq_source *queues[ENGINE_QUEUES_MAX];
 	int nqueues;
 	struct nflog_source *nflog;
+	/* Not read while the element batch is full (nft_batch_full()). */
+	bool sources_paused;
 	struct nft *nft;
 	struct knock_set *knocks;
 	struct count_set *counts;

@@ -2,6 +2,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -82,7 +83,7 @@ nl_datagram_run(const void *buf, size_t len, uint32_t sender, bool truncated,
     struct nl_rx *rx)
 {
 	const struct nlmsghdr *nlh;
-	size_t off = 0, mlen;
+	size_t off = 0, mlen, alen;
 	int n = 0, r;
 
 	rx->stopped = rx->failed = false;
@@ -94,15 +95,23 @@ nl_datagram_run(const void *buf, size_t len, uint32_t sender, bool truncated,
 	}
 	while (len - off >= sizeof(*nlh)) {
 		nlh = (const struct nlmsghdr *)((const char *)buf + off);
-		/* Bounded here, as an unsigned size: mnl_nlmsg_ok() casts to int. */
+		/*
+		 * Bounded here, as an unsigned size: mnl_nlmsg_ok() casts to
+		 * int. The kernel does not pad a datagram's last message (a
+		 * queued packet's payload ends it), while libmnl parses
+		 * attributes up to the aligned end: the caller's buffer has
+		 * that padding, zeroed (nl_receive()). Aligned with a size_t
+		 * mask: NLMSG_ALIGN()'s is 32 bits and turns 0xffffffff into 0.
+		 */
 		mlen = nlh->nlmsg_len;
+		alen = (mlen + NLMSG_ALIGNTO - 1) & ~(size_t)(NLMSG_ALIGNTO - 1);
 		if (mlen < sizeof(*nlh) || mlen > len - off) {
 			rx->c->malformed++;
 			nl_refusal_log(rx, "dropped a message of %zu bytes at "
 			    "offset %zu of a %zu-byte datagram", mlen, off, len);
 			return n;
 		}
-		off += NLMSG_ALIGN(mlen) < len - off ? NLMSG_ALIGN(mlen) : len - off;
+		off += alen < len - off ? alen : len - off;
 		if (nlh->nlmsg_type == NLMSG_NOOP)
 			continue;
 		if (!nl_reply_expected(rx, nlh)) {
@@ -140,8 +149,15 @@ nl_receive(int fd, void *buf, size_t len, struct nl_rx *rx)
 	};
 	ssize_t r;
 
+	/* Room kept for the padding of an unpadded last message, zeroed. */
+	if (len <= NLMSG_ALIGNTO) {
+		errno = EINVAL;
+		return -1;
+	}
+	iov.iov_len = len - NLMSG_ALIGNTO;
 	if ((r = recvmsg(fd, &msg, MSG_DONTWAIT)) < 0)
 		return -1;
+	memset((char *)buf + r, 0, NLMSG_ALIGNTO);
 	if (msg.msg_namelen != sizeof(from) || from.nl_family != AF_NETLINK) {
 		rx->c->forged++;
 		nl_refusal_log(rx, "dropped a datagram without a netlink source");
@@ -149,6 +165,15 @@ nl_receive(int fd, void *buf, size_t len, struct nl_rx *rx)
 	}
 	return nl_datagram_run(buf, (size_t)r, from.nl_pid,
 	    (msg.msg_flags & MSG_TRUNC) != 0, rx);
+}
+
+int
+nl_errno(int error)
+{
+	/* The kernel's errnos are below 4096 (MAX_ERRNO). */
+	if (error > 0 || error < -4095)
+		return EPROTO;
+	return -error;
 }
 
 int
@@ -188,7 +213,7 @@ ack_wait_msg(const struct nlmsghdr *nlh, void *arg)
 		w->error = EBADMSG;
 	} else {
 		err = mnl_nlmsg_get_payload(nlh);
-		w->error = -err->error;
+		w->error = nl_errno(err->error);
 	}
 	w->done = 1;
 	/* Packets may follow in the same datagram: read on. */

@@ -75,7 +75,10 @@ int nl_receive(int fd, void *buf, size_t len, struct nl_rx *rx);
  * Check one datagram that sender (the port id of its source address) sent
  * and hand each message to rx->fn until it stops. truncated: the datagram
  * was longer than len. Every nlmsg_len is bounded by what is left of the
- * datagram before the message is used. Returns as nl_receive() does.
+ * datagram before the message is used. The NLMSG_ALIGNTO bytes after the
+ * datagram must be readable and zero (libmnl parses an unpadded last
+ * message up to its aligned end; nl_receive() keeps that room). Returns as
+ * nl_receive() does.
  */
 int nl_datagram_run(const void *buf, size_t len, uint32_t sender,
     bool truncated, struct nl_rx *rx);
@@ -88,6 +91,13 @@ int nl_datagram_run(const void *buf, size_t len, uint32_t sender,
  */
 int nl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, void *buf,
     size_t buflen, nl_msg_fn dispatch, void *arg, struct nl_rx_counters *c);
+
+/*
+ * The errno an NLMSG_ERROR carries (its error field, negated). A value
+ * that is no errno (positive, or INT_MIN, whose negation overflows) is
+ * EPROTO.
+ */
+int nl_errno(int error);
 
 /* Wait up to ms for fd to be readable: 1, 0 on timeout, -1 on error. */
 int nl_wait(int fd, int ms);

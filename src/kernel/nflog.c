@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "kernel/netlink.h"
 #include "kernel/nflog.h"
+#include "kernel/nflog_test.h"
 
 #define NFLOG_RECEIVE_BUDGET	256
 /* The kernel batches log messages into one skb of up to this many bytes. */
@@ -22,6 +23,8 @@ struct nflog_source {
 	nflog_packet_fn fn;
 	void *arg;
 	char *rxbuf;			/* one kernel batch: NFLOG_NLBUFSIZ bytes */
+	bool (*backlog)(void *);	/* true: read no more now */
+	void *backlog_arg;
 	struct nflog_counters counters;
 };
 
@@ -130,12 +133,11 @@ nflog_source_open(uint16_t group, uint32_t copy_range, nflog_packet_fn fn, void 
 {
 	struct nflog_source *s;
 
-	s = calloc(1, sizeof(*s));
-	if (s == NULL || (s->rxbuf = malloc(NFLOG_NLBUFSIZ)) == NULL)
-		fatal("nflog group %u", group);
-	s->group = group;
-	s->fn = fn;
-	s->arg = arg;
+	if ((s = nflog_source_detached(group, fn, arg)) == NULL ||
+	    (s->rxbuf = malloc(NFLOG_NLBUFSIZ)) == NULL) {
+		log_warnx("nflog group %u: out of memory", group);
+		goto fail;
+	}
 	s->nl = nl_open_netfilter(4 * 1024 * 1024);
 	if (s->nl == NULL) {
 		log_warn("nflog group %u: netlink socket", group);
@@ -189,6 +191,8 @@ nflog_source_receive(struct nflog_source *s)
 
 	snprintf(what, sizeof(what), "nflog group %u", s->group);
 	while (handled < NFLOG_RECEIVE_BUDGET) {
+		if (s->backlog != NULL && s->backlog(s->backlog_arg))
+			break;
 		if ((n = nl_receive(fd, s->rxbuf, NFLOG_NLBUFSIZ, &rx)) < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -204,8 +208,39 @@ nflog_source_receive(struct nflog_source *s)
 	return handled;
 }
 
+void
+nflog_source_set_backlog(struct nflog_source *s, bool (*full)(void *),
+    void *arg)
+{
+	s->backlog = full;
+	s->backlog_arg = arg;
+}
+
 const struct nflog_counters *
 nflog_source_counters(const struct nflog_source *s)
 {
 	return &s->counters;
+}
+
+struct nflog_source *
+nflog_source_detached(uint16_t group, nflog_packet_fn fn, void *arg)
+{
+	struct nflog_source *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->group = group;
+	s->fn = fn;
+	s->arg = arg;
+	return s;
+}
+
+int
+nflog_source_datagram(struct nflog_source *s, const void *buf, size_t len,
+    uint32_t sender)
+{
+	struct nl_rx rx = { .what = "nflog group", .fn = nflog_dispatch,
+	    .arg = s, .c = &s->counters.nl };
+
+	return nl_datagram_run(buf, len, sender, false, &rx);
 }

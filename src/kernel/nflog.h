@@ -5,6 +5,7 @@
 #ifndef NFQT_NFLOG_H
 #define NFQT_NFLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,10 @@ uint16_t nflog_source_group(const struct nflog_source *s);
 
 /* Read what is pending (bounded per call). Returns messages handled or -1. */
 int nflog_source_receive(struct nflog_source *s);
+
+/* As nfq_source_set_backlog(): full(arg) ends a read between datagrams. */
+void nflog_source_set_backlog(struct nflog_source *s, bool (*full)(void *),
+    void *arg);
 
 const struct nflog_counters *nflog_source_counters(const struct nflog_source *s);
 

@@ -13,15 +13,18 @@
 #include "util/log.h"
 #include "kernel/netlink.h"
 #include "kernel/nfq.h"
+#include "kernel/nfq_test.h"
 
 /* Packets handled per nfq_source_receive() call before yielding to the loop. */
 #define NFQ_RECEIVE_BUDGET	256
 
 /*
  * A verdict message: nlmsghdr + nfgenmsg + one NFQA_VERDICT_HDR attribute,
- * 32 bytes aligned; the send buffer holds one per packet of a full budget.
+ * 32 bytes aligned; room is reserved at this size per verdict.
  */
 #define NFQ_VERDICT_MSG_MAX	64
+/* Verdicts per datagram: the kernel reads every message of one send. */
+#define NFQ_SEND_BYTES		(NFQ_RECEIVE_BUDGET * NFQ_VERDICT_MSG_MAX)
 
 struct nfq_source {
 	struct mnl_socket *nl;
@@ -31,20 +34,54 @@ struct nfq_source {
 	/* One packet message: headers, attributes and copy_range bytes of payload. */
 	char *rxbuf;
 	size_t rxlen;
-	char txbuf[NFQ_RECEIVE_BUDGET * NFQ_VERDICT_MSG_MAX];
-	size_t txused;
+	/*
+	 * Verdicts not yet taken by the kernel. A failed send keeps them to
+	 * send again: a packet left without a verdict stays queued for good.
+	 * Each one answers a packet the kernel still queues, so they are at
+	 * most queue_maxlen (plus a pass's budget): the buffer grows to that
+	 * bound, and only while sends fail.
+	 */
+	char *txbuf;
+	size_t txused, txcap, txmax;
+	bool send_failing;		/* logged once per outage */
+	bool (*backlog)(void *);	/* true: read no more now */
+	void *backlog_arg;
 	struct nfq_counters counters;
 };
 
 static int nfq_flush_verdicts(struct nfq_source *);
+
+/* Room for one more verdict: a flush first, then a larger buffer. */
+static int
+nfq_verdict_room(struct nfq_source *s)
+{
+	size_t cap;
+	char *b;
+
+	if (s->txused + NFQ_VERDICT_MSG_MAX <= s->txcap)
+		return 0;
+	if (nfq_flush_verdicts(s) == 0 && s->txused + NFQ_VERDICT_MSG_MAX <= s->txcap)
+		return 0;
+	cap = s->txcap * 2 > s->txmax ? s->txmax : s->txcap * 2;
+	if (cap < s->txused + NFQ_VERDICT_MSG_MAX || (b = realloc(s->txbuf, cap)) == NULL)
+		return -1;
+	s->txbuf = b;
+	s->txcap = cap;
+	return 0;
+}
 
 static void
 nfq_verdict_add(struct nfq_source *s, uint32_t id, int verdict)
 {
 	struct nlmsghdr *nlh;
 
-	if (s->txused + NFQ_VERDICT_MSG_MAX > sizeof(s->txbuf))
-		nfq_flush_verdicts(s);
+	if (nfq_verdict_room(s) < 0) {
+		/* Past the bound: more verdicts than queued packets (a bug). */
+		s->counters.verdicts_lost++;
+		log_warnx("queue %u: no room for the verdict of packet %u",
+		    s->opt.queue, id);
+		return;
+	}
 	nlh = nfq_nlmsg_put(s->txbuf + s->txused, NFQNL_MSG_VERDICT, s->opt.queue);
 	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
 	s->txused += MNL_ALIGN(nlh->nlmsg_len);
@@ -54,21 +91,49 @@ nfq_verdict_add(struct nfq_source *s, uint32_t id, int verdict)
 		s->counters.accepted++;
 }
 
-/* The kernel reads every message of one datagram, so a pass costs one send. */
+/*
+ * The kernel reads every message of one datagram, so a pass costs one send
+ * (more only after an outage). What a failed send did not deliver stays for
+ * the next flush: the caller retries (nfq_source_unsent()).
+ */
 static int
 nfq_flush_verdicts(struct nfq_source *s)
 {
-	ssize_t n;
+	size_t off = 0, chunk, m;
+	const struct nlmsghdr *nlh;
+	ssize_t n = 0;
 
-	if (s->txused == 0)
-		return 0;
-	n = mnl_socket_sendto(s->nl, s->txbuf, s->txused);
-	s->txused = 0;
+	if (s->nl == NULL)		/* detached (tests): nobody to tell */
+		s->txused = 0;
+	while (off < s->txused) {
+		/* Whole messages, at most NFQ_SEND_BYTES. */
+		for (chunk = 0; off + chunk < s->txused; chunk += m) {
+			nlh = (const struct nlmsghdr *)(s->txbuf + off + chunk);
+			m = MNL_ALIGN(nlh->nlmsg_len);
+			if (chunk + m > NFQ_SEND_BYTES)
+				break;
+		}
+		if ((n = mnl_socket_sendto(s->nl, s->txbuf + off, chunk)) < 0)
+			break;
+		off += chunk;
+	}
+	if (off > 0) {
+		memmove(s->txbuf, s->txbuf + off, s->txused - off);
+		s->txused -= off;
+	}
 	if (n < 0) {
-		log_warn("queue %u: sending verdicts", s->opt.queue);
-		s->counters.verdict_errors++;
+		s->counters.verdict_send_failures++;
+		if (!s->send_failing)
+			log_warn("queue %u: sending verdicts (kept, sent again)",
+			    s->opt.queue);
+		s->send_failing = true;
 		return -1;
 	}
+	if (s->send_failing)
+		log_info("queue %u: verdicts sent again after %llu failed sends",
+		    s->opt.queue,
+		    (unsigned long long)s->counters.verdict_send_failures);
+	s->send_failing = false;
 	return 0;
 }
 
@@ -102,7 +167,7 @@ nfq_error_msg(struct nfq_source *s, const struct nlmsghdr *nlh)
 		return;
 	s->counters.verdict_errors++;
 	log_warnx("queue %u: kernel refused a verdict: %s", s->opt.queue,
-	    strerror(-err->error));
+	    strerror(nl_errno(err->error)));
 }
 
 /* One message read from the socket: a queued packet, or an error report. */
@@ -170,17 +235,16 @@ nfq_source_open(const struct nfq_options *opt, nfq_packet_fn fn, void *arg)
 {
 	struct nfq_source *s;
 
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		fatal("queue %u", opt->queue);
-	s->opt = *opt;
-	s->fn = fn;
-	s->arg = arg;
+	if ((s = nfq_source_detached(opt, fn, arg)) == NULL) {
+		log_warnx("queue %u: out of memory", opt->queue);
+		return NULL;
+	}
 	/* Message and attribute headers fit in a page beside the copied bytes. */
 	s->rxlen = opt->copy_range + 4096;
-	s->rxbuf = malloc(s->rxlen);
-	if (s->rxbuf == NULL)
-		fatal("queue %u", opt->queue);
+	if ((s->rxbuf = malloc(s->rxlen)) == NULL) {
+		log_warnx("queue %u: out of memory", opt->queue);
+		goto fail;
+	}
 	/* Room for a full kernel queue of copied packets, so bursts are not lost. */
 	s->nl = nl_open_netfilter((size_t)opt->maxlen * (opt->copy_range + 512));
 	if (s->nl == NULL) {
@@ -213,6 +277,7 @@ nfq_source_close(struct nfq_source *s)
 		mnl_socket_close(s->nl);
 	}
 	free(s->rxbuf);
+	free(s->txbuf);
 	free(s);
 }
 
@@ -244,6 +309,8 @@ nfq_source_receive(struct nfq_source *s)
 
 	snprintf(what, sizeof(what), "queue %u", s->opt.queue);
 	while (handled < NFQ_RECEIVE_BUDGET) {
+		if (s->backlog != NULL && s->backlog(s->backlog_arg))
+			break;
 		if ((n = nl_receive(fd, s->rxbuf, s->rxlen, &rx)) < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -275,8 +342,50 @@ nfq_source_flush(struct nfq_source *s)
 	return nfq_flush_verdicts(s);
 }
 
+void
+nfq_source_set_backlog(struct nfq_source *s, bool (*full)(void *), void *arg)
+{
+	s->backlog = full;
+	s->backlog_arg = arg;
+}
+
+bool
+nfq_source_unsent(const struct nfq_source *s)
+{
+	return s->txused > 0;
+}
+
 const struct nfq_counters *
 nfq_source_counters(const struct nfq_source *s)
 {
 	return &s->counters;
+}
+
+struct nfq_source *
+nfq_source_detached(const struct nfq_options *opt, nfq_packet_fn fn, void *arg)
+{
+	struct nfq_source *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->opt = *opt;
+	s->fn = fn;
+	s->arg = arg;
+	s->txcap = NFQ_SEND_BYTES;
+	s->txmax = ((size_t)opt->maxlen + NFQ_RECEIVE_BUDGET) * NFQ_VERDICT_MSG_MAX;
+	if ((s->txbuf = malloc(s->txcap)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int
+nfq_source_datagram(struct nfq_source *s, const void *buf, size_t len,
+    uint32_t sender)
+{
+	struct nl_rx rx = { .what = "queue", .fn = nfq_dispatch, .arg = s,
+	    .c = &s->counters.nl };
+
+	return nl_datagram_run(buf, len, sender, false, &rx);
 }

@@ -52,6 +52,8 @@ struct nfq_counters {
 	uint64_t bad_messages;		/* packet messages without id or payload */
 	uint64_t enobufs;		/* socket overruns: the kernel lost messages to us */
 	uint64_t verdict_errors;	/* the kernel refused a verdict */
+	uint64_t verdict_send_failures;	/* sends that failed: their verdicts kept */
+	uint64_t verdicts_lost;		/* no room for a verdict (never expected) */
 	struct nl_rx_counters nl;	/* forged or malformed datagrams */
 };
 
@@ -71,6 +73,13 @@ uint32_t nfq_source_portid(const struct nfq_source *s);
 int nfq_source_receive(struct nfq_source *s);
 
 /*
+ * Before each datagram, receive asks full(arg): true ends the read there,
+ * the kernel keeps the rest queued (what packets produce waits to be sent).
+ */
+void nfq_source_set_backlog(struct nfq_source *s, bool (*full)(void *),
+    void *arg);
+
+/*
  * The verdict for a packet the callback held: appended to the verdicts of
  * the pass, sent by the next nfq_source_flush() or nfq_source_receive().
  * Every held packet must get one, before nfq_source_close() too: the kernel
@@ -78,8 +87,15 @@ int nfq_source_receive(struct nfq_source *s);
  */
 void nfq_source_verdict(struct nfq_source *s, uint32_t id, int verdict);
 
-/* Send the verdicts appended so far. 0, or -1 when the send failed (counted). */
+/*
+ * Send the verdicts appended so far. 0, or -1 when a send failed (counted,
+ * logged once per outage): what was not sent is kept, and sent by the
+ * next flush or receive.
+ */
 int nfq_source_flush(struct nfq_source *s);
+
+/* Verdicts wait for a send that failed: call nfq_source_flush() again soon. */
+bool nfq_source_unsent(const struct nfq_source *s);
 
 const struct nfq_counters *nfq_source_counters(const struct nfq_source *s);
 

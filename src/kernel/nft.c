@@ -12,6 +12,7 @@
  * closes and answers what the handle holds.
  */
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -114,4 +115,44 @@ const struct nft_counters *
 nft_counters(const struct nft *n)
 {
 	return &n->c;
+}
+
+struct nft *
+nft_detached(const char *table, bool manage_rules)
+{
+	struct nft *n;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return NULL;
+	snprintf(n->plan.table, sizeof(n->plan.table), "%s", table);
+	n->plan.manage_rules = manage_rules;
+	n->have_plan = true;
+	n->portid = 4242;		/* events of "our" socket carry it */
+	return n;
+}
+
+struct monitor_feed {
+	struct nft *n;
+	bool rebuild;
+};
+
+static int
+nft_monitor_datagram_msg(const struct nlmsghdr *nlh, void *arg)
+{
+	struct monitor_feed *m = arg;
+
+	m->rebuild |= nft_monitor_event(m->n, nlh);
+	return NL_CB_OK;
+}
+
+bool
+nft_monitor_datagram(struct nft *n, const void *buf, size_t len,
+    uint32_t sender)
+{
+	struct monitor_feed m = { .n = n };
+	struct nl_rx rx = { .what = "nft monitor", .fn = nft_monitor_datagram_msg,
+	    .arg = &m, .c = &n->c.nl };
+
+	nl_datagram_run(buf, len, sender, false, &rx);
+	return m.rebuild;
 }

@@ -25,6 +25,8 @@ struct nft_counters {
 	uint64_t elems_added;		/* committed adds (a refresh counts too) */
 	uint64_t elems_deleted;		/* committed deletes, ENOENT included */
 	uint64_t elems_failed;		/* rejected by the kernel, logged with reason */
+	uint64_t elems_lost;		/* not sent after every retry: logged */
+	uint64_t flush_retries;		/* flushes tried again after a socket failure */
 	uint64_t set_full;		/* ENFILE / ENOSPC / E2BIG on add (also in elems_failed) */
 	uint64_t table_recreated;	/* the table vanished under us and was rebuilt */
 	uint64_t resyncs;		/* run-time reconciliations (ENOENT, monitor) */
@@ -74,7 +76,9 @@ int nft_table_delete(struct nft *n, const char *table);
 
 /*
  * Append "add addr to trigger's allow set with a timeout" to the pending
- * batch (memory only; when NFT_PENDING_MAX are pending it flushes first).
+ * batch (memory only: it never waits on the kernel, docs/design.md decision
+ * 15, unless the slack past NFT_PENDING_MAX is full too, which a caller
+ * that stops reading at nft_batch_full() never reaches).
  * family is AF_INET or AF_INET6, addr in network order. Adding an element
  * that is in the set already refreshes its timeout. timeout_ms 0: none.
  */
@@ -99,10 +103,25 @@ int nft_activity_sampling(struct nft *n, const char *trigger, bool on);
 int nft_batch_pending(const struct nft *n);
 
 /*
+ * NFT_PENDING_MAX changes wait: stop taking packets that may add more
+ * until the batch is flushed (the kernel queues them meanwhile).
+ */
+bool nft_batch_full(const struct nft *n);
+
+/*
+ * When the pending batch is due (monotonic ms, as loop_now_ms()): 0 when
+ * it may go now, or the end of the back-off after a failed flush.
+ */
+uint64_t nft_batch_due_ms(const struct nft *n);
+
+/*
  * Send the pending batch, read every ack, log each refused element with the
  * kernel's reason and resend the rest (kernel). A missing table or set is
- * recreated from the synced shape and the batch resent. Returns the number
- * of elements refused, or -1 when the socket failed.
+ * recreated from the synced shape and the batch resent. When the socket
+ * fails, the elements not committed stay pending for a retry after a
+ * back-off (nft_batch_due_ms()); after NFT_RETRIES_MAX they are counted and
+ * logged as lost. Returns the number of elements refused, or -1 when the
+ * socket failed (then some are pending still, or lost).
  */
 int nft_batch_flush(struct nft *n);
 
@@ -118,5 +137,7 @@ int nft_monitor_handle(struct nft *n);
 const struct nft_counters *nft_counters(const struct nft *n);
 
 #define NFT_PENDING_MAX		4096	/* elements waiting for a flush */
+/* Room past it for the rest of one datagram (an NFLOG batch of 64 KiB). */
+#define NFT_PENDING_SLACK	1024
 
 #endif

@@ -149,17 +149,17 @@ ack_one(struct nft *n, const struct nlmsghdr *nlh, ack_fn fn, void *arg)
 		return 0;
 	err = mnl_nlmsg_get_payload(nlh);
 	if (nlh->nlmsg_seq == n->seq_begin && err->error != 0) {
-		errno = -err->error;
+		errno = nl_errno(err->error);
 		log_warn("nft: the kernel refused the batch%s%s",
 		    *ack_why(nlh) ? ": " : "", ack_why(nlh));
-		errno = -err->error;
+		errno = nl_errno(err->error);
 		return -1;
 	}
 	idx = nlh->nlmsg_seq - (n->seq_begin + 1);
 	if (idx >= (uint32_t)n->nmsgs || n->msgs[idx].err != -1)
 		return 0;
 	m = &n->msgs[idx];
-	m->err = -err->error;
+	m->err = nl_errno(err->error);
 	if (m->err != 0 && fn != NULL)
 		fn(n, m, ack_why(nlh), arg);
 	return 1;
@@ -310,7 +310,7 @@ dump_msg(const struct nlmsghdr *nlh, void *arg)
 		err = mnl_nlmsg_get_payload(nlh);
 		if (err->error == 0)
 			return NL_CB_STOP;
-		errno = -err->error;
+		errno = nl_errno(err->error);
 		return NL_CB_ERROR;
 	}
 	if (nlh->nlmsg_type < NLMSG_MIN_TYPE)

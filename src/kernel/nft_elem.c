@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <linux/netfilter/nf_tables.h>
 
@@ -231,7 +232,10 @@ flush_settle(struct nft *n, int from, int to, enum elem_state state)
 	}
 }
 
-/* Send pending[from, to) until the kernel commits what it accepts. */
+/*
+ * Send pending[from, to) until the kernel commits what it accepts. -1 when
+ * the socket failed: what is not settled stays pending, for a retry.
+ */
 static int
 flush_chunk(struct nft *n, int from, int to)
 {
@@ -241,7 +245,7 @@ flush_chunk(struct nft *n, int from, int to)
 	for (round = 0; round < NFT_ROUNDS; round++) {
 		if (flush_build(n, from, to) < 0) {
 			log_warnx("nft: out of memory building a batch");
-			break;
+			return -1;
 		}
 		if (n->nmsgs == 0)
 			return 0;
@@ -251,8 +255,9 @@ flush_chunk(struct nft *n, int from, int to)
 			flush_settle(n, from, to, ELEM_DONE);
 			return 0;
 		}
+		/* ENOBUFS lost acks: adds and deletes are safe to resend at once. */
 		if (rc < 0 && errno != ENOBUFS)
-			break;		/* ENOBUFS lost acks: adds are safe to resend */
+			return -1;
 		n->c.batches_aborted++;
 		if (fc.need_resync) {
 			fc.resynced = true;
@@ -262,9 +267,53 @@ flush_chunk(struct nft *n, int from, int to)
 			nft_sync_plan(n);
 		}
 	}
+	if (rc < 0)
+		return -1;
+	/* Refused NFT_ROUNDS times over: no use sending it again. */
 	log_warnx("nft: giving up on a batch of %d messages", n->nmsgs);
 	flush_settle(n, from, to, ELEM_FAILED);
-	return -1;
+	return 0;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Keep the pending elements, in order; drop what is settled. */
+static int
+pending_compact(struct nft *n)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n->npending; i++)
+		if (n->pending[i].state == ELEM_PENDING)
+			n->pending[k++] = n->pending[i];
+	n->npending = k;
+	return k;
+}
+
+/* Retries exhausted: each element left is logged and counted lost. */
+static void
+pending_lose(struct nft *n)
+{
+	char a[INET6_ADDRSTRLEN];
+	struct nft_elem *el;
+	int i;
+
+	for (i = 0; i < n->npending; i++) {
+		el = &n->pending[i];
+		n->c.elems_lost++;
+		log_warnx("nft: lost: %s %s %s set inet %s %s (not sent after "
+		    "%d tries)", el->del ? "delete" : "add",
+		    elem_str(el, a, sizeof(a)), el->del ? "from" : "to",
+		    n->plan.table, elem_set(n, el), NFT_RETRIES_MAX + 1);
+	}
+	n->npending = 0;
 }
 
 int
@@ -274,16 +323,49 @@ nft_batch_flush(struct nft *n)
 	int step = n->elem_refresh ? NFT_SEND_MSGS : NFT_SEND_MSGS / 2;
 	int from, to, failed = 0, i;
 	bool sockfail = false;
+	uint64_t wait;
 
-	for (from = 0; from < n->npending; from += step) {
+	for (from = 0; from < n->npending && !sockfail; from += step) {
 		to = from + step < n->npending ? from + step : n->npending;
 		if (flush_chunk(n, from, to) < 0)
 			sockfail = true;
 	}
 	for (i = 0; i < n->npending; i++)
 		failed += n->pending[i].state == ELEM_FAILED;
-	n->npending = 0;
-	return sockfail ? -1 : failed;
+	if (pending_compact(n) == 0) {
+		if (n->retries > 0)
+			log_info("nft: elements sent after %d failed tries",
+			    n->retries);
+		n->retries = 0;
+		n->retry_at_ms = 0;
+		return sockfail ? -1 : failed;
+	}
+	if (n->retries >= NFT_RETRIES_MAX) {
+		pending_lose(n);
+		n->retries = 0;
+		n->retry_at_ms = 0;
+		return -1;
+	}
+	wait = (uint64_t)NFT_RETRY_FIRST_MS << n->retries;
+	n->retries++;
+	n->c.flush_retries++;
+	n->retry_at_ms = mono_ms() + wait;
+	log_warnx("nft: %d element%s kept, sent again in %llu ms (try %d of %d)",
+	    n->npending, n->npending == 1 ? "" : "s", (unsigned long long)wait,
+	    n->retries + 1, NFT_RETRIES_MAX + 1);
+	return -1;
+}
+
+bool
+nft_batch_full(const struct nft *n)
+{
+	return n->npending >= NFT_PENDING_MAX;
+}
+
+uint64_t
+nft_batch_due_ms(const struct nft *n)
+{
+	return n->npending > 0 ? n->retry_at_ms : 0;
 }
 
 /*
@@ -307,8 +389,20 @@ elem_queue(struct nft *n, int target, const char *trigger, int family,
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	if (n->npending == NFT_PENDING_MAX)
+	/*
+	 * Past the slack too: only a caller off the packet path (a reload
+	 * carrying thousands of addresses over) gets here; it may wait.
+	 */
+	if (n->npending == NFT_PENDING_MAX + NFT_PENDING_SLACK)
 		nft_batch_flush(n);
+	if (n->npending == NFT_PENDING_MAX + NFT_PENDING_SLACK) {
+		n->c.elems_lost++;
+		log_warnx("nft: lost: %s for trigger %s (%d changes wait for a "
+		    "kernel that does not take them)", del ? "delete" : "add",
+		    trigger, n->npending);
+		errno = ENOBUFS;
+		return -1;
+	}
 	el = &n->pending[n->npending++];
 	memset(el, 0, sizeof(*el));
 	memcpy(el->addr, addr, family == AF_INET ? 4 : 16);

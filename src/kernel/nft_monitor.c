@@ -32,8 +32,8 @@ event_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-static bool
-event_hits_us(const struct nft *n, const struct nlmsghdr *nlh)
+bool
+nft_monitor_event(const struct nft *n, const struct nlmsghdr *nlh)
 {
 	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *table = NULL;
@@ -82,7 +82,7 @@ monitor_msg(const struct nlmsghdr *nlh, void *arg)
 {
 	struct monitor_pass *m = arg;
 
-	m->rebuild |= m->n->have_plan && event_hits_us(m->n, nlh);
+	m->rebuild |= m->n->have_plan && nft_monitor_event(m->n, nlh);
 	return NL_CB_OK;
 }
 

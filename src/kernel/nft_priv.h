@@ -56,6 +56,13 @@ struct nftnl_set_elem;
 #define NFT_MONITOR_RCVBUF	(4 * 1024 * 1024)
 /* Datagrams read per readable monitor socket; the loop comes back for more. */
 #define NFT_MONITOR_BUDGET	1024
+/*
+ * A flush that fails on the socket keeps its elements and tries again
+ * after a back-off that doubles from NFT_RETRY_FIRST_MS; after
+ * NFT_RETRIES_MAX failures in a row (about 6 s) they are counted lost.
+ */
+#define NFT_RETRY_FIRST_MS	100
+#define NFT_RETRIES_MAX		6
 /* A batch is sent at most this often: each resend drops what was refused. */
 #define NFT_ROUNDS		4
 /* Acks are queued before sendmsg returns: this only guards against a bug. */
@@ -123,8 +130,16 @@ struct nft {
 	 */
 	struct nftnl_set *esets[CONFIG_TRIGGERS_MAX][2];
 	struct nftnl_set_elem *eelems[CONFIG_TRIGGERS_MAX][2];
-	struct nft_elem pending[NFT_PENDING_MAX];
+	/*
+	 * Element changes waiting for a flush. NFT_PENDING_MAX of them make
+	 * the batch full (sources stop reading until it is sent); the slack
+	 * takes the rest of the datagram being read when it filled.
+	 */
+	struct nft_elem pending[NFT_PENDING_MAX + NFT_PENDING_SLACK];
 	int npending;
+	/* Flushes that failed on the socket in a row, and when to try again. */
+	int retries;
+	uint64_t retry_at_ms;
 	/* Activity triggers of the plan whose sampling is on (put back after a rebuild). */
 	bool sampling[CONFIG_TRIGGERS_MAX];
 	struct nft_counters c;
@@ -160,6 +175,8 @@ void nft_sampling_apply(struct nft *n);
 int nft_probe_native_queue(struct nft *n, const char *table);
 bool nft_probe_elem_refresh(struct nft *n, const char *table);
 
+/* Whether one event takes something of the synced table away (nft_monitor.c). */
+bool nft_monitor_event(const struct nft *n, const struct nlmsghdr *nlh);
 /* A socket subscribed to nftables events, or NULL (nft_monitor.c). */
 struct mnl_socket *nft_monitor_open(void);
 

@@ -142,6 +142,30 @@ test_nl_length_past_the_datagram_refused(void **state)
 	assert_int_equal(fx.c.malformed, 1);
 }
 
+/* The kernel ends a queued packet's datagram without padding: not an error. */
+static void
+test_nl_unpadded_last_message_dispatched(void **state)
+{
+	(void)state;
+	msg_add(16, 100, 1, 0);
+	msg_add(21, 100, 2, 0);
+	fx.len -= 3;			/* 21 bytes, not the 24 of the padding */
+	assert_int_equal(run(0), 2);
+	assert_int_equal(fx.seen.n, 2);
+	assert_int_equal(fx.c.malformed, 0);
+}
+
+/* NLMSG_ALIGN() of 0xffffffff is 0 (a 32-bit mask): it must not loop. */
+static void
+test_nl_length_that_aligns_to_zero_refused(void **state)
+{
+	(void)state;
+	msg_add(0xffffffffu, 100, 1, 0);
+	fx.len += 16;
+	assert_int_equal(run(0), 0);
+	assert_int_equal(fx.c.malformed, 1);
+}
+
 static void
 test_nl_partial_trailing_header_counted(void **state)
 {
@@ -249,6 +273,8 @@ main(void)
 		cmocka_unit_test_setup(test_nl_length_over_int_max_refused, setup),
 		cmocka_unit_test_setup(test_nl_length_under_a_header_refused, setup),
 		cmocka_unit_test_setup(test_nl_length_past_the_datagram_refused, setup),
+		cmocka_unit_test_setup(test_nl_unpadded_last_message_dispatched, setup),
+		cmocka_unit_test_setup(test_nl_length_that_aligns_to_zero_refused, setup),
 		cmocka_unit_test_setup(test_nl_partial_trailing_header_counted, setup),
 		cmocka_unit_test_setup(test_nl_truncated_datagram_counted_after_its_whole_messages, setup),
 		cmocka_unit_test_setup(test_nl_reply_to_another_port_or_sequence_skipped, setup),

@@ -585,6 +585,78 @@ test_spawner_timeout_kills_whole_process_group(void **state)
 	finish(sp);
 }
 
+/* A hook that crashes: its exit is reported with the signal that killed it. */
+static void
+test_spawner_crashing_hook_reports_its_signal(void **state)
+{
+	char *argv[] = { "/bin/sh", "-c", "kill -SEGV $$", NULL };
+	struct spawn *sp = spawn_start();
+	int st;
+
+	(void)state;
+	assert_int_equal(send_argv(sp, 60, 5000, "crasher", argv, NULL), 0);
+	expect_reply(sp, 60, SPAWN_EV_STARTED, 2000);
+	st = expect_reply(sp, 60, SPAWN_EV_EXITED, 3000);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSEGV);
+	finish(sp);
+}
+
+/*
+ * A hook that floods its output: SPAWN_LINES_MAX lines are logged, then
+ * one line says the rest was not; it still runs to its end, reported.
+ */
+static void
+test_spawner_output_flood_logged_bounded(void **state)
+{
+	char *argv[] = { "/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do "
+	    "echo line $i; i=$((i + 1)); done; exit 3", NULL };
+	static char lines[SPAWN_LINES_MAX + 8][256];
+	struct spawn *sp = start_logged();
+	int n, st;
+
+	(void)state;
+	assert_int_equal(send_argv(sp, 61, 20000, "flooder", argv, NULL), 0);
+	expect_reply(sp, 61, SPAWN_EV_STARTED, 2000);
+	st = expect_reply(sp, 61, SPAWN_EV_EXITED, 20000);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 3);
+	n = logged_lines("flooder", lines, SPAWN_LINES_MAX + 8);
+	/* The lines, and the note that more came (logged with the same prefix). */
+	assert_int_equal(n, SPAWN_LINES_MAX + 1);
+	assert_string_equal(lines[0], "line 0");
+	assert_string_equal(lines[SPAWN_LINES_MAX - 1], "line 99");
+	assert_string_equal(lines[SPAWN_LINES_MAX], "more output, not logged");
+	finish(sp);
+}
+
+/*
+ * A hook that leaves a grandchild holding its output open: its exit is
+ * reported when it exits, not when the grandchild lets the pipe go.
+ */
+static void
+test_spawner_grandchild_holding_output_does_not_delay_exit(void **state)
+{
+	char out[PATH_MAX], buf[64];
+	char *argv[] = { "/bin/sh", "-c", "/bin/sleep 10 & echo $! > \"$0\"; exit 0",
+	    out, NULL };
+	struct spawn *sp = spawn_start();
+	uint64_t t0;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/grandchild", tmpdir);
+	t0 = loop_now_ms();
+	assert_int_equal(send_argv(sp, 62, 20000, "leaver", argv, NULL), 0);
+	expect_reply(sp, 62, SPAWN_EV_STARTED, 2000);
+	assert_int_equal(expect_reply(sp, 62, SPAWN_EV_EXITED, 3000), 0);
+	assert_true(loop_now_ms() - t0 < 3000);
+	unit_read_file(out, buf, sizeof(buf));
+	assert_true(atoi(buf) > 0);
+	kill(atoi(buf), SIGKILL);
+	unlink(out);
+	finish(sp);
+}
+
 static void
 test_spawner_decode_rejects_malformed_requests(void **state)
 {
@@ -677,6 +749,9 @@ main(void)
 		cmocka_unit_test(test_spawner_sigterm_stops_running_hooks_and_exits),
 		cmocka_unit_test(test_spawner_refuses_hooks_beyond_running_limit),
 		cmocka_unit_test(test_spawner_timeout_kills_whole_process_group),
+		cmocka_unit_test(test_spawner_crashing_hook_reports_its_signal),
+		cmocka_unit_test(test_spawner_output_flood_logged_bounded),
+		cmocka_unit_test(test_spawner_grandchild_holding_output_does_not_delay_exit),
 		cmocka_unit_test(test_spawner_decode_rejects_malformed_requests),
 	};
 
