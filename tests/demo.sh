@@ -23,12 +23,20 @@ say() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
 run() { printf '%s$ %s%s\n' "$dim" "$*" "$off"; "$@"; }
 work=$(mktemp -d /tmp/nfqt-demo.XXXXXX)
 engine_pid= server=
+. "$top/tests/user.inc"
 cleanup() {
 	[ -n "$engine_pid" ] && kill "$engine_pid" 2>/dev/null
 	[ -n "$server" ] && kill "$server" 2>/dev/null
 	wait 2>/dev/null; rm -rf "$work"
+	engine_user_cleanup
 }
 trap cleanup EXIT
+# The engine drops root for the system user nfq-trigger; make install
+# creates it, and the demo does for its own run when it is missing.
+if ! id nfq-trigger >/dev/null 2>&1; then
+	engine_user_ensure || { echo "demo: cannot create the system user nfq-trigger" >&2; exit 1; }
+	echo "demo: created the system user nfq-trigger for this run (removed at the end)"
+fi
 ip link set lo up
 ip addr add 127.0.0.2/8 dev lo
 

@@ -21,21 +21,7 @@ netns_enter() {
 	trap 'exit 1' INT TERM HUP PIPE
 }
 
-# The engine runs as the system user nfq-trigger ([engine] user): a test
-# creates it when the machine has none (make install would) and removes it
-# at its end.
-engine_user_ensure() {
-	engine_user_made=
-	id nfq-trigger >/dev/null 2>&1 && return 0
-	useradd --system --no-create-home --home-dir /nonexistent \
-	    --shell /usr/sbin/nologin nfq-trigger 2>/dev/null && engine_user_made=1
-	id nfq-trigger >/dev/null 2>&1
-}
-
-engine_user_cleanup() {
-	[ -n "${engine_user_made:-}" ] && userdel nfq-trigger 2>/dev/null
-	engine_user_made=
-}
+. "$top/tests/user.inc"
 
 ok() { echo "ok $*"; }
 not_ok() { echo "not ok $*"; }
