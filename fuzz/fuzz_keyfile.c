@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,12 +45,15 @@ want_key(const uint8_t *d, size_t n, uint8_t key[KEYFILE_KEY_LEN])
 	return true;
 }
 
-static char path[] = "/tmp/fuzz_keyfile.XXXXXX";
+/* In a directory of its own: key files in a world-writable one are refused. */
+static char dir[] = "/tmp/fuzz_keyfile.XXXXXX";
+static char path[sizeof(dir) + 8];
 
 static void
 path_remove(void)
 {
 	unlink(path);
+	rmdir(dir);
 }
 
 int
@@ -63,7 +68,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (fd == -1) {
 		/* One file for every input, unlinked when the run ends. */
-		if ((fd = mkstemp(path)) == -1 || fchmod(fd, 0600) == -1 ||
+		if (mkdtemp(dir) == NULL)
+			abort();
+		snprintf(path, sizeof(path), "%s/key", dir);
+		if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1 ||
 		    atexit(path_remove) != 0)
 			abort();
 	}
