@@ -13,7 +13,7 @@ gcc make pkg-config libc6-dev
 libnetfilter-queue-dev libmnl-dev libnftnl-dev libnfnetlink-dev libinih-dev
 libcmocka-dev libsodium-dev libfko3-dev libcap-dev libseccomp-dev clang libclang-rt-14-dev
 fwknop-client passwd systemd
-nftables iptables iproute2 util-linux procps python3 hping3 valgrind
+nftables iptables iproute2 util-linux procps python3 hping3 valgrind strace
 fail2ban man-db groff-base python3-prometheus-client
 "
 
