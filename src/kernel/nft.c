@@ -150,7 +150,7 @@ nft_monitor_datagram(struct nft *n, const void *buf, size_t len,
     uint32_t sender)
 {
 	struct monitor_feed m = { .n = n };
-	struct nl_rx rx = { .what = "nft monitor", .fn = nft_monitor_datagram_msg,
+	struct nl_rx rx = { .what = "nftables monitor", .fn = nft_monitor_datagram_msg,
 	    .arg = &m, .c = &n->c.nl };
 
 	nl_datagram_run(buf, len, sender, false, &rx);

@@ -326,7 +326,7 @@ int
 nft_dump(struct nft *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	struct dump d = { .cb = cb, .data = data };
-	struct nl_rx rx = { .what = "nft dump", .portid = n->portid,
+	struct nl_rx rx = { .what = "nftables dump", .portid = n->portid,
 	    .seq_first = nlh->nlmsg_seq, .seq_last = nlh->nlmsg_seq,
 	    .fn = dump_msg, .arg = &d, .c = &n->c.nl };
 

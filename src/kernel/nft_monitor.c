@@ -90,7 +90,7 @@ int
 nft_monitor_handle(struct nft *n)
 {
 	struct monitor_pass m = { .n = n };
-	struct nl_rx rx = { .what = "nft monitor", .fn = monitor_msg, .arg = &m,
+	struct nl_rx rx = { .what = "nftables monitor", .fn = monitor_msg, .arg = &m,
 	    .c = &n->c.nl };
 	int i;
 
