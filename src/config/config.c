@@ -515,6 +515,21 @@ config_find_hook(const struct config *cfg, const char *trigger, const char *even
 	return h != NULL && h->argv != NULL ? h : NULL;
 }
 
+uint64_t
+config_hook_caps(const struct config *cfg)
+{
+	uint64_t caps = 0;
+	int i;
+
+	for (i = 0; i < cfg->nknocks; i++)
+		caps |= cfg->knocks[i].run_as.caps;
+	for (i = 0; i < cfg->nactivities; i++)
+		caps |= cfg->activities[i].run_as.caps;
+	for (i = 0; i < cfg->ncounts; i++)
+		caps |= cfg->counts[i].run_as.caps;
+	return caps;
+}
+
 /* A match in nft's syntax: match.h. */
 void
 cfg_set_match(struct parse *p, const char *v, struct match *out)

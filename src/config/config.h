@@ -356,6 +356,9 @@ const char *config_run_as_user(const struct config_run_as *ra);
 const struct config_hook *config_find_hook(const struct config *cfg,
     const char *trigger, const char *event, const struct config_run_as **ra);
 
+/* Every capability some trigger's hooks run with (hook_caps), 1 << CAP_X. */
+uint64_t config_hook_caps(const struct config *cfg);
+
 /* "1500ms" style for printing durations back. */
 const char *config_duration_str(uint64_t ms, char *buf, size_t buflen);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -28,6 +29,7 @@
 #include "engine/loop.h"
 #include "privsep/priv.h"
 #include "privsep/priv_proto.h"
+#include "privsep/sandbox.h"
 #include "privsep/spawn_proto.h"
 #include "privsep/spawner.h"
 #include "util/log.h"
@@ -59,7 +61,12 @@ struct priv {
 	int ninflight;
 	struct spawn_msg_log log;	/* where the engine said to log; each new spawner gets it */
 	bool have_log;
+	uint64_t caps;			/* kept at the first config (0: not yet), 1 << CAP_X */
 };
+
+/* What the spawner needs to run a hook as its user with its own capabilities. */
+#define PRIV_CAPS_SPAWN	(1ULL << CAP_SETUID | 1ULL << CAP_SETGID | 1ULL << CAP_SETPCAP | \
+	    1ULL << CAP_KILL)
 
 static void priv_spawner_readable(void *arg);
 
@@ -569,10 +576,41 @@ priv_err(struct priv_msg *r, int nerrors, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * The first config decides what we and every spawner keep: what hooks
+ * need to change user, and the union of the hook_caps of its triggers.
+ * A later config cannot name more; the first also starts the spawner.
+ */
+static int
+priv_caps(struct priv *pv, const struct config *cfg, struct priv_msg *r)
+{
+	uint64_t want = config_hook_caps(cfg), more;
+	char why[PRIV_TEXT_MAX], *name;
+	int cap;
+
+	if (pv->caps == 0) {
+		if (sandbox_keep_caps(PRIV_CAPS_SPAWN | want, why, sizeof(why)) < 0)
+			return priv_err(r, 1, "privileged side: %s", why);
+		pv->caps = PRIV_CAPS_SPAWN | want;
+		if (pv->sp_fd < 0 && priv_spawner_start(pv) < 0)
+			return priv_err(r, 1, "cannot start the spawner: %s", strerror(errno));
+		return 0;
+	}
+	if ((more = want & ~pv->caps) == 0)
+		return 0;
+	for (cap = 0; !(more & (1ULL << cap)); cap++)
+		;
+	name = cap_to_name((cap_value_t)cap);
+	priv_err(r, 1, "hook_caps %s: not among the capabilities nfq-trigger kept "
+	    "when it started; restart it to give hooks a new one", name != NULL ? name : "?");
+	cap_free(name);
+	return -1;
+}
+
 static void
 priv_config(struct priv *pv, bool reload, struct priv_msg *r)
 {
-	struct config *cfg;
+	struct config *cfg, *old, **slot;
 	const char *user;
 	uid_t uid;
 	gid_t gid;
@@ -609,13 +647,18 @@ priv_config(struct priv *pv, bool reload, struct priv_msg *r)
 		config_free(cfg);
 		return;
 	}
-	if (reload) {
-		config_free(pv->pending);
-		pv->pending = cfg;
-	} else {
-		config_free(pv->cfg);
-		pv->cfg = cfg;
+	/* In place before priv_caps(): a spawner it starts wipes its copy. */
+	slot = reload ? &pv->pending : &pv->cfg;
+	old = *slot;
+	*slot = cfg;
+	if (priv_caps(pv, cfg, r) < 0) {
+		*slot = old;
+		if (!reload)	/* a reload's refusal the engine logs */
+			log_warnx("%s", r->text);
+		config_free(cfg);
+		return;
 	}
+	config_free(old);
 	priv_msg_init(r, PRIV_MSG_OK, user);
 	r->uid = (uint32_t)uid;
 	r->gid = (uint32_t)gid;
@@ -886,9 +929,7 @@ priv_main(const char *path, int ctl, int hooks, int verbosity)
 	    loop_add_fd(pv.loop, ctl, priv_ctl_readable, &pv) < 0 ||
 	    loop_add_fd(pv.loop, hooks, priv_hooks_readable, &pv) < 0)
 		fatal("priv: start-up");
-	/* Forked before any config is read: the first spawner holds nothing. */
-	if (priv_spawner_start(&pv) < 0)
-		fatal("priv: cannot start the spawner");
+	/* The spawner comes with the first config (priv_caps()). */
 	log_debug("priv: running as pid %d", (int)getpid());
 	loop_run(pv.loop);
 	/* The spawner lets running hooks finish, then exits by itself. */

@@ -61,6 +61,44 @@ sandbox_drop(uid_t uid, gid_t gid, char *why, size_t whylen)
 	return 0;
 }
 
+int
+sandbox_keep_caps(uint64_t keep, char *why, size_t whylen)
+{
+	cap_value_t cap, last = (cap_value_t)cap_max_bits() - 1;
+	cap_flag_value_t have;
+	cap_t c;
+	int rc = 0;
+
+	if ((c = cap_get_proc()) == NULL)
+		return sandbox_fail(why, whylen, "cap_get_proc");
+	/* The bounding set first: dropping from it needs CAP_SETPCAP. */
+	for (cap = 0; cap <= last && cap < 64; cap++)
+		if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+		    errno != EINVAL) {
+			cap_free(c);
+			return sandbox_fail(why, whylen, "dropping the bounding set");
+		}
+	for (cap = 0; cap <= last && rc == 0; cap++) {
+		if (cap_get_flag(c, cap, CAP_PERMITTED, &have) < 0)
+			rc = -1;
+		else if (cap >= 64 || !(keep & (1ULL << cap)) || have != CAP_SET)
+			rc = cap_set_flag(c, CAP_PERMITTED, 1, &cap, CAP_CLEAR) |
+			    cap_set_flag(c, CAP_EFFECTIVE, 1, &cap, CAP_CLEAR);
+		else
+			rc = cap_set_flag(c, CAP_EFFECTIVE, 1, &cap, CAP_SET);
+	}
+	if (rc == 0)
+		rc = cap_clear_flag(c, CAP_INHERITABLE);
+	if (rc == 0)
+		rc = cap_set_proc(c);
+	cap_free(c);
+	if (rc < 0)
+		return sandbox_fail(why, whylen, "keeping the hooks' capabilities");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return sandbox_fail(why, whylen, "clearing ambient capabilities");
+	return 0;
+}
+
 /*
  * What the engine's loop, its netlink sockets, reloads (files come as
  * descriptors from the privileged side), logging and libc's own needs

@@ -1,6 +1,6 @@
 # Privilege separation (docs/hooks.md, "Privileges"): the running engine is
 # its [engine] user with CAP_NET_ADMIN alone, no_new_privs and a seccomp
-# filter; a reload still applies (the privileged side reads the root-only
+# filter; the privileged side and the spawner keep only what hooks need; a reload still applies (the privileged side reads the root-only
 # file); a hook runs after the drop as its hook_user with its hook_caps; a
 # killed spawner is replaced and later hooks run.
 . "$(dirname "$0")/../lib.sh"
@@ -44,6 +44,19 @@ expect_eq privsep_engine_no_new_privs 1 "$(status NoNewPrivs)"
 expect_eq privsep_engine_seccomp_filter 2 "$(status Seccomp)"
 priv_pid=$(sed -n 's/.*privileged side started, pid \([0-9]*\).*/\1/p' "$work/engine.log")
 check privsep_privileged_side_is_root [ "$(awk '/^Uid/ { print $2 }' "/proc/$priv_pid/status")" = 0 ]
+# The privileged side and the spawner keep what running hooks needs:
+# CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP (bits 5-8) and the union
+# of the hook_caps, here CAP_NET_ADMIN (bit 12); nothing else can return.
+pstatus() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+sp_pid=$(sed -n 's/.*priv: spawner started, pid \([0-9]*\).*/\1/p' "$work/engine.log" | tail -1)
+for who in priv sp; do
+	eval pid=\$${who}_pid
+	grep -E '^(Uid|CapPrm|CapEff|CapBnd|CapAmb):' "/proc/$pid/status" |
+	    tr '\t' ' ' | sed "s/^/    $who status: /"
+	expect_eq privsep_${who}_effective_caps_trimmed 00000000000011e0 "$(pstatus "$pid" CapEff)"
+	expect_eq privsep_${who}_permitted_caps_trimmed 00000000000011e0 "$(pstatus "$pid" CapPrm)"
+	expect_eq privsep_${who}_bounding_set_trimmed 00000000000011e0 "$(pstatus "$pid" CapBnd)"
+done
 
 knock() {
 	python3 "$top/tests/tools/spoof_knock.py" 127.0.0.1 1 7000 7001 >/dev/null
@@ -89,6 +102,24 @@ check privsep_hook_queued_while_spawner_down_runs engine_log_wait \
     'hook-identity event=open ip=10.77.0.6 ' 5
 grep -E 'waits for the spawner|sent to the new spawner|spawner \(pid [0-9]*\)|spawner started|10.77.0.6' "$work/engine.log" |
     sed 's/^/    /'
+# A new spawner is made from the trimmed privileged side.
+new_pid=$(sed -n 's/.*priv: spawner started, pid \([0-9]*\).*/\1/p' "$work/engine.log" | tail -1)
+expect_eq privsep_new_spawner_bounding_set_trimmed 00000000000011e0 "$(pstatus "$new_pid" CapBnd)"
+
+# A reload cannot give a hook a capability given up at start: refused,
+# with the reason, and the running configuration stays.
+cfg=$(write_cfg "[knock raw]
+sequence = udp:7200 udp:7201
+open = tcp:8081
+exec = $work/bin/whoami.sh %EVENT% %IP%
+hook_caps = net_raw")
+kill -HUP "$engine_pid"
+check privsep_reload_new_cap_refused engine_log_wait \
+    'reload: hook_caps cap_net_raw: not among the capabilities nfq-trigger kept when it started; restart it' 5
+grep 'hook_caps cap_net_raw' "$work/engine.log" | sed 's/^/    /'
+check privsep_refused_reload_keeps_running_config sh -c \
+    "! nft list set inet nfq_trigger raw_allow4 >/dev/null 2>&1 && nft list set inet nfq_trigger web_allow4 >/dev/null"
+
 stop_engine
 check privsep_engine_exit_status [ "$engine_status" = 0 ]
 check privsep_no_seccomp_kill sh -c "! grep -qi 'signal 31\|bad system call' '$work/engine.log'"
