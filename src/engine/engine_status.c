@@ -348,10 +348,12 @@ status_queue(const struct queue_view *v, bool json, bool first,
 	if (!json) {
 		control_printf(r, "queue %u: %llu received, %llu accepted, %llu dropped, "
 		    "%llu held (%llu now), %llu malformed, %llu bypassed (maintenance), "
-		    "%llu ENOBUFS, %llu verdict errors\n", v->queue, U(c->packets),
+		    "%llu ENOBUFS, %llu verdict errors, %llu failed verdict sends "
+		    "(retried)\n", v->queue, U(c->packets),
 		    U(c->accepted), U(c->dropped), U(c->held),
 		    U(c->held - c->held_verdicts), U(v->qs->malformed),
-		    U(v->qs->bypassed), U(c->enobufs), U(c->verdict_errors));
+		    U(v->qs->bypassed), U(c->enobufs), U(c->verdict_errors),
+		    U(c->verdict_send_failures));
 		if (v->have_kernel)
 			control_printf(r, "    kernel: %u waiting, %llu queue drops, "
 			    "%llu user drops, id sequence %llu", v->k.waiting,
@@ -366,11 +368,12 @@ status_queue(const struct queue_view *v, bool json, bool first,
 	}
 	control_printf(r, "%s\n    {\"queue\": %u, \"received\": %llu, \"accepted\": %llu, "
 	    "\"dropped\": %llu, \"held\": %llu, \"held_now\": %llu, \"malformed\": %llu, "
-	    "\"bypassed\": %llu, \"enobufs\": %llu, \"verdict_errors\": %llu",
+	    "\"bypassed\": %llu, \"enobufs\": %llu, \"verdict_errors\": %llu, "
+	    "\"verdict_send_failures\": %llu",
 	    first ? "" : ",", v->queue, U(c->packets), U(c->accepted),
 	    U(c->dropped), U(c->held), U(c->held - c->held_verdicts),
 	    U(v->qs->malformed), U(v->qs->bypassed), U(c->enobufs),
-	    U(c->verdict_errors));
+	    U(c->verdict_errors), U(c->verdict_send_failures));
 	if (v->have_kernel)
 		control_printf(r, ", \"kernel\": {\"waiting\": %u, \"queue_dropped\": %llu, "
 		    "\"user_dropped\": %llu, \"id_sequence\": %llu}", v->k.waiting,
@@ -384,6 +387,7 @@ void
 engine_status(struct engine *e, bool json, struct control_reply *r)
 {
 	const struct event_counters *ec = events_counters(e->events);
+	const struct nft_counters *nc = nft_counters(e->nft);
 	const struct nflog_counters *lc;
 	struct bypass_view b;
 	struct queue_view v;
@@ -412,6 +416,11 @@ engine_status(struct engine *e, bool json, struct control_reply *r)
 			control_printf(r, "nflog group %u: %llu packets, %llu ENOBUFS\n",
 			    nflog_source_group(e->nflog), U(lc->packets), U(lc->enobufs));
 		}
+		control_printf(r, "nftables: %llu batches, %llu elements added, %llu deleted, "
+		    "%llu refused, %llu set full, %llu retried flushes, %llu lost, "
+		    "%llu table rebuilds\n", U(nc->batches_sent), U(nc->elems_added),
+		    U(nc->elems_deleted), U(nc->elems_failed), U(nc->set_full),
+		    U(nc->flush_retries), U(nc->elems_lost), U(nc->table_recreated));
 		status_triggers(e, false, r);
 		return;
 	}
@@ -436,6 +445,12 @@ engine_status(struct engine *e, bool json, struct control_reply *r)
 		    nflog_source_group(e->nflog), U(lc->packets), U(lc->enobufs));
 	} else
 		control_printf(r, "null");
+	control_printf(r, ",\n  \"nftables\": {\"batches\": %llu, \"added\": %llu, "
+	    "\"deleted\": %llu, \"refused\": %llu, \"set_full\": %llu, "
+	    "\"retried_flushes\": %llu, \"lost\": %llu, \"table_rebuilds\": %llu}",
+	    U(nc->batches_sent), U(nc->elems_added), U(nc->elems_deleted),
+	    U(nc->elems_failed), U(nc->set_full), U(nc->flush_retries),
+	    U(nc->elems_lost), U(nc->table_recreated));
 	control_printf(r, ",\n  \"triggers\": [");
 	status_triggers(e, true, r);
 	control_printf(r, "]}\n");
@@ -484,6 +499,9 @@ metrics_queues(struct engine *e, struct control_reply *r)
 	QUEUE_FAMILY("nfq_trigger_queue_verdict_errors_total", "counter",
 	    "Verdicts the kernel refused or that could not be sent.",
 	    v[i].c->verdict_errors);
+	QUEUE_FAMILY("nfq_trigger_queue_verdict_send_failures_total", "counter",
+	    "Verdict sends that failed and were kept to be sent again.",
+	    v[i].c->verdict_send_failures);
 	QUEUE_FAMILY("nfq_trigger_kernel_queue_waiting", "gauge",
 	    "Packets in the kernel queue without a verdict.", v[i].k.waiting);
 	QUEUE_FAMILY("nfq_trigger_kernel_queue_dropped_total", "counter",
@@ -523,6 +541,15 @@ metrics_kernel(struct engine *e, struct control_reply *r)
 	    "nfq_trigger_nft_elements_total{op=\"delete\"} %llu\n"
 	    "nfq_trigger_nft_elements_total{op=\"refused\"} %llu\n",
 	    U(nc->elems_added), U(nc->elems_deleted), U(nc->elems_failed));
+	family(r, "nfq_trigger_nft_set_full_total", "counter",
+	    "Elements the kernel refused because their set was full.");
+	control_printf(r, "nfq_trigger_nft_set_full_total %llu\n", U(nc->set_full));
+	family(r, "nfq_trigger_nft_flush_retries_total", "counter",
+	    "Element batches sent again after a failed send or a netlink error.");
+	control_printf(r, "nfq_trigger_nft_flush_retries_total %llu\n", U(nc->flush_retries));
+	family(r, "nfq_trigger_nft_elements_lost_total", "counter",
+	    "Element changes given up after their last retry.");
+	control_printf(r, "nfq_trigger_nft_elements_lost_total %llu\n", U(nc->elems_lost));
 	family(r, "nfq_trigger_nft_table_rebuilds_total", "counter",
 	    "Times the table vanished and was rebuilt.");
 	control_printf(r, "nfq_trigger_nft_table_rebuilds_total %llu\n",

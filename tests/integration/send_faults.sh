@@ -11,10 +11,11 @@ if ! command -v strace >/dev/null 2>&1; then
 	exit 1
 fi
 
-cfg=$(write_config faults.ini <<'INI'
+cfg=$(write_config faults.ini <<INI
 [engine]
 queue = 0
 fail_open = no
+control = $work/control.sock
 
 [knock short]
 sequence = udp:7300 udp:7301
@@ -71,6 +72,11 @@ expect_eq verdict_send_failures_leave_nothing_queued 0 "$waiting"
 line=$(engine_counters 'queue 0: ')
 check verdict_send_failures_every_packet_verdicted sh -c "echo '$line' | grep -q ' 20 packets, 20 accepted,'"
 check verdict_send_failures_counted sh -c "echo '$line' | grep -Eq ' [1-9][0-9]* failed verdict sends'"
+ctl() { "$NFQT" -c "$cfg" "$@"; }
+sends=$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["queues"][0]["verdict_send_failures"])')
+check verdict_send_failures_in_status [ "${sends:-0}" -ge 8 ]
+check verdict_send_failures_in_metrics sh -c \
+    "'$NFQT' -c '$cfg' metrics | grep -Eqx 'nfq_trigger_queue_verdict_send_failures_total\{queue=\"0\"\} $sends'"
 
 # ENOBUFS on receive (injected: the datagrams stay in the socket): counted
 # as overruns, and every packet still gets its verdict.
@@ -103,6 +109,10 @@ uninject
 check element_retries_logged_before_loss grep -q 'try 7 of 7' "$work/engine.log"
 line=$(engine_counters 'nftables: ')
 check element_lost_counted sh -c "echo '$line' | grep -q ' 1 lost,'"
+check element_lost_in_status sh -c "'$NFQT' -c '$cfg' status | grep -q '^nftables: .* 1 lost,'"
+check element_lost_in_metrics sh -c "'$NFQT' -c '$cfg' metrics | grep -qx 'nfq_trigger_nft_elements_lost_total 1'"
+check element_retries_in_metrics sh -c \
+    "'$NFQT' -c '$cfg' metrics | grep -Eqx 'nfq_trigger_nft_flush_retries_total [1-9][0-9]*'"
 expect_eq element_lost_not_in_set "" "$(allow_members late_allow4)"
 # The engine goes on: the next knock of that trigger opens.
 udp_frame 127.0.0.1 7400
