@@ -53,9 +53,11 @@ NFQT_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -iquote src \
              -DNFQT_VERSION='"$(VERSION)"' -DNFQT_SYSCONFDIR='"$(SYSCONFDIR)"' \
              $(HARDEN_CFLAGS)
 NFQT_LDFLAGS := $(HARDEN_LDFLAGS)
-# libfko (fwknop's library, format = fwknop of [spa]) ships no pkg-config file.
+# libfko (fwknop's library, format = fwknop of [spa]) ships no pkg-config
+# file. The engine loads it only for such a trigger (src/fwknop/fwknop.c);
+# tests, tools, benchmarks and fuzz targets that build fwknop packets link it.
 FKO_LIBS  := -lfko
-LDLIBS    += $(PKG_LIBS) $(FKO_LIBS)
+LDLIBS    += $(PKG_LIBS)
 
 # A folder under src/ is a layer (docs/design.md). The core (src/core) is a
 # library of its own that links libsodium alone: tools/check-core fails the
@@ -122,16 +124,16 @@ $(UNIT_CORE): $(O)/tests/%: tests/unit/%.c tests/unit/unit.h $(O)/libcore.a
 $(O)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(NFQT_LDFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(LINK_ALL) \
-	    $(LDLIBS) $(shell pkg-config --libs cmocka)
+	    $(LDLIBS) $(FKO_LIBS) $(shell pkg-config --libs cmocka)
 
 # Test drivers (tests/tools/*.c) and benchmarks (bench/*.c) link the library too.
 $(O)/tools/%: tests/tools/%.c $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(NFQT_LDFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(NFQT_LDFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS) $(FKO_LIBS)
 
 $(O)/bench/%: bench/%.c $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(NFQT_LDFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(NFQT_LDFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS) $(FKO_LIBS)
 
 TOOLS     := $(patsubst tests/tools/%.c,$(O)/tools/%,$(wildcard tests/tools/*.c))
 
@@ -187,7 +189,7 @@ fuzz:
 	mkdir -p build-fuzz/bin
 	for f in $(FUZZ_SRC); do \
 	    $(FUZZ_CC) $(FUZZ_FLAGS) $(NFQT_CFLAGS) \
-	        -o build-fuzz/bin/$$(basename $$f .c) $$f build-fuzz/libnfqt.a build-fuzz/libcore.a $(LDLIBS) || exit 1; \
+	        -o build-fuzz/bin/$$(basename $$f .c) $$f build-fuzz/libnfqt.a build-fuzz/libcore.a $(LDLIBS) $(FKO_LIBS) || exit 1; \
 	done
 
 # Rewrites rules/dumps/*.nft from the tables the engine builds for rules/*.ini

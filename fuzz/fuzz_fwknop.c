@@ -34,8 +34,13 @@ static struct config_spa spa;
 static void
 setup(void)
 {
+	char why[256];
 	int i;
 
+	if (fwknop_load(why, sizeof(why)) < 0) {
+		fprintf(stderr, "fuzz_fwknop: %s\n", why);
+		abort();
+	}
 	snprintf(spa.name, sizeof(spa.name), "fw");
 	/* The corpus's keys: 32 bytes 0x41.., 64 bytes 0x61... */
 	for (i = 0; i < 32; i++)

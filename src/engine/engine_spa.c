@@ -139,7 +139,16 @@ engine_spa_queued(struct engine *e, const struct engine_packet *ep,
 static int
 engine_spa_prepare(struct engine *e, const struct config *cfg, void **next)
 {
+	char why[256];
+	int i;
+
 	(void)e;
+	for (i = 0; i < cfg->nspas; i++)
+		if (cfg->spas[i].format == CONFIG_SPA_FWKNOP && fwknop_load(why, sizeof(why)) < 0) {
+			log_warnx("spa %s: format = fwknop needs libfko: %s", cfg->spas[i].name,
+			    why);
+			return -1;
+		}
 	if ((*next = spa_set_new(cfg, engine_wall_ms(), NULL)) == NULL) {
 		log_warnx("spa: replay caches: out of memory");
 		return -1;

@@ -2,6 +2,7 @@
  * fwknop's SPA datagrams through libfko: see fwknop.h for the order of the
  * checks. libfko is GPL-2.0-or-later, as we are.
  */
+#include <dlfcn.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -18,6 +19,52 @@
 #include "fwknop/fwknop.h"
 
 #define FWKNOP_TIME_MAX	253402300799LL	/* 9999-12-31 23:59:59 UTC */
+#define FWKNOP_LIB	"libfko.so.3"
+
+/* libfko's calls we make, found by fwknop_load(). */
+static struct {
+	void *handle;
+	__typeof__(fko_new_with_data) *new_with_data;
+	__typeof__(fko_set_spa_hmac_type) *set_spa_hmac_type;
+	__typeof__(fko_verify_hmac) *verify_hmac;
+	__typeof__(fko_decrypt_spa_data) *decrypt_spa_data;
+	__typeof__(fko_get_spa_message_type) *get_spa_message_type;
+	__typeof__(fko_get_timestamp) *get_timestamp;
+	__typeof__(fko_get_spa_message) *get_spa_message;
+	__typeof__(fko_get_spa_digest) *get_spa_digest;
+	__typeof__(fko_errstr) *errstr;
+	__typeof__(fko_destroy) *destroy;
+} fko;
+
+int
+fwknop_load(char *why, size_t whylen)
+{
+	void *h;
+	bool ok;
+
+	if (fko.handle != NULL)
+		return 0;
+	if ((h = dlopen(FWKNOP_LIB, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(why, whylen, "%s", dlerror());
+		return -1;
+	}
+	/* POSIX's way to a function pointer from dlsym(). */
+#define FKO_SYM(field) (*(void **)&fko.field = dlsym(h, "fko_" #field)) != NULL
+	ok = FKO_SYM(new_with_data) && FKO_SYM(set_spa_hmac_type) &&
+	    FKO_SYM(verify_hmac) && FKO_SYM(decrypt_spa_data) &&
+	    FKO_SYM(get_spa_message_type) && FKO_SYM(get_timestamp) &&
+	    FKO_SYM(get_spa_message) && FKO_SYM(get_spa_digest) && FKO_SYM(errstr) &&
+	    FKO_SYM(destroy);
+#undef FKO_SYM
+	if (!ok) {
+		snprintf(why, whylen, "%s: %s", FWKNOP_LIB, dlerror());
+		dlclose(h);
+		memset(&fko, 0, sizeof(fko));
+		return -1;
+	}
+	fko.handle = h;
+	return 0;
+}
 
 /* fwknopd takes base64 characters only, and so do we. */
 static bool
@@ -115,11 +162,11 @@ message_check(const struct config_spa *t, fko_ctx_t ctx,
 	size_t n;
 
 	/* A time past year 9999 is no clock's: keeps ts * 1000 far from overflow. */
-	if (fko_get_spa_message_type(ctx, &type) != FKO_SUCCESS ||
-	    fko_get_timestamp(ctx, &ts) != FKO_SUCCESS || ts < 0 ||
+	if (fko.get_spa_message_type(ctx, &type) != FKO_SUCCESS ||
+	    fko.get_timestamp(ctx, &ts) != FKO_SUCCESS || ts < 0 ||
 	    ts > FWKNOP_TIME_MAX ||
-	    fko_get_spa_message(ctx, &msg) != FKO_SUCCESS || msg == NULL ||
-	    fko_get_spa_digest(ctx, &digest) != FKO_SUCCESS || digest == NULL) {
+	    fko.get_spa_message(ctx, &msg) != FKO_SUCCESS || msg == NULL ||
+	    fko.get_spa_digest(ctx, &digest) != FKO_SUCCESS || digest == NULL) {
 		snprintf(detail, dlen, "message fields missing");
 		return SPA_MALFORMED;
 	}
@@ -156,6 +203,10 @@ fwknop_decode(const struct config_spa *t, const uint8_t *buf, size_t len,
 
 	memset(rq, 0, sizeof(*rq));
 	detail[0] = '\0';
+	if (fko.handle == NULL) {
+		snprintf(detail, dlen, "%s is not loaded", FWKNOP_LIB);
+		return SPA_MALFORMED;
+	}
 	if (len < FWKNOP_DATA_MIN || len > FWKNOP_DATA_MAX) {
 		snprintf(detail, dlen, "%zu bytes, fwknop's are %d to %d", len,
 		    FWKNOP_DATA_MIN, FWKNOP_DATA_MAX);
@@ -168,29 +219,29 @@ fwknop_decode(const struct config_spa *t, const uint8_t *buf, size_t len,
 	memcpy(data, buf, len);
 	data[len] = '\0';
 	/* Stored only: no key yet, so nothing is decrypted. */
-	res = fko_new_with_data(&ctx, data, NULL, 0, FKO_ENC_MODE_CBC, NULL, 0,
+	res = fko.new_with_data(&ctx, data, NULL, 0, FKO_ENC_MODE_CBC, NULL, 0,
 	    FKO_HMAC_SHA256);
 	if (res != FKO_SUCCESS) {
-		snprintf(detail, dlen, "libfko: %s", fko_errstr(res));
+		snprintf(detail, dlen, "libfko: %s", fko.errstr(res));
 		return SPA_MALFORMED;
 	}
 	/* The HMAC first: nothing unauthenticated reaches the decryption. */
-	if ((res = fko_set_spa_hmac_type(ctx, FKO_HMAC_SHA256)) != FKO_SUCCESS ||
-	    (res = fko_verify_hmac(ctx, (const char *)t->fko_hmac,
+	if ((res = fko.set_spa_hmac_type(ctx, FKO_HMAC_SHA256)) != FKO_SUCCESS ||
+	    (res = fko.verify_hmac(ctx, (const char *)t->fko_hmac,
 	    t->fko_hmac_len)) != FKO_SUCCESS) {
-		snprintf(detail, dlen, "libfko: %s", fko_errstr(res));
-		fko_destroy(ctx);
+		snprintf(detail, dlen, "libfko: %s", fko.errstr(res));
+		fko.destroy(ctx);
 		/* Any failure here, a mismatch or a mangled tag, is a bad MAC. */
 		return SPA_BAD_MAC;
 	}
-	res = fko_decrypt_spa_data(ctx, (const char *)t->fko_key, t->fko_key_len);
+	res = fko.decrypt_spa_data(ctx, (const char *)t->fko_key, t->fko_key_len);
 	if (res != FKO_SUCCESS) {
-		snprintf(detail, dlen, "libfko: %s", fko_errstr(res));
-		fko_destroy(ctx);
+		snprintf(detail, dlen, "libfko: %s", fko.errstr(res));
+		fko.destroy(ctx);
 		return SPA_BAD_DECRYPT;
 	}
 	r = message_check(t, ctx, rq, detail, dlen);
-	fko_destroy(ctx);
+	fko.destroy(ctx);
 	sodium_memzero(data, sizeof(data));
 	return r;
 }

@@ -22,7 +22,13 @@
 #define FWKNOP_DATA_MAX		1500
 
 /*
- * Check buf[0..len) for trigger t, in this order: size and characters;
+ * Load libfko, once: the engine pays for it (and for gpgme, which it
+ * pulls in) only when a trigger has format = fwknop. 0, or -1 with why.
+ */
+int fwknop_load(char *why, size_t whylen);
+
+/*
+ * Check buf[0..len) for trigger t (after fwknop_load()), in this order: size and characters;
  * HMAC under t's HMAC key (before any decryption); Rijndael decryption and
  * decoding; message type (an access request: a command, -C, or a NAT
  * request, -N, is refused); the request "ADDR,proto/port[,proto/port]"

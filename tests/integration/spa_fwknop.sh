@@ -94,3 +94,27 @@ $UDP sendfile ::1 62201 "$work/six.bin"
 sleep 0.3
 expect_eq fwknop_ipv6_opens open "$(tcp_probe ::1 2222)"
 stop_engine
+
+# libfko is loaded only for a fwknop trigger, and a reload that adds one
+# loads it under the engine's seccomp filter.
+plain=$(write_config plain.ini <<INI
+[engine]
+queue = 0
+copy_range = 1500
+
+[knock other]
+sequence = udp:7000 udp:7001
+open = tcp:2223
+INI
+)
+start_engine "$plain" -v || exit 1
+expect_eq fwknop_libfko_not_loaded_without_trigger 0 "$(grep -c libfko "/proc/$engine_pid/maps")"
+cp "$cfg" "$plain"
+kill -HUP "$engine_pid"
+check fwknop_reload_adds_trigger engine_log_wait 'reload: .* loaded' 5
+check fwknop_libfko_loaded_by_reload grep -q libfko "/proc/$engine_pid/maps"
+expect_eq fwknop_closed_to_new_source_before closed "$(tcp_probe 127.0.0.1 2222 127.0.0.11)"
+sendfrom 127.0.0.11 -A tcp/2222 --key-base64-hmac "$H"
+expect_eq fwknop_opens_after_reload open "$(tcp_probe 127.0.0.1 2222 127.0.0.11)"
+stop_engine
+check fwknop_engine_exits_zero [ "$engine_status" = 0 ]
