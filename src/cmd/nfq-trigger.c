@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,8 @@ run_engine(const char *path, bool daemonize, int verbose)
 		daemon_ready(ready_fd);
 		log_init(1, verbose);
 	}
+	/* Start-up's buffers (dumps, the config text) go back to the kernel. */
+	malloc_trim(0);
 	sdnotify_send("READY=1");
 	log_info("running");
 	status = engine_run(e);
