@@ -16,6 +16,8 @@ cfg=$(write_config faults.ini <<INI
 queue = 0
 fail_open = no
 control = $work/control.sock
+# a spoofed burst of 10000 packets waits in the kernel, none dropped
+queue_maxlen = 65536
 
 [knock short]
 sequence = udp:7300 udp:7301
@@ -25,6 +27,11 @@ allow_timeout = 60s
 [knock late]
 sequence = udp:7400 udp:7401
 open = tcp:2227
+allow_timeout = 60s
+
+[knock many]
+sequence = udp:7500 udp:7501
+open = tcp:2228
 allow_timeout = 60s
 INI
 )
@@ -119,5 +126,19 @@ udp_frame 127.0.0.1 7400
 udp_frame 127.0.0.1 7401
 sleep 0.3
 expect_eq element_after_loss_next_knock_allowed 127.0.0.1 "$(allow_members late_allow4)"
+
+# More element changes wait than one batch takes (4096) while the kernel
+# refuses them: the queue is not read until they are sent (the kernel
+# holds the packets), then every source's element is in the set and no
+# packet was dropped (queue_check at stop_engine).
+inject sendmsg 1..5
+python3 "$top/tests/tools/spoof_knock.py" 127.0.0.1 5000 7500 7501 >/dev/null
+check pending_full_pauses_sources engine_log_wait \
+    'nftables: [0-9]* element changes wait; packet sources paused until they are sent' 10
+check pending_sent_sources_read_again engine_log_wait 'nftables: packet sources read again' 10
+uninject
+sleep 1
+expect_eq pending_full_every_element_in_set 5000 "$(allow_members many_allow4 | wc -w)"
+grep -E 'paused|read again|elements sent after' "$work/engine.log" | sed 's/^/    /'
 stop_engine
 expect_eq send_faults_engine_exits_zero 0 "$engine_status"
