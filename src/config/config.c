@@ -418,9 +418,9 @@ cfg_set_user(struct parse *p, const char *v, char *out, int *line)
 }
 
 static void
-cfg_cap_word(struct parse *p, const char *w, int i)
+cfg_cap_word(struct parse *p, const char *w, int i, void *arg)
 {
-	struct config_run_as *ra = p->run_as;
+	struct config_run_as *ra = arg;
 	char name[64], sb[SHOW_BUF];
 	cap_value_t cap;
 
@@ -441,8 +441,7 @@ void
 cfg_set_caps(struct parse *p, const char *v, struct config_run_as *ra)
 {
 	ra->caps = 0;
-	p->run_as = ra;
-	cfg_words_each(p, v, cfg_cap_word);
+	cfg_words_each(p, v, cfg_cap_word, ra);
 	ra->caps_line = p->lineno;
 }
 
@@ -562,10 +561,8 @@ cfg_hook_clear(struct config_hook *h)
 	memset(h, 0, sizeof(*h));
 }
 
-/* Calls fn on every blank-separated word of v; returns how many. */
 int
-cfg_words_each(struct parse *p, const char *v,
-    void (*fn)(struct parse *, const char *, int))
+cfg_words_each(struct parse *p, const char *v, cfg_word_fn *fn, void *arg)
 {
 	char tok[CONFIG_LINE_MAX + 1];
 	size_t n;
@@ -582,11 +579,25 @@ cfg_words_each(struct parse *p, const char *v,
 			n = sizeof(tok) - 1;	/* inih's line is shorter */
 		memcpy(tok, v, n);
 		tok[n] = '\0';
-		fn(p, tok, count++);
+		fn(p, tok, count++, arg);
 		v += n;
 		while (*v != '\0' && !cfg_is_blank(*v))
 			v++;
 	}
+}
+
+void
+cfg_words_list(struct parse *p, const char *v, cfg_word_fn *fn, void *arg, int max,
+    const char *what, int *n)
+{
+	int count = cfg_words_each(p, v, fn, arg);
+
+	if (count == 0)
+		cfg_verr(p, "no %s", what);
+	else if (count > max)
+		cfg_verr(p, "%d %s, at most %d", count, what, max);
+	else
+		*n = count;
 }
 
 /* An absolute path for key and state: the daemon's directory is "/". */

@@ -115,13 +115,14 @@ count_block_timeout(struct parse *p, const char *v)
 }
 
 static void
-count_allow_one(struct parse *p, const char *tok, int i)
+count_allow_one(struct parse *p, const char *tok, int i, void *arg)
 {
 	struct config_count *c = count_of(p);
 	struct config_prefix px = { 0 };
 	char why[MATCH_WHY_MAX];
 	int family = 0, j;
 
+	(void)arg;
 	if (i >= CONFIG_ALLOW_MAX) {
 		if (i == CONFIG_ALLOW_MAX)
 			cfg_verr(p, "more than %d prefixes", CONFIG_ALLOW_MAX);
@@ -145,7 +146,7 @@ count_allow_one(struct parse *p, const char *tok, int i)
 static void
 count_allow(struct parse *p, const char *v)
 {
-	cfg_words_each(p, v, count_allow_one);
+	cfg_words_each(p, v, count_allow_one, NULL);
 }
 
 static void

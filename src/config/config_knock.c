@@ -145,34 +145,34 @@ knock_defaults(void *t)
 	k->lookahead = 5;
 }
 
-/* Calls fn on every blank-separated word of v; returns how many. */
+/* Where the frames of sequence or close_sequence go, and how errors name them. */
+struct frames_into {
+	struct config_knock_frame *frames;	/* CONFIG_KNOCK_FRAMES_MAX */
+	const char *label;
+};
 
 static void
-knock_frame(struct parse *p, const char *tok, int i)
+knock_frame(struct parse *p, const char *tok, int i, void *arg)
 {
-	struct config_knock *k = knock_of(p);
+	const struct frames_into *into = arg;
 	struct config_knock_frame spare;
 	char why[WHY_MAX], sb[SHOW_BUF];
 
 	/* Frames past the limit are still checked, into a spare. */
 	if (!frame_parse(tok, i < CONFIG_KNOCK_FRAMES_MAX ?
-	    &k->frames[i] : &spare, why))
-		cfg_perr(p, p->lineno, "%s: frame '%s': %s", p->ctx,
+	    &into->frames[i] : &spare, why))
+		cfg_perr(p, p->lineno, "%s: %sframe '%s': %s", p->ctx, into->label,
 		    cfg_show(tok, sb, sizeof(sb)), why);
 }
 
 static void
 knock_sequence(struct parse *p, const char *v)
 {
-	int n;
+	struct config_knock *k = knock_of(p);
+	struct frames_into into = { k->frames, "" };
 
-	n = cfg_words_each(p, v, knock_frame);
-	if (n == 0)
-		cfg_verr(p, "no frames");
-	else if (n > CONFIG_KNOCK_FRAMES_MAX)
-		cfg_verr(p, "%d frames, at most %d", n, CONFIG_KNOCK_FRAMES_MAX);
-	else
-		knock_of(p)->nframes = n;
+	cfg_words_list(p, v, knock_frame, &into, CONFIG_KNOCK_FRAMES_MAX, "frames",
+	    &k->nframes);
 }
 
 /* "tcp:22" or "udp:53": a port word of open; anything else is an address. */
@@ -191,39 +191,23 @@ dest_same(const struct config_dest *a, const struct config_dest *b)
 }
 
 static void
-knock_close_frame(struct parse *p, const char *tok, int i)
-{
-	struct config_knock *k = knock_of(p);
-	struct config_knock_frame spare;
-	char why[WHY_MAX], sb[SHOW_BUF];
-
-	if (!frame_parse(tok, i < CONFIG_KNOCK_FRAMES_MAX ?
-	    &k->close_frames[i] : &spare, why))
-		cfg_perr(p, p->lineno, "%s: close_sequence: frame '%s': %s", p->ctx,
-		    cfg_show(tok, sb, sizeof(sb)), why);
-}
-
-static void
 knock_close_sequence(struct parse *p, const char *v)
 {
-	int n;
+	struct config_knock *k = knock_of(p);
+	struct frames_into into = { k->close_frames, "close_sequence: " };
 
-	n = cfg_words_each(p, v, knock_close_frame);
-	if (n == 0)
-		cfg_verr(p, "no frames");
-	else if (n > CONFIG_KNOCK_FRAMES_MAX)
-		cfg_verr(p, "%d frames, at most %d", n, CONFIG_KNOCK_FRAMES_MAX);
-	else
-		knock_of(p)->nclose = n;
+	cfg_words_list(p, v, knock_frame, &into, CONFIG_KNOCK_FRAMES_MAX, "frames",
+	    &k->nclose);
 }
 
 /* "24" (IPv4 sources get their /24) or "24 64" (and IPv6 ones their /64). */
 static void
-knock_open_prefix_len(struct parse *p, const char *tok, int i)
+knock_open_prefix_len(struct parse *p, const char *tok, int i, void *arg)
 {
 	uint16_t n;
 	char sb[SHOW_BUF];
 
+	(void)arg;
 	if (i > 1)
 		return;
 	if (!cfg_u16_parse(tok, strlen(tok), &n) || (i == 0 && (n < 8 ||
@@ -242,7 +226,7 @@ knock_open_prefix_len(struct parse *p, const char *tok, int i)
 static void
 knock_open_prefix(struct parse *p, const char *v)
 {
-	int n = cfg_words_each(p, v, knock_open_prefix_len);
+	int n = cfg_words_each(p, v, knock_open_prefix_len, NULL);
 
 	if (n == 0 || n > 2)
 		cfg_verr(p, "want the IPv4 prefix length, and optionally the "

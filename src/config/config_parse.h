@@ -65,7 +65,6 @@ struct parse {
 	const struct cfg_kind *kind;	/* of the trigger section being read */
 	void *trigger;			/* its trigger, in cfg or scratch */
 	bool scratch;			/* an error: its keys are still checked */
-	struct config_run_as *run_as;	/* hook_caps being parsed */
 };
 
 /*
@@ -155,8 +154,15 @@ bool cfg_u64_parse(const char *s, size_t n, uint64_t *out);
 bool cfg_u16_parse(const char *s, size_t n, uint16_t *out);
 const char *cfg_duration_parse(const char *text, uint64_t *ms);
 bool cfg_port_parse(const char *s, size_t n, struct config_port *out, char *why);
-int cfg_words_each(struct parse *p, const char *v,
-    void (*fn)(struct parse *, const char *, int));
+/* fn(p, word, index, arg) for every blank-separated word of v; returns how many. */
+typedef void cfg_word_fn(struct parse *p, const char *word, int i, void *arg);
+int cfg_words_each(struct parse *p, const char *v, cfg_word_fn *fn, void *arg);
+/*
+ * A list of 1 to max words, each given to fn: their number into *n, or the
+ * error "no WHAT" / "N WHAT, at most MAX" (*n unchanged).
+ */
+void cfg_words_list(struct parse *p, const char *v, cfg_word_fn *fn, void *arg,
+    int max, const char *what, int *n);
 
 /* Setters: each checks the value of p->key and reports its own error. */
 bool cfg_set_uint(struct parse *p, const char *v, uint64_t min, uint64_t max,

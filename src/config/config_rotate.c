@@ -89,7 +89,7 @@ pool_add(struct parse *p, struct config_pool *pool, const uint8_t *addr,
  * must stand alone in its family.
  */
 static void
-rotate_pool_one(struct parse *p, const char *tok, int i)
+rotate_pool_one(struct parse *p, const char *tok, int i, void *arg)
 {
 	struct match_prefix px;
 	struct config_pool *pool;
@@ -98,6 +98,7 @@ rotate_pool_one(struct parse *p, const char *tok, int i)
 	int family = 0, alen, host, k, b;
 
 	(void)i;
+	(void)arg;
 	if (match_prefix_parse(tok, &family, &px, why, sizeof(why)) == -1) {
 		cfg_verr(p, "%s", why);
 		return;
@@ -135,7 +136,7 @@ rotate_pool_one(struct parse *p, const char *tok, int i)
 static void
 rotate_pool(struct parse *p, const char *v)
 {
-	cfg_words_each(p, v, rotate_pool_one);
+	cfg_words_each(p, v, rotate_pool_one, NULL);
 }
 
 static const struct key rotate_keys[] = {

@@ -65,9 +65,9 @@ spa_key(struct parse *p, const char *v)
 }
 
 static void
-spa_open_port(struct parse *p, const char *tok, int i)
+spa_open_port(struct parse *p, const char *tok, int i, void *arg)
 {
-	struct config_spa *s = spa_of(p);
+	struct config_spa *s = arg;
 	struct config_port port;
 	char why[WHY_MAX], sb[SHOW_BUF];
 	int j;
@@ -89,15 +89,9 @@ spa_open_port(struct parse *p, const char *tok, int i)
 static void
 spa_open(struct parse *p, const char *v)
 {
-	int n;
+	struct config_spa *s = spa_of(p);
 
-	n = cfg_words_each(p, v, spa_open_port);
-	if (n == 0)
-		cfg_verr(p, "no ports");
-	else if (n > CONFIG_OPEN_MAX)
-		cfg_verr(p, "%d ports, at most %d", n, CONFIG_OPEN_MAX);
-	else
-		spa_of(p)->nopen = n;
+	cfg_words_list(p, v, spa_open_port, s, CONFIG_OPEN_MAX, "ports", &s->nopen);
 }
 
 static void
