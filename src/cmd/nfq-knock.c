@@ -174,102 +174,107 @@ parse_counter(const char *s)
 
 static void args_check(struct opts *, int, char **);
 
+enum { OPT_COUNTER_FILE = 256, OPT_COUNTER, OPT_SPA, OPT_KEY, OPT_PORT,
+    OPT_GEN_KEY, OPT_TWICE };
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "trigger", required_argument, NULL, 't' },
+	{ "counter-file", required_argument, NULL, OPT_COUNTER_FILE },
+	{ "counter", required_argument, NULL, OPT_COUNTER },
+	{ "print", no_argument, NULL, 'p' },
+	{ "spa", required_argument, NULL, OPT_SPA },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "address", required_argument, NULL, 'a' },
+	{ "gen-key", required_argument, NULL, OPT_GEN_KEY },
+	{ "twice", no_argument, NULL, OPT_TWICE },
+	{ "delay", required_argument, NULL, 'd' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* An option that takes its value as it is: where it goes, or NULL. */
+static const char **
+opt_string(struct opts *o, int c)
+{
+	switch (c) {
+	case 'c':		return &o->config;
+	case 't':		return &o->trigger;
+	case 'a':		return &o->address;
+	case OPT_COUNTER_FILE:	return &o->counter_file;
+	case OPT_SPA:		return &o->spa;
+	case OPT_KEY:		return &o->key;
+	case OPT_PORT:		return &o->port;
+	case OPT_GEN_KEY:	return &o->gen_key;
+	default:		return NULL;
+	}
+}
+
+/* One option of getopt_long's, c, into o. */
+static void
+parse_opt(struct opts *o, int c, char **argv)
+{
+	const char **str = opt_string(o, c);
+
+	if (str != NULL) {
+		*str = optarg;
+		return;
+	}
+	switch (c) {
+	case '4':
+	case '6':
+		/* Both: the knock goes over each family in turn. */
+		if (o->family != AF_UNSPEC && o->family != (c == '4' ? AF_INET : AF_INET6))
+			o->both = true;
+		o->family = c == '4' ? AF_INET : AF_INET6;
+		break;
+	case OPT_COUNTER:
+		o->counter = parse_counter(optarg);
+		o->counter_given = true;
+		break;
+	case 'p':
+		o->print = true;
+		break;
+	case OPT_TWICE:
+		o->twice = true;
+		break;
+	case 'd':
+		if (config_parse_duration(optarg, &o->delay_ms) == -1 ||
+		    o->delay_ms > DELAY_MAX_MS)
+			die(EXIT_USAGE, "--delay: '%s' is not a duration from "
+			    "0ms to 1m, such as 50ms", optarg);
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case 'V':
+		printf("nfq-knock %s\n", NFQT_VERSION);
+		exit(0);
+	case ':':
+		die(EXIT_USAGE, "%s needs a value", argv[optind - 1]);
+	default:
+		if (optopt > 0 && optopt < 256)
+			die(EXIT_USAGE, "unknown option -%c", optopt);
+		die(EXIT_USAGE, "unknown option %s", argv[optind - 1]);
+	}
+}
+
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_COUNTER_FILE = 256, OPT_COUNTER, OPT_SPA, OPT_KEY, OPT_PORT,
-	    OPT_GEN_KEY, OPT_TWICE };
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "trigger", required_argument, NULL, 't' },
-		{ "counter-file", required_argument, NULL, OPT_COUNTER_FILE },
-		{ "counter", required_argument, NULL, OPT_COUNTER },
-		{ "print", no_argument, NULL, 'p' },
-		{ "spa", required_argument, NULL, OPT_SPA },
-		{ "key", required_argument, NULL, OPT_KEY },
-		{ "port", required_argument, NULL, OPT_PORT },
-		{ "address", required_argument, NULL, 'a' },
-		{ "gen-key", required_argument, NULL, OPT_GEN_KEY },
-		{ "twice", no_argument, NULL, OPT_TWICE },
-		{ "delay", required_argument, NULL, 'd' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->family = AF_UNSPEC;
 	o->delay_ms = DELAY_DEFAULT_MS;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:46a:c:d:hpt:vV", longopts, NULL)) != -1) {
-		switch (c) {
-		case '4':
-		case '6':
-			/* Both: the knock goes over each family in turn. */
-			if (o->family != AF_UNSPEC && o->family != (c == '4' ?
-			    AF_INET : AF_INET6))
-				o->both = true;
-			o->family = c == '4' ? AF_INET : AF_INET6;
-			break;
-		case 'c':
-			o->config = optarg;
-			break;
-		case 't':
-			o->trigger = optarg;
-			break;
-		case OPT_COUNTER_FILE:
-			o->counter_file = optarg;
-			break;
-		case OPT_COUNTER:
-			o->counter = parse_counter(optarg);
-			o->counter_given = true;
-			break;
-		case 'p':
-			o->print = true;
-			break;
-		case OPT_SPA:
-			o->spa = optarg;
-			break;
-		case OPT_KEY:
-			o->key = optarg;
-			break;
-		case OPT_PORT:
-			o->port = optarg;
-			break;
-		case 'a':
-			o->address = optarg;
-			break;
-		case OPT_GEN_KEY:
-			o->gen_key = optarg;
-			break;
-		case OPT_TWICE:
-			o->twice = true;
-			break;
-		case 'd':
-			if (config_parse_duration(optarg, &o->delay_ms) == -1 ||
-			    o->delay_ms > DELAY_MAX_MS)
-				die(EXIT_USAGE, "--delay: '%s' is not a duration from "
-				    "0ms to 1m, such as 50ms", optarg);
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("nfq-knock %s\n", NFQT_VERSION);
-			exit(0);
-		case ':':
-			die(EXIT_USAGE, "%s needs a value", argv[optind - 1]);
-		default:
-			if (optopt > 0 && optopt < 256)
-				die(EXIT_USAGE, "unknown option -%c", optopt);
-			die(EXIT_USAGE, "unknown option %s", argv[optind - 1]);
-		}
-	}
+	while ((c = getopt_long(argc, argv, "+:46a:c:d:hpt:vV", longopts, NULL)) != -1)
+		parse_opt(o, c, argv);
 	args_check(o, argc, argv);
 }
 
