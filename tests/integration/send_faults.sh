@@ -35,18 +35,17 @@ open = tcp:2228
 allow_timeout = 60s
 INI
 )
-# strace injects a failure by turning the call into system call -1, which the
-# engine's seccomp filter would then see and kill it for: the filter logs
-# instead of killing here (NFQT_SECCOMP=log), and every other test keeps
-# the killing filter.
-export NFQT_SECCOMP=log
+# strace injects a failure by running another system call in place of the
+# real one: by default -1, which the engine's seccomp filter would kill it
+# for; getpid (syscall=getpid), which the filter allows, keeps the engine
+# under its real, killing filter here too.
 udp_frame() { timeout 0.3 hping3 -q -2 -c 1 -p "$2" "$1" >/dev/null 2>&1; true; }
 
 # inject SYSCALL WHEN [ERRNO]: fail SYSCALL's calls WHEN (strace's
 # first..last) with ERRNO (ENOMEM) until the test calls uninject.
 inject() {
 	strace -qq -f -p "$engine_pid" -o "$work/strace.$1" -e trace="$1" \
-	    -e inject="$1":error="${3:-ENOMEM}":when="$2" &
+	    -e inject="$1":error="${3:-ENOMEM}":syscall=getpid:when="$2" &
 	tracer=$!
 	# Attached when the engine shows a tracer.
 	for _ in $(seq 50); do
