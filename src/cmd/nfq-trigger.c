@@ -154,6 +154,12 @@ reload_done(void *arg, bool applied)
 	priv_reload_done(arg, applied);
 }
 
+static int
+reload_listen(void *arg, const char *path)
+{
+	return priv_listen(arg, path);
+}
+
 
 /* The daemon never reads the working directory: its config names root commands. */
 static const char *
@@ -173,7 +179,8 @@ default_config_path(bool daemonize)
 static int
 run_engine(const char *path, bool daemonize, int verbose)
 {
-	struct engine_reload_hooks rh = { .prepare = reload_prepare, .done = reload_done };
+	struct engine_reload_hooks rh = { .prepare = reload_prepare, .done = reload_done,
+	    .listen = reload_listen };
 	struct priv_client *pc;
 	struct config *cfg;
 	struct engine *e;

@@ -22,6 +22,7 @@
 #include "engine/control.h"
 #include "engine/loop.h"
 #include "util/log.h"
+#include "util/unixsock.h"
 
 enum client_state { CLIENT_READING, CLIENT_READY, CLIENT_WRITING };
 
@@ -474,79 +475,6 @@ control_counters(const struct control *c, uint64_t *served, uint64_t *refused)
 
 /* --- listening ------------------------------------------------------------ */
 
-static void
-unix_addr(struct sockaddr_un *sun, const char *path)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
-}
-
-/* Whether an engine answers on path: then it is not ours to replace. */
-static bool
-unix_in_use(const char *path)
-{
-	struct sockaddr_un sun;
-	bool used;
-	int fd;
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return false;
-	unix_addr(&sun, path);
-	used = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	close(fd);
-	return used;
-}
-
-/* The socket's directory, made owner-only when it is missing. */
-static void
-unix_dir(const char *path)
-{
-	char dir[CONFIG_SOCKET_PATH_MAX + 1], *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
-		return;
-	*slash = '\0';
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		log_warn("control: mkdir %s", dir);
-}
-
-static int
-unix_listen(const char *path)
-{
-	struct sockaddr_un sun;
-	mode_t mask;
-	int fd;
-
-	if (unix_in_use(path)) {
-		log_warnx("control: %s: another engine answers there; running "
-		    "without a control socket", path);
-		return -1;
-	}
-	unix_dir(path);
-	if (unlink(path) < 0 && errno != ENOENT) {
-		log_warn("control: %s", path);
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-		log_warn("control: socket");
-		return -1;
-	}
-	unix_addr(&sun, path);
-	/* Owner-only from the start: no window in which others may connect. */
-	mask = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    listen(fd, CONTROL_CLIENTS_MAX) < 0) {
-		umask(mask);
-		log_warn("control: %s", path);
-		close(fd);
-		return -1;
-	}
-	umask(mask);
-	return fd;
-}
-
 static int
 http_listen(const struct config_engine *ce)
 {
@@ -585,6 +513,81 @@ http_listen(const struct config_engine *ce)
 	return fd;
 }
 
+static void
+unix_close(struct control *c)
+{
+	if (c->unix_fd < 0)
+		return;
+	loop_del_fd(c->loop, c->unix_fd);
+	close(c->unix_fd);
+	c->unix_fd = -1;
+	if (c->path[0] != '\0' && unlink(c->path) < 0 && errno != ENOENT)
+		log_warn("control: %s", c->path);
+	c->path[0] = '\0';
+}
+
+/*
+ * The control socket to path ("": none): fd already listening there, or
+ * -1 to make it here. The old one goes only once the new one listens.
+ */
+static bool
+unix_move(struct control *c, const char *path, int fd)
+{
+	if (path[0] == '\0') {
+		if (fd >= 0)
+			close(fd);
+		unix_close(c);
+		return true;
+	}
+	if (fd < 0 && (fd = unixsock_listen(path, CONTROL_CLIENTS_MAX)) < 0)
+		return false;
+	if (loop_add_fd(c->loop, fd, control_unix_readable, c) < 0) {
+		log_warn("control: %s: not watched", path);
+		close(fd);
+		unlink(path);
+		return false;
+	}
+	unix_close(c);
+	c->unix_fd = fd;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	log_info("control: %s", path);
+	return true;
+}
+
+/* metrics_listen to what ce says; the old one goes once the new one listens. */
+static bool
+http_move(struct control *c, const struct config_engine *ce)
+{
+	int fd = -1;
+
+	/* Asked for, whatever comes of it: a reload retries only a change. */
+	c->http_family = ce->metrics_family;
+	memcpy(c->http_addr, ce->metrics_addr, sizeof(c->http_addr));
+	c->http_port = ce->metrics_port;
+	if (ce->metrics_family != 0) {
+		if ((fd = http_listen(ce)) < 0)
+			return false;
+		if (loop_add_fd(c->loop, fd, control_http_readable, c) < 0) {
+			log_warn("metrics: not watched");
+			close(fd);
+			return false;
+		}
+	}
+	if (c->http_fd >= 0) {
+		loop_del_fd(c->loop, c->http_fd);
+		close(c->http_fd);
+	}
+	c->http_fd = fd;
+	return true;
+}
+
+static bool
+http_differs(const struct control *c, const struct config_engine *ce)
+{
+	return c->http_family != ce->metrics_family || c->http_port != ce->metrics_port ||
+	    memcmp(c->http_addr, ce->metrics_addr, sizeof(c->http_addr)) != 0;
+}
+
 struct control *
 control_open(struct loop *l, const struct config_engine *ce, control_fn fn, void *arg)
 {
@@ -596,45 +599,36 @@ control_open(struct loop *l, const struct config_engine *ce, control_fn fn, void
 	c->fn = fn;
 	c->arg = arg;
 	c->unix_fd = c->http_fd = -1;
-	snprintf(c->path, sizeof(c->path), "%s", ce->control);
-	c->http_family = ce->metrics_family;
-	memcpy(c->http_addr, ce->metrics_addr, sizeof(c->http_addr));
-	c->http_port = ce->metrics_port;
-	/* Opened on a reload too, with packets flowing: a failure is logged, never fatal. */
-	if (ce->control[0] != '\0' && (c->unix_fd = unix_listen(ce->control)) >= 0) {
-		if (loop_add_fd(l, c->unix_fd, control_unix_readable, c) < 0) {
-			log_warn("control: %s: not watched", ce->control);
-			close(c->unix_fd);
-			unlink(c->path);
-			c->unix_fd = -1;
-			c->path[0] = '\0';
-		} else
-			log_info("control: %s", ce->control);
-	} else
-		c->path[0] = '\0';	/* not ours: never unlinked */
-	if (ce->metrics_family != 0 && (c->http_fd = http_listen(ce)) >= 0 &&
-	    loop_add_fd(l, c->http_fd, control_http_readable, c) < 0) {
-		log_warn("metrics: not watched");
-		close(c->http_fd);
-		c->http_fd = -1;
-	}
+	/* A failure is logged, never fatal: the engine runs without them. */
+	unix_move(c, ce->control, -1);
+	http_move(c, ce);
 	return c;
 }
 
 bool
-control_complete(const struct control *c, const struct config_engine *ce)
+control_move(struct control *c, const struct config_engine *ce, int unix_fd)
 {
-	return c != NULL && (ce->control[0] == '\0' || c->unix_fd >= 0) &&
-	    (ce->metrics_family == 0 || c->http_fd >= 0);
+	bool ok = true;
+
+	if (control_path_differs(c, ce))
+		ok = unix_move(c, ce->control, unix_fd);
+	else if (unix_fd >= 0)
+		close(unix_fd);
+	if (http_differs(c, ce))
+		ok = http_move(c, ce) && ok;
+	return ok;
+}
+
+bool
+control_path_differs(const struct control *c, const struct config_engine *ce)
+{
+	return strcmp(c->path, ce->control) != 0;
 }
 
 bool
 control_differs(const struct control *c, const struct config_engine *ce)
 {
-	return c == NULL || strcmp(c->path, ce->control) != 0 ||
-	    c->http_family != ce->metrics_family ||
-	    c->http_port != ce->metrics_port ||
-	    memcmp(c->http_addr, ce->metrics_addr, sizeof(c->http_addr)) != 0;
+	return c == NULL || control_path_differs(c, ce) || http_differs(c, ce);
 }
 
 void
@@ -647,12 +641,7 @@ control_close(struct control *c)
 	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
 		if (c->clients[i] != NULL)
 			client_close(c->clients[i]);
-	if (c->unix_fd >= 0) {
-		loop_del_fd(c->loop, c->unix_fd);
-		close(c->unix_fd);
-		if (c->path[0] != '\0' && unlink(c->path) < 0 && errno != ENOENT)
-			log_warn("control: %s", c->path);
-	}
+	unix_close(c);
 	if (c->http_fd >= 0) {
 		loop_del_fd(c->loop, c->http_fd);
 		close(c->http_fd);
@@ -701,7 +690,7 @@ client_connect(const char *path)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	unix_addr(&sun, path);
+	unixsock_addr(&sun, path);
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		close(fd);
 		return -1;

@@ -41,12 +41,19 @@ typedef void (*control_fn)(void *arg, int argc, char **argv,
  */
 struct control *control_open(struct loop *l, const struct config_engine *ce,
     control_fn fn, void *arg);
+/*
+ * After a reload: listen where ce says, keeping what did not move, each
+ * old socket closed only once its new one listens. unix_fd: -1, or the new
+ * control socket already listening (the privileged side made it), which c
+ * then owns. false (logged) when something could not move: it stays put.
+ */
+bool control_move(struct control *c, const struct config_engine *ce, int unix_fd);
 /* Closes every client and removes the socket file. */
 void control_close(struct control *c);
-/* Whether ce would listen elsewhere than c does (a reload then reopens). */
+/* Whether ce's control socket is elsewhere than c's. */
+bool control_path_differs(const struct control *c, const struct config_engine *ce);
+/* Whether ce would listen elsewhere than c does (a reload then moves). */
 bool control_differs(const struct control *c, const struct config_engine *ce);
-/* Whether c listens on everything ce asks for. */
-bool control_complete(const struct control *c, const struct config_engine *ce);
 
 /* Answer the requests that are complete (the loop pass). */
 void control_run(struct control *c);

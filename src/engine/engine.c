@@ -219,26 +219,24 @@ engine_on_timer(void *arg, uint64_t now)
 
 /*
  * A reload moved the control socket or the metrics address. The new ones
- * are made before the old ones go: an engine without privileges may be
- * unable to make them (a directory only root writes, a port in use), and
- * then the old ones stay until a restart, which the privileged side makes
- * as root. Nobody loses the way in.
+ * are made before the old ones go. The engine's user may not write where
+ * the socket goes (/run/nfq-trigger is root's): the privileged side makes
+ * it, as root, owner-only like the first. When something still fails (a
+ * port in use), the old ones stay until a restart. Nobody loses the way in.
  */
 static void
 engine_control_move(struct engine *e)
 {
-	struct control *next;
+	const struct config_engine *ce = &e->cfg->engine;
+	int fd = -1;
 
-	next = control_open(e->loop, &e->cfg->engine, engine_control, e);
-	if (!control_complete(next, &e->cfg->engine)) {
-		log_warnx("control: cannot listen on the new control socket or "
-		    "metrics address as this user; the old ones stay until a "
-		    "restart");
-		control_close(next);
-		return;
-	}
-	control_close(e->control);
-	e->control = next;
+	/* Where only root writes (/run/nfq-trigger): the privileged side makes it. */
+	if (ce->control[0] != '\0' && control_path_differs(e->control, ce) &&
+	    e->reload_hooks.listen != NULL)
+		fd = e->reload_hooks.listen(e->reload_hooks.arg, ce->control);
+	if (!control_move(e->control, ce, fd))
+		log_warnx("control: what could not move stays where it was until "
+		    "a restart");
 }
 
 static bool

@@ -29,6 +29,8 @@ struct engine *engine_open(struct config *cfg, struct spawn *sp);
 struct engine_reload_hooks {
 	int (*prepare)(void *arg, char *why, size_t whylen);
 	void (*done)(void *arg, bool applied);
+	/* The control socket at path, listening, from the privileged side; or -1. */
+	int (*listen)(void *arg, const char *path);
 	void *arg;
 };
 void engine_set_reload_hooks(struct engine *e, const struct engine_reload_hooks *h);

@@ -26,6 +26,7 @@
 #include "config/config_system.h"
 #include "config/statefile.h"
 #include "core/argv.h"
+#include "engine/control.h"
 #include "engine/loop.h"
 #include "privsep/priv.h"
 #include "privsep/priv_proto.h"
@@ -33,6 +34,7 @@
 #include "privsep/spawn_proto.h"
 #include "privsep/spawner.h"
 #include "util/log.h"
+#include "util/unixsock.h"
 
 /* A request waiting for a spawner, encoded with its credentials. */
 struct priv_held {
@@ -62,7 +64,9 @@ struct priv {
 	struct spawn_msg_log log;	/* where the engine said to log; each new spawner gets it */
 	bool have_log;
 	uint64_t caps;			/* kept at the first config (0: not yet), 1 << CAP_X */
+	char moved_from[CONFIG_SOCKET_PATH_MAX + 1]; /* a reload's old control socket */
 };
+
 
 /* What the spawner needs to run a hook as its user with its own capabilities. */
 #define PRIV_CAPS_SPAWN	(1ULL << CAP_SETUID | 1ULL << CAP_SETGID | 1ULL << CAP_SETPCAP | \
@@ -728,6 +732,30 @@ priv_state(struct priv *pv, const struct priv_msg *m, struct priv_msg *r)
 	r->arg = (uint32_t)rc;
 }
 
+/*
+ * The control socket the config in force names, made as root after a
+ * reload moved it; the old one's file goes (the engine listens on it
+ * until it has the new one, and can no longer unlink it).
+ */
+static int
+priv_listen(struct priv *pv, const struct priv_msg *m, struct priv_msg *r)
+{
+	int fd;
+
+	if (pv->cfg == NULL || pv->cfg->engine.control[0] == '\0' ||
+	    strcmp(m->text, pv->cfg->engine.control) != 0)
+		return priv_err(r, 1, "%s: not the control socket the config names",
+		    m->text);
+	if ((fd = unixsock_listen(m->text, CONTROL_CLIENTS_MAX)) < 0)
+		return priv_err(r, 1, "the privileged side cannot listen there either");
+	if (pv->moved_from[0] != '\0' && strcmp(pv->moved_from, m->text) != 0 &&
+	    unlink(pv->moved_from) < 0 && errno != ENOENT)
+		log_warn("priv: %s", pv->moved_from);
+	pv->moved_from[0] = '\0';
+	priv_msg_init(r, PRIV_MSG_OK, NULL);
+	return fd;
+}
+
 static int
 priv_ctl_handle(struct priv *pv, const struct priv_msg *m, struct priv_msg *r)
 {
@@ -738,6 +766,20 @@ priv_ctl_handle(struct priv *pv, const struct priv_msg *m, struct priv_msg *r)
 		break;
 	case PRIV_MSG_COMMIT:
 		if (pv->pending != NULL) {
+			/*
+			 * A socket made as root that the engine cannot remove:
+			 * it goes once the new one listens (priv_listen()), at
+			 * once when there is no new one.
+			 */
+			if (pv->cfg != NULL && strcmp(pv->cfg->engine.control,
+			    pv->pending->engine.control) != 0)
+				snprintf(pv->moved_from, sizeof(pv->moved_from), "%s",
+				    pv->cfg->engine.control);
+			if (pv->pending->engine.control[0] == '\0' &&
+			    pv->moved_from[0] != '\0') {
+				unlink(pv->moved_from);
+				pv->moved_from[0] = '\0';
+			}
 			config_free(pv->cfg);
 			pv->cfg = pv->pending;
 			pv->pending = NULL;
@@ -749,6 +791,8 @@ priv_ctl_handle(struct priv *pv, const struct priv_msg *m, struct priv_msg *r)
 		break;
 	case PRIV_MSG_OPEN:
 		return priv_open(pv, m, r);
+	case PRIV_MSG_LISTEN:
+		return priv_listen(pv, m, r);
 	case PRIV_MSG_STATE_LOAD:
 	case PRIV_MSG_STATE_SAVE:
 		priv_state(pv, m, r);
@@ -864,6 +908,9 @@ priv_cleanup(const struct priv *pv)
 	if (ce->control[0] != '\0' && lstat(ce->control, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    priv_socket_dead(ce->control))
 		unlink(ce->control);
+	if (pv->moved_from[0] != '\0' && lstat(pv->moved_from, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && priv_socket_dead(pv->moved_from))
+		unlink(pv->moved_from);
 }
 
 static void

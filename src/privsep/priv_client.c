@@ -142,6 +142,28 @@ priv_reload_done(struct priv_client *pc, bool applied)
 		log_warnx("reload: the privileged side did not follow");
 }
 
+int
+priv_listen(struct priv_client *pc, const char *path)
+{
+	struct priv_msg m, r;
+	int fd;
+
+	if (strlen(path) >= sizeof(m.text))
+		return -1;
+	priv_msg_init(&m, PRIV_MSG_LISTEN, path);
+	if (priv_call(pc, &m, &r, &fd) < 0) {
+		log_warnx("control: %s: the privileged side did not answer", path);
+		return -1;
+	}
+	if (r.type == PRIV_MSG_OK && fd >= 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	log_warnx("control: %s: %s", path, r.type == PRIV_MSG_ERR ? r.text :
+	    "no descriptor came");
+	return -1;
+}
+
 static int
 priv_files_open(void *arg, enum config_file_kind kind, const char *path, char *why,
     size_t whylen)

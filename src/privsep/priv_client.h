@@ -36,6 +36,12 @@ const char *priv_last_refusal(const struct priv_client *pc);
 /* The engine applied the reload (or did not): the privileged side follows. */
 void priv_reload_done(struct priv_client *pc, bool applied);
 
+/*
+ * The control socket at path (the one the config in force names),
+ * listening, made by the privileged side; -1 (logged) when it cannot.
+ */
+int priv_listen(struct priv_client *pc, const char *path);
+
 /* From now on the config layer opens its files through pc. */
 void priv_use_for_files(struct priv_client *pc);
 

@@ -15,8 +15,12 @@
  * STATE_LOAD	the counter in the state file text. OK: value; arg 1 when
  *		the file does not exist yet.
  * STATE_SAVE	value into the state file text.
- * Only the config file, key files and state files that the loaded (or
- * pending) config names are opened, read or written; anything else is ERR.
+ * LISTEN	a control socket listening at text, made as root (a reload
+ *		moved it where the engine's user may not write). OK carries
+ *		the descriptor.
+ * Only the config file, key files, state files and control socket that
+ * the loaded (or pending) config names are opened, read, written or made;
+ * anything else is ERR.
  */
 #ifndef NFQT_PRIV_PROTO_H
 #define NFQT_PRIV_PROTO_H
@@ -35,6 +39,7 @@ enum priv_msg_type {
 	PRIV_MSG_OPEN,
 	PRIV_MSG_STATE_LOAD,
 	PRIV_MSG_STATE_SAVE,
+	PRIV_MSG_LISTEN,
 	PRIV_MSG_OK,
 	PRIV_MSG_ERR,
 };

@@ -182,6 +182,26 @@ ctl metrics >"$work/metrics.txt"
 refused=$(sed -n 's/^nfq_trigger_control_requests_total{result="refused"} //p' "$work/metrics.txt")
 echo "control requests refused: $refused"
 check ctl_refusals_counted test "${refused:-0}" -ge 40
+
+# A reload moves the control socket into a directory only root may write
+# (the engine runs as nfq-trigger): the privileged side makes it there,
+# owner-only; the metrics listener, unchanged, stays; the old file goes.
+sed "s|^control = .*|control = $work/root-only/control.sock|" "$cfg" >"$cfg.new"
+mv "$cfg.new" "$cfg"
+chmod 600 "$cfg"
+kill -HUP "$engine_pid"
+check ctl_reload_moves_socket engine_log_wait "control: $work/root-only/control.sock\$" 5
+check ctl_moved_socket_answers quiet ctl status
+expect_eq ctl_moved_socket_owner_only "600 root" "$(stat -c '%a %U' "$work/root-only/control.sock")"
+expect_eq ctl_moved_socket_dir_root_only "700 root" "$(stat -c '%a %U' "$work/root-only")"
+check ctl_old_socket_removed test ! -e "$work/control.sock"
+check ctl_metrics_stay_after_move python3 -c '
+import sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read()
+assert b"\nnfq_trigger_up 1\n" in body
+' "$port"
+check ctl_move_logs_no_failure sh -c "! grep -q 'could not move' '$work/engine.log'"
 stop_engine
 expect_eq ctl_engine_exit_status 0 "$engine_status"
-check ctl_socket_removed_on_exit test ! -e "$work/control.sock"
+for _ in $(seq 100); do [ -e "$work/root-only/control.sock" ] || break; sleep 0.01; done
+check ctl_socket_removed_on_exit test ! -e "$work/root-only/control.sock"

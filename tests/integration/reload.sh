@@ -85,15 +85,18 @@ expect_eq reload_rename_keeps_allowed open "$(tcp_probe 127.0.0.1 2222)"
 expect_eq reload_rename_still_guards closed "$(tcp_probe 127.0.0.1 2222 127.0.0.2)"
 check reload_rename_list_reads_new_table sh -c "'$NFQT' -c '$cfg' list ssh | grep -q '^127.0.0.1 allowed'"
 
-# `nfq-trigger reload` that moves the control socket into a directory only
-# root may write: the engine, no longer root, cannot make the new one, so the
-# old one stays (and says so) until a restart; the reply still comes.
+# `nfq-trigger reload` that moves the control socket within a directory only
+# root may write ($work): the engine, no longer root, cannot make the new
+# one, so the privileged side does; the reply comes over the old one, which
+# then goes.
 cp "$cfg" "$work/old.ini"
+old_sock=$(sed -n 's/^control = //p' "$cfg")
 sed -i "s|^control = .*|control = $work/moved.sock|" "$cfg"
 check reload_control_moved_replies sh -c "'$NFQT' -c '$work/old.ini' reload | grep -q loaded"
-check reload_control_move_refused_logged engine_log_wait 'the old ones stay until a restart'
-check reload_old_control_socket_still_answers quiet "$NFQT" -c "$work/old.ini" status
-check reload_no_half_made_socket test ! -e "$work/moved.sock"
+check reload_control_moved_logged engine_log_wait "control: $work/moved.sock\$"
+check reload_moved_control_socket_answers quiet "$NFQT" -c "$cfg" status
+expect_eq reload_moved_control_socket_owner_only "600 root" "$(stat -c '%a %U' "$work/moved.sock")"
+check reload_old_control_socket_gone test ! -e "$old_sock"
 cp "$work/old.ini" "$cfg"
 
 # Errors: refused with file:line, the running config stays.
