@@ -747,7 +747,7 @@ priv_listen(struct priv *pv, const struct priv_msg *m, struct priv_msg *r)
 		return priv_err(r, 1, "%s: not the control socket the config names",
 		    m->text);
 	if ((fd = unixsock_listen(m->text, CONTROL_CLIENTS_MAX)) < 0)
-		return priv_err(r, 1, "the privileged side cannot listen there either");
+		return priv_err(r, 1, "the privileged side could not listen there");
 	if (pv->moved_from[0] != '\0' && strcmp(pv->moved_from, m->text) != 0 &&
 	    unlink(pv->moved_from) < 0 && errno != ENOENT)
 		log_warn("priv: %s", pv->moved_from);
