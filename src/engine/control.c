@@ -554,16 +554,16 @@ unix_move(struct control *c, const char *path, int fd)
 	return true;
 }
 
-/* metrics_listen to what ce says; the old one goes once the new one listens. */
+/*
+ * metrics_listen to what ce says; the old one goes once the new one
+ * listens. c keeps saying where it listens, so that a move that failed is
+ * tried again at the next reload.
+ */
 static bool
 http_move(struct control *c, const struct config_engine *ce)
 {
 	int fd = -1;
 
-	/* Asked for, whatever comes of it: a reload retries only a change. */
-	c->http_family = ce->metrics_family;
-	memcpy(c->http_addr, ce->metrics_addr, sizeof(c->http_addr));
-	c->http_port = ce->metrics_port;
 	if (ce->metrics_family != 0) {
 		if ((fd = http_listen(ce)) < 0)
 			return false;
@@ -578,6 +578,9 @@ http_move(struct control *c, const struct config_engine *ce)
 		close(c->http_fd);
 	}
 	c->http_fd = fd;
+	c->http_family = ce->metrics_family;
+	memcpy(c->http_addr, ce->metrics_addr, sizeof(c->http_addr));
+	c->http_port = ce->metrics_port;
 	return true;
 }
 
