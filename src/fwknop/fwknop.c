@@ -45,7 +45,7 @@ fwknop_load(char *why, size_t whylen)
 	if (fko.handle != NULL)
 		return 0;
 	if ((h = dlopen(FWKNOP_LIB, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(why, whylen, "%s", dlerror());
+		snprintf(why, whylen, "%s (apt install libfko3)", dlerror());
 		return -1;
 	}
 	/* POSIX's way to a function pointer from dlsym(). */
@@ -57,7 +57,10 @@ fwknop_load(char *why, size_t whylen)
 	    FKO_SYM(destroy);
 #undef FKO_SYM
 	if (!ok) {
-		snprintf(why, whylen, "%s: %s", FWKNOP_LIB, dlerror());
+		const char *err = dlerror();
+
+		snprintf(why, whylen, "%s: %s", FWKNOP_LIB, err != NULL ? err :
+		    "a call is missing");
 		dlclose(h);
 		memset(&fko, 0, sizeof(fko));
 		return -1;
