@@ -33,6 +33,7 @@
 #include "privsep/sandbox.h"
 #include "privsep/spawn_proto.h"
 #include "privsep/spawner.h"
+#include "util/daemon.h"
 #include "util/log.h"
 #include "util/unixsock.h"
 
@@ -879,6 +880,17 @@ priv_socket_dead(const char *path)
 	return rc < 0 && errno == ECONNREFUSED;
 }
 
+/* Remove the unix socket at path ("": none) when nobody answers there any more. */
+static void
+priv_unlink_dead_socket(const char *path)
+{
+	struct stat st;
+
+	if (path[0] != '\0' && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    priv_socket_dead(path))
+		unlink(path);
+}
+
 /*
  * The engine has gone: what it made in root's directories before it
  * dropped its privileges (pidfile, control socket) and can no longer
@@ -905,12 +917,8 @@ priv_cleanup(const struct priv *pv)
 		if (n > 0 && priv_pid_gone(strtol(buf, NULL, 10)))
 			unlink(ce->pidfile);
 	}
-	if (ce->control[0] != '\0' && lstat(ce->control, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    priv_socket_dead(ce->control))
-		unlink(ce->control);
-	if (pv->moved_from[0] != '\0' && lstat(pv->moved_from, &st) == 0 &&
-	    S_ISSOCK(st.st_mode) && priv_socket_dead(pv->moved_from))
-		unlink(pv->moved_from);
+	priv_unlink_dead_socket(ce->control);
+	priv_unlink_dead_socket(pv->moved_from);
 }
 
 static void
@@ -928,17 +936,9 @@ priv_on_signal(void *arg, int signo)
 static void
 priv_detach(int *ctl, int *hooks)
 {
-	static const int ignored[] = { SIGPIPE, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0 };
-	struct sigaction sa;
-	sigset_t none;
-	int i, c, h;
+	int c, h;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	for (i = 0; ignored[i] != 0; i++)
-		sigaction(ignored[i], &sa, NULL);
+	daemon_shed_signals();
 	if ((c = fcntl(*ctl, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    (h = fcntl(*hooks, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    dup3(c, 3, O_CLOEXEC) < 0 || dup3(h, 4, O_CLOEXEC) < 0)

@@ -22,6 +22,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "util/daemon.h"
 #include "util/log.h"
 #include "engine/loop.h"
 #include "privsep/spawn_proto.h"
@@ -576,17 +577,10 @@ spawner_on_signal(void *arg, int signo)
 static void
 spawner_detach(int fd)
 {
-	static const int ignored[] = { SIGPIPE, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0 };
 	struct sigaction sa;
-	sigset_t none;
-	int i;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	daemon_shed_signals();
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	for (i = 0; ignored[i] != 0; i++)
-		sigaction(ignored[i], &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

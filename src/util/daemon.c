@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,4 +121,20 @@ pidfile_remove(void)
 		log_warn("pidfile %s: remove", pidfile_path);
 	close(pidfile_fd);
 	pidfile_fd = -1;
+}
+
+void
+daemon_shed_signals(void)
+{
+	static const int ignored[] = { SIGPIPE, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0 };
+	struct sigaction sa;
+	sigset_t none;
+	int i;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	for (i = 0; ignored[i] != 0; i++)
+		sigaction(ignored[i], &sa, NULL);
 }

@@ -24,6 +24,13 @@ void daemon_ready(int fd);
  */
 int pidfile_write(const char *path);
 
+/*
+ * In a process forked from the engine to stay (the privileged side, the
+ * spawner): no signal blocked, and the engine's own (a ^C at the terminal,
+ * HUP, QUIT, USR1, USR2) and SIGPIPE ignored.
+ */
+void daemon_shed_signals(void);
+
 /* Remove the pidfile written by pidfile_write(); nothing when none was. */
 void pidfile_remove(void);
 
