@@ -131,7 +131,7 @@ $(O)/tools/%: tests/tools/%.c $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(NFQT_LDFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS) $(FKO_LIBS)
 
-$(O)/bench/%: bench/%.c $(LIBS_ALL)
+$(O)/bench/%: bench/%.c $(wildcard bench/*.h) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(NFQT_CFLAGS) $(CFLAGS) $(NFQT_LDFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ALL) $(LDLIBS) $(FKO_LIBS)
 

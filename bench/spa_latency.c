@@ -30,8 +30,8 @@
 #include "config/keyfile.h"
 #include "core/spa.h"
 
-#define ATTEMPT_NS	50000L		/* an unanswered connect was dropped */
-#define GIVE_UP_NS	3000000000L	/* a lost packet */
+#include "open_latency.h"
+
 #define PKT_MAX		1500
 
 struct packet {
@@ -39,14 +39,11 @@ struct packet {
 	size_t len;
 };
 
-static long
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
+/* The packets to send, one a repetition, and where. */
+struct spa_run {
+	struct packet *pkts;
+	uint16_t port;
+};
 
 static uint64_t
 wall_ms(void)
@@ -130,52 +127,20 @@ send_packet(struct in_addr src, struct in_addr dst, uint16_t port,
 	close(fd);
 }
 
-static int
-try_connect(struct in_addr src, struct in_addr dst, uint16_t port)
+static void
+send_spa(struct in_addr src, struct in_addr dst, int rep, void *arg)
 {
-	struct sockaddr_in from = { .sin_family = AF_INET, .sin_addr = src };
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr = dst,
-	    .sin_port = htons(port) };
-	struct timespec wait = { 0, ATTEMPT_NS };
-	struct pollfd pfd;
-	int fd, err = 1, ok = 0;
-	socklen_t len = sizeof(err);
+	const struct spa_run *r = arg;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0) {
-		perror("spa_latency: tcp socket");
-		exit(1);
-	}
-	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0) {
-		ok = 1;
-	} else if (errno == EINPROGRESS) {
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		if (ppoll(&pfd, 1, &wait, NULL) == 1 &&
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-		    err == 0)
-			ok = 1;
-	}
-	close(fd);
-	return ok;
-}
-
-static int
-cmp_long(const void *a, const void *b)
-{
-	long x = *(const long *)a, y = *(const long *)b;
-
-	return (x > y) - (x < y);
+	send_packet(src, dst, r->port, &r->pkts[rep]);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct in_addr dst, src;
-	struct packet *pkts;
-	long *samples, t0, sum = 0;
-	int reps, i, n = 0, failures = 0;
-	uint16_t spa_port, port;
+	struct spa_run r;
+	int reps, rc;
 
 	if (argc != 9 || inet_pton(AF_INET, argv[4], &dst) != 1 ||
 	    inet_pton(AF_INET, argv[7], &src) != 1 || sodium_init() < 0) {
@@ -183,39 +148,15 @@ main(int argc, char **argv)
 		    "SPA_PORT CONNECT_PORT FIRST_SRC REPS\n");
 		return 2;
 	}
-	spa_port = (uint16_t)atoi(argv[5]);
-	port = (uint16_t)atoi(argv[6]);
+	r.port = (uint16_t)atoi(argv[5]);
 	reps = atoi(argv[8]);
-	samples = calloc((size_t)reps, sizeof(*samples));
-	pkts = calloc((size_t)reps, sizeof(*pkts));
-	if (reps < 1 || samples == NULL || pkts == NULL)
+	if (reps < 1 || (r.pkts = calloc((size_t)reps, sizeof(*r.pkts))) == NULL)
 		return 2;
 	if (strcmp(argv[1], "fwknop") == 0)
-		make_fwknop(argv[2], pkts, reps);
+		make_fwknop(argv[2], r.pkts, reps);
 	else
-		make_native(argv[2], argv[3], pkts, reps);
-	for (i = 0; i < reps; i++) {
-		send_packet(src, dst, spa_port, &pkts[i]);
-		t0 = now_ns();
-		while (!try_connect(src, dst, port) && now_ns() - t0 < GIVE_UP_NS)
-			;
-		if (now_ns() - t0 >= GIVE_UP_NS) {
-			failures++;
-		} else {
-			samples[n] = now_ns() - t0;
-			sum += samples[n++];
-		}
-		src.s_addr = htonl(ntohl(src.s_addr) + 1);
-	}
-	if (n == 0) {
-		printf("0 0 0 0 %d\n", failures);
-		return 1;
-	}
-	qsort(samples, (size_t)n, sizeof(*samples), cmp_long);
-	printf("%ld %ld %ld %ld %d\n", samples[n / 2] / 1000,
-	    samples[(n * 99 + 99) / 100 - 1] / 1000, samples[n - 1] / 1000,
-	    sum / n / 1000, failures);
-	free(samples);
-	free(pkts);
-	return failures == 0 ? 0 : 1;
+		make_native(argv[2], argv[3], r.pkts, reps);
+	rc = open_latency_run(src, dst, (uint16_t)atoi(argv[6]), reps, send_spa, &r);
+	free(r.pkts);
+	return rc;
 }
