@@ -131,25 +131,26 @@ struct plan_rotate {
 };
 
 struct plan {
+	/* Scalars first: nft_sync.c copies them in one piece, then each array's used part. */
 	char table[CONFIG_TABLE_MAX + 1];
 	bool manage_rules;
 	uint16_t queue_first;
 	uint16_t queue_last;
 	bool queue_bypass;
 	uint32_t set_size;		/* 0: unbounded */
-	struct plan_trigger triggers[CONFIG_TRIGGERS_MAX];
-	int ntriggers;
-	struct plan_guard guards[NFT_GUARDS_MAX];
-	int nguards;
-	struct config_port_range divert[NFT_DIVERT_MAX]; /* distinct knock ports or derived ranges */
-	int ndivert;
 	uint16_t nflog_group;
-	struct plan_activity activities[CONFIG_TRIGGERS_MAX];
+	int ntriggers;
+	int nguards;
+	int ndivert;
 	int nactivities;
-	struct plan_count counts[CONFIG_TRIGGERS_MAX];
 	int ncounts;
-	struct plan_rotate rotates[CONFIG_TRIGGERS_MAX];
 	int nrotates;
+	struct plan_trigger triggers[CONFIG_TRIGGERS_MAX];
+	struct plan_guard guards[NFT_GUARDS_MAX];
+	struct config_port_range divert[NFT_DIVERT_MAX]; /* distinct knock ports or derived ranges */
+	struct plan_activity activities[CONFIG_TRIGGERS_MAX];
+	struct plan_count counts[CONFIG_TRIGGERS_MAX];
+	struct plan_rotate rotates[CONFIG_TRIGGERS_MAX];
 };
 
 /* Returns 0, or -1 with the reason logged (a name that does not fit). */

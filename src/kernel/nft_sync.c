@@ -440,22 +440,23 @@ nft_sync_plan(struct nft *n)
 }
 
 /*
- * The count and rotate arrays of a plan are sized for the most triggers
- * there may be; only the entries in use are copied, so the pages of the
- * rest are never touched and cost no memory (about 250 KiB).
+ * A plan's arrays are sized for the most entries there may be; only the
+ * entries in use are copied, so the pages of the rest of the handle's plan
+ * are never touched and cost no memory (about 350 KiB).
  */
 static void
 plan_copy(struct plan *to, const struct plan *from)
 {
-	_Static_assert(offsetof(struct plan, counts) <
-	    offsetof(struct plan, rotates), "counts, then rotates, last");
-	memcpy(to, from, offsetof(struct plan, counts));
-	memcpy(to->counts, from->counts, sizeof(from->counts[0]) *
-	    (size_t)from->ncounts);
-	to->ncounts = from->ncounts;
-	memcpy(to->rotates, from->rotates, sizeof(from->rotates[0]) *
-	    (size_t)from->nrotates);
-	to->nrotates = from->nrotates;
+	memcpy(to, from, offsetof(struct plan, triggers));
+#define PLAN_COPY_USED(a, n) \
+	memcpy(to->a, from->a, sizeof(from->a[0]) * (size_t)from->n)
+	PLAN_COPY_USED(triggers, ntriggers);
+	PLAN_COPY_USED(guards, nguards);
+	PLAN_COPY_USED(divert, ndivert);
+	PLAN_COPY_USED(activities, nactivities);
+	PLAN_COPY_USED(counts, ncounts);
+	PLAN_COPY_USED(rotates, nrotates);
+#undef PLAN_COPY_USED
 }
 
 int
