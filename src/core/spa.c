@@ -331,7 +331,7 @@ spa_set_new(const struct config *cfg, uint64_t start_ms, const uint8_t *hash_key
 	struct spa_set *s;
 	int i;
 
-	if (sodium_init() < 0 || (s = calloc(1, sizeof(*s))) == NULL)
+	if ((cfg->nspas > 0 && sodium_init() < 0) || (s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->start_ms = start_ms;
 	if (cfg->nspas > 0 && (s->triggers = calloc((size_t)cfg->nspas,

@@ -195,6 +195,19 @@ siphash24(const uint64_t k[2], const uint8_t in[SIP_IN_MAX], size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+uint64_t
+tracker_shorthash(const uint8_t key[TRACKER_HASH_KEY_LEN], const uint8_t *in,
+    size_t len)
+{
+	uint8_t buf[SIP_IN_MAX] = { 0 };
+	uint64_t kw[2] = { le64(key), le64(key + 8) };
+
+	if (len > 16)
+		len = 16;
+	memcpy(buf, in, len);
+	return siphash24(kw, buf, len);
+}
+
 static uint32_t
 bucket_of(const struct tracker *t, uint8_t family, const uint8_t addr[16])
 {

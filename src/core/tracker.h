@@ -55,6 +55,13 @@ struct tracker_stats {
  */
 struct tracker *tracker_new(uint32_t capacity, uint32_t progress_max,
     size_t value_size, const uint8_t *hash_key);
+
+/*
+ * The tracker's SipHash-2-4 of len <= 16 bytes under key: crypto_shorthash's
+ * output, without libsodium initialised (for other tables of sources).
+ */
+uint64_t tracker_shorthash(const uint8_t key[TRACKER_HASH_KEY_LEN],
+    const uint8_t *in, size_t len);
 void tracker_free(struct tracker *t);
 
 /*

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "config/config.h"
 #include "core/match.h"
@@ -72,10 +71,6 @@ count_set_new(const struct config *cfg, const uint8_t *hash_key, char *why,
 	    capacity < COUNT_PROGRESS_SHARE || capacity > TRACKER_CAPACITY_MAX) {
 		snprintf(why, whylen, "count: %d triggers, max_sources %u: out "
 		    "of range", cfg->ncounts, capacity);
-		return NULL;
-	}
-	if (sodium_init() < 0) {
-		snprintf(why, whylen, "count: libsodium does not initialise");
 		return NULL;
 	}
 	if ((cs = calloc(1, sizeof(*cs))) == NULL || (cfg->ncounts > 0 &&

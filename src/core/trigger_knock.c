@@ -612,10 +612,15 @@ knock_set_new_at(const struct config *cfg, const uint8_t *hash_key,
 		    cfg->nknocks, CONFIG_TRIGGERS_MAX);
 		return NULL;
 	}
-	if (sodium_init() < 0) {
-		snprintf(why, whylen, "knock: libsodium does not initialise");
-		return NULL;
-	}
+	/* Derived sequences are libsodium's HMAC; listed ones need none of it. */
+	for (i = 0; i < cfg->nknocks; i++)
+		if (cfg->knocks[i].derive != CONFIG_DERIVE_NONE) {
+			if (sodium_init() < 0) {
+				snprintf(why, whylen, "knock: libsodium does not initialise");
+				return NULL;
+			}
+			break;
+		}
 	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
 	    (cfg->nknocks > 0 && (ks->triggers = calloc((size_t)cfg->nknocks,
 	    sizeof(*ks->triggers))) == NULL) ||

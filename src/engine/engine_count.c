@@ -14,6 +14,7 @@
 #include "engine/loop.h"
 #include "engine/hook.h"
 #include "util/log.h"
+#include "util/random.h"
 #include "core/match.h"
 #include "kernel/nft.h"
 #include "core/packet.h"
@@ -135,10 +136,15 @@ engine_count_log_counters(const struct engine *e)
 static struct count_set *
 engine_count_set_new(const struct config *cfg)
 {
+	uint8_t key[TRACKER_HASH_KEY_LEN];
 	struct count_set *cs;
 	char why[256];
 
-	if ((cs = count_set_new(cfg, NULL, why, sizeof(why))) == NULL)
+	if (random_bytes(key, sizeof(key)) < 0) {
+		log_warn("count: a hash key");
+		return NULL;
+	}
+	if ((cs = count_set_new(cfg, key, why, sizeof(why))) == NULL)
 		log_warnx("%s", why);
 	return cs;
 }

@@ -23,6 +23,7 @@
 #include "engine/loop.h"
 #include "engine/knock_state.h"
 #include "util/log.h"
+#include "util/random.h"
 #include "kernel/nft.h"
 #include "core/packet.h"
 #include "core/trigger_knock.h"
@@ -184,10 +185,15 @@ engine_find_knock(const struct config *cfg, const char *name)
 static struct knock_set *
 engine_knock_set_new(const struct config *cfg)
 {
+	uint8_t key[TRACKER_HASH_KEY_LEN];
 	struct knock_set *ks;
 	char why[256];
 
-	if ((ks = knock_set_new_at(cfg, NULL, (int64_t)time(NULL), why,
+	if (random_bytes(key, sizeof(key)) < 0) {
+		log_warn("knock: a hash key");
+		return NULL;
+	}
+	if ((ks = knock_set_new_at(cfg, key, (int64_t)time(NULL), why,
 	    sizeof(why))) == NULL) {
 		log_warnx("%s", why);
 		return NULL;

@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
+#include "core/tracker.h"
 #include "engine/event.h"
 #include "util/log.h"
+#include "util/pages.h"
+#include "util/random.h"
 
 struct event_slot {
 	uint8_t family;
@@ -22,7 +23,7 @@ struct events {
 	int next;		/* where the next event goes in recent */
 	int nrecent;
 	struct event_slot slots[EVENT_SOURCES];
-	uint8_t key[crypto_shorthash_KEYBYTES];
+	uint8_t key[TRACKER_HASH_KEY_LEN];
 	uint64_t window_ms;	/* the log-wide window */
 	uint32_t lines;
 	uint64_t suppressed_reported;
@@ -47,16 +48,20 @@ events_new(void)
 {
 	struct events *ev;
 
-	if (sodium_init() < 0 || (ev = calloc(1, sizeof(*ev))) == NULL)
+	/* A source's rate slot is a page of memory only once one is used. */
+	if ((ev = pages_alloc(sizeof(*ev))) == NULL)
 		return NULL;
-	randombytes_buf(ev->key, sizeof(ev->key));
+	if (random_bytes(ev->key, sizeof(ev->key)) < 0) {
+		events_free(ev);
+		return NULL;
+	}
 	return ev;
 }
 
 void
 events_free(struct events *ev)
 {
-	free(ev);
+	pages_free(ev, sizeof(*ev));
 }
 
 const char *
@@ -108,7 +113,7 @@ event_admit(struct events *ev, uint64_t now_ms, int family, const uint8_t *addr)
 	if (ev->lines >= EVENT_PER_WINDOW)
 		return false;
 	if (alen > 0) {
-		crypto_shorthash((unsigned char *)&h, addr, alen, ev->key);
+		h = tracker_shorthash(ev->key, addr, alen);
 		s = &ev->slots[h % EVENT_SOURCES];
 		if (s->family != family || memcmp(s->addr, addr, alen) != 0 ||
 		    now_ms - s->window_ms >= EVENT_WINDOW_MS) {

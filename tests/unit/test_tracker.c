@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "unit.h"
 #include "core/tracker.h"
@@ -305,6 +306,27 @@ test_tracker_random_key_works(void **state)
 	tracker_free(t);
 }
 
+/* The inline SipHash is libsodium's: the same 64 bits for every length it takes. */
+static void
+test_tracker_shorthash_is_crypto_shorthash(void **state)
+{
+	uint8_t key[TRACKER_HASH_KEY_LEN], in[16];
+	uint64_t want;
+	size_t len;
+	int round;
+
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	for (round = 0; round < 8; round++) {
+		randombytes_buf(key, sizeof(key));
+		randombytes_buf(in, sizeof(in));
+		for (len = 0; len <= sizeof(in); len++) {
+			crypto_shorthash((unsigned char *)&want, in, len, key);
+			assert_int_equal(tracker_shorthash(key, in, len), want);
+		}
+	}
+}
+
 static void
 test_tracker_move_all_keeps_value_deadline_tier_and_counters(void **state)
 {
@@ -534,6 +556,7 @@ main(void)
 		cmocka_unit_test(test_tracker_fills_to_capacity_and_finds_everything),
 		cmocka_unit_test(test_tracker_rejects_impossible_bounds),
 		cmocka_unit_test(test_tracker_random_key_works),
+		cmocka_unit_test(test_tracker_shorthash_is_crypto_shorthash),
 		cmocka_unit_test(test_tracker_move_all_keeps_value_deadline_tier_and_counters),
 		cmocka_unit_test(test_tracker_move_all_into_smaller_keeps_newest),
 		cmocka_unit_test(test_tracker_move_all_refuses_other_value_size),
