@@ -25,6 +25,7 @@
 #include "engine/event.h"
 #include "engine/hook.h"
 #include "util/log.h"
+#include "util/pages.h"
 #include "engine/loop.h"
 #include "kernel/kstats.h"
 #include "kernel/nflog.h"
@@ -792,7 +793,8 @@ engine_open(struct config *cfg, struct spawn *sp)
 	 * pages when first touched, instead of calloc clearing them all.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	e = calloc(1, sizeof(*e));
+	/* Its arrays (pending knocks, hook counts) are written only as used. */
+	e = pages_alloc(sizeof(*e));
 	if (e == NULL)
 		fatal("engine");
 	e->cfg = cfg;
@@ -863,5 +865,5 @@ engine_close(struct engine *e)
 	events_free(e->events);
 	loop_free(e->loop);
 	config_free(e->cfg);
-	free(e);
+	pages_free(e, sizeof(*e));
 }
