@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/pages.h"
 #include "core/match.h"
 #include "core/packet.h"
 
@@ -809,21 +810,14 @@ struct match_index {
 struct match_index *
 match_index_new(void)
 {
-	struct match_index *ix = malloc(sizeof(*ix));
-
-	/* ranges[] past nranges is never read: left unwritten, it costs no memory. */
-	if (ix != NULL) {
-		ix->always = 0;
-		ix->nranges = 0;
-		memset(ix->ports, 0, sizeof(ix->ports));
-	}
-	return ix;
+	/* Mostly zeros read per packet: only the pages written cost memory. */
+	return pages_alloc(sizeof(struct match_index));
 }
 
 void
 match_index_free(struct match_index *ix)
 {
-	free(ix);
+	pages_free(ix, sizeof(*ix));
 }
 
 static bool

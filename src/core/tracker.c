@@ -8,9 +8,9 @@
  *
  * Links are 32-bit indices rather than pointers: half the size, and the
  * capacity is bounded by TRACKER_CAPACITY_MAX anyway. Index 0 is never an
- * entry, so NIL is 0 and calloc'ed memory is already a set of empty
- * buckets and unlinked entries: nothing is written at start, and the pages
- * of the entry array cost memory only once a source has used them. Entries
+ * entry, so NIL is 0 and zeroed memory (pages_alloc) is already a set of
+ * empty buckets and unlinked entries: nothing is written at start, and the
+ * pages of both arrays cost memory only once a source has used them. Entries
  * are handed out from a high-water mark, released ones are chained through
  * hnext on a free list.
  */
@@ -24,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "core/pages.h"
 #include "core/tracker.h"
 #include "core/tracker_test.h"
 
@@ -310,6 +311,18 @@ entry_new(struct tracker *t, uint8_t family, const uint8_t addr[16],
 	return e;
 }
 
+static size_t
+buckets_size(const struct tracker *t)
+{
+	return ((size_t)t->bucket_mask + 1) * sizeof(*t->buckets);
+}
+
+static size_t
+mem_size(const struct tracker *t)
+{
+	return ((size_t)t->capacity + 1) * t->stride;
+}
+
 static int
 tracker_init(struct tracker *t, const uint8_t *hash_key)
 {
@@ -319,8 +332,8 @@ tracker_init(struct tracker *t, const uint8_t *hash_key)
 		nbuckets <<= 1;
 	t->bucket_mask = nbuckets - 1;
 	/* Zeroed memory is NIL everywhere: empty buckets, unlinked entries. */
-	if ((t->buckets = calloc(nbuckets, sizeof(*t->buckets))) == NULL ||
-	    (t->mem = calloc((size_t)t->capacity + 1, t->stride)) == NULL)
+	if ((t->buckets = pages_alloc(buckets_size(t))) == NULL ||
+	    (t->mem = pages_alloc(mem_size(t))) == NULL)
 		return -1;
 	if (hash_key != NULL)
 		memcpy(t->key, hash_key, sizeof(t->key));
@@ -369,8 +382,8 @@ tracker_free(struct tracker *t)
 		return;
 	sodium_memzero(t->key, sizeof(t->key));
 	sodium_memzero(t->kw, sizeof(t->kw));
-	free(t->buckets);
-	free(t->mem);
+	pages_free(t->buckets, buckets_size(t));
+	pages_free(t->mem, mem_size(t));
 	free(t);
 }
 

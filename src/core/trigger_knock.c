@@ -41,6 +41,7 @@
 #include "config/config.h"
 #include "core/knock_frame.h"
 #include "core/knock_otp.h"
+#include "core/pages.h"
 #include "core/packet.h"
 #include "core/tracker.h"
 #include "core/trigger_knock.h"
@@ -621,14 +622,15 @@ knock_set_new_at(const struct config *cfg, const uint8_t *hash_key,
 			}
 			break;
 		}
-	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
+	/* Its port tables are mostly zeros: only the pages written cost memory. */
+	if ((ks = pages_alloc(sizeof(*ks))) == NULL ||
 	    (cfg->nknocks > 0 && (ks->triggers = calloc((size_t)cfg->nknocks,
 	    sizeof(*ks->triggers))) == NULL) ||
 	    (cfg->nknocks > 0 && (ks->closers = calloc((size_t)cfg->nknocks,
 	    sizeof(*ks->closers))) == NULL)) {
 		snprintf(why, whylen, "knock: set of %d triggers: out of memory",
 		    cfg->nknocks);
-		free(ks);
+		knock_set_free(ks);
 		return NULL;
 	}
 	for (i = 0; i < cfg->nknocks; i++) {
@@ -712,7 +714,7 @@ knock_set_free(struct knock_set *ks)
 		tracker_free(ks->closers[i].tracker);
 	free(ks->closers);
 	free(ks->triggers);
-	free(ks);
+	pages_free(ks, sizeof(*ks));
 }
 
 uint64_t

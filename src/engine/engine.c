@@ -25,7 +25,7 @@
 #include "engine/event.h"
 #include "engine/hook.h"
 #include "util/log.h"
-#include "util/pages.h"
+#include "core/pages.h"
 #include "engine/loop.h"
 #include "kernel/kstats.h"
 #include "kernel/nflog.h"

@@ -8,7 +8,7 @@
 #include "core/tracker.h"
 #include "engine/event.h"
 #include "util/log.h"
-#include "util/pages.h"
+#include "core/pages.h"
 #include "util/random.h"
 
 struct event_slot {

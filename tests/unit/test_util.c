@@ -1,14 +1,14 @@
 /*
- * Small helpers of src/util: zeroed pages that cost memory only once
- * written (the engine's fixed-capacity tables), and secrets from the
- * kernel's random pool (the tables' hash keys).
+ * Memory and secrets for the engine's tables: zeroed pages that cost
+ * memory only once written (src/core/pages.c), and hash keys from the
+ * kernel's random pool (src/util/random.c).
  */
 #include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util/pages.h"
+#include "core/pages.h"
 #include "util/random.h"
 
 /* The process's anonymous memory in kB, as ps and the kernel count it. */
