@@ -1,7 +1,7 @@
 #!/bin/sh
 # A narrated tour of nfq-trigger in a throwaway network namespace: nothing
-# of the host's firewall or interfaces is touched, and the namespace is gone
-# when the demo ends.   usage: tests/demo.sh ENGINE CONFIG
+# of the host's firewall, interfaces or /run is touched, and the namespace
+# is gone when the demo ends.   usage: tests/demo.sh ENGINE CONFIG
 set -u
 engine=$(realpath "${1:-build/nfq-trigger}")
 config=$(realpath "${2:-nfq-trigger.ini}")
@@ -14,8 +14,10 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 if [ -z "${NFQT_IN_NETNS:-}" ]; then
-	NFQT_IN_NETNS=1 exec unshare -n sh "$0" "$engine" "$config"
+	NFQT_IN_NETNS=1 exec unshare -n -m --propagation private sh "$0" "$engine" "$config"
 fi
+# A /run of its own too: the engine's control socket stays in the demo.
+mount -t tmpfs -o mode=0755 nfqt-run /run || exit 1
 
 if [ -t 1 ]; then bold=$(printf '\033[1m'); dim=$(printf '\033[2m'); off=$(printf '\033[0m')
 else bold= dim= off=; fi

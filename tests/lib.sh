@@ -1,6 +1,7 @@
 # Shared by the integration tests (sourced). Each test runs in a network
 # namespace of its own: netns_enter re-executes the script under unshare -n,
-# so nothing here ever touches the host's firewall or interfaces.
+# so nothing here ever touches the host's firewall or interfaces (nor its
+# /run: the test's mounts are its own too).
 #
 # A test prints "ok NAME" or "not ok NAME" per case; tests/run counts them.
 
@@ -11,8 +12,11 @@ UDP="python3 $top/tests/tools/udp.py"
 
 netns_enter() {
 	if [ -z "${NFQT_IN_NETNS:-}" ]; then
-		NFQT_IN_NETNS=1 exec unshare -n sh "$0" "$@"
+		NFQT_IN_NETNS=1 exec unshare -n -m --propagation private sh "$0" "$@"
 	fi
+	# A /run of its own, so that the engine's default control socket and
+	# pidfile, and the namespaces ip netns mounts, never reach the host's.
+	mount -t tmpfs -o mode=0755 nfqt-run /run || exit 1
 	ip link set lo up
 	work=$(mktemp -d /tmp/nfqt-test.XXXXXX)
 	engine_user_ensure
