@@ -136,6 +136,11 @@ keyfile_read(const char *path, bool check, uid_t also_uid,
 	ssize_t len;
 	int rc = -1;
 
+	/* A key file is the first of libsodium a keyed config uses. */
+	if (sodium_init() < 0) {
+		snprintf(why, whylen, "%s: libsodium does not initialise", path);
+		return -1;
+	}
 	sodium_memzero(key, KEYFILE_KEY_LEN);
 	if ((len = file_take(path, check, also_uid, buf, sizeof(buf), why,
 	    whylen)) >= 0)
@@ -229,6 +234,11 @@ keyfile_read_fwknop(const char *path, bool check, uid_t also_uid,
 	ssize_t len;
 	int rc = -1;
 
+	/* A key file is the first of libsodium a keyed config uses. */
+	if (sodium_init() < 0) {
+		snprintf(why, whylen, "%s: libsodium does not initialise", path);
+		return -1;
+	}
 	sodium_memzero(k, sizeof(*k));
 	if ((len = file_take(path, check, also_uid, buf, sizeof(buf), why,
 	    whylen)) >= 0) {
