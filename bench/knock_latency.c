@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,11 +70,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: knock_latency DST CONNECT_PORT FIRST_SRC REPS FRAME_PORT...\n");
 		return 2;
 	}
-	/*
-	 * The default timer slack (50 us) would stretch each wait of a
-	 * dropped connect by as much, and be measured as knock latency.
-	 */
-	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	f.ports = argv + 5;
 	f.nports = argc - 5;
 	return open_latency_run(src, dst, (uint16_t)atoi(argv[2]), atoi(argv[4]),
