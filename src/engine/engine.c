@@ -787,8 +787,9 @@ engine_open(struct config *cfg, struct spawn *sp)
 	struct engine *e;
 
 	/*
-	 * Every reload makes new trackers, callocs of megabytes. A fixed mmap
-	 * threshold keeps them out of the heap (glibc's sliding one would
+	 * Every reload frees and makes blocks of up to megabytes (the plan
+	 * being built, SPA replay caches; trackers take pages_alloc). A fixed
+	 * mmap threshold keeps them out of the heap (glibc's sliding one would
 	 * take them in after the first free): the kernel then gives zeroed
 	 * pages when first touched, instead of calloc clearing them all.
 	 */
