@@ -49,12 +49,13 @@ struct tracker_stats {
  * (1 <= progress_max < capacity <= TRACKER_CAPACITY_MAX), each with
  * value_size bytes for the caller (zeroed on insert, aligned for uint64_t
  * and pointers). Memory is allocated here, once, and touched only as
- * sources arrive. hash_key is
- * TRACKER_HASH_KEY_LEN bytes, or NULL for a random one (tests pass a fixed
- * key). NULL with errno set (EINVAL, ENOMEM, EIO) on failure.
+ * sources arrive. hash_key is TRACKER_HASH_KEY_LEN bytes (the engine's
+ * from getrandom, a test's fixed), or NULL for one from libsodium's
+ * randombytes. NULL with errno set (EINVAL, ENOMEM, EIO) on failure.
  */
 struct tracker *tracker_new(uint32_t capacity, uint32_t progress_max,
     size_t value_size, const uint8_t *hash_key);
+void tracker_free(struct tracker *t);
 
 /*
  * The tracker's SipHash-2-4 of len <= 16 bytes under key: crypto_shorthash's
@@ -62,7 +63,6 @@ struct tracker *tracker_new(uint32_t capacity, uint32_t progress_max,
  */
 uint64_t tracker_shorthash(const uint8_t key[TRACKER_HASH_KEY_LEN],
     const uint8_t *in, size_t len);
-void tracker_free(struct tracker *t);
 
 /*
  * The value of a live entry, or NULL. An entry whose deadline is <= now_ms

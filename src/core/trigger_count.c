@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "config/config.h"
 #include "core/match.h"
 #include "core/packet.h"
