@@ -144,7 +144,9 @@ engine_count_set_new(const struct config *cfg)
 		log_warn("count: a hash key");
 		return NULL;
 	}
-	if ((cs = count_set_new(cfg, key, why, sizeof(why))) == NULL)
+	cs = count_set_new(cfg, key, why, sizeof(why));
+	explicit_bzero(key, sizeof(key));	/* the trackers keep their copies */
+	if (cs == NULL)
 		log_warnx("%s", why);
 	return cs;
 }

@@ -193,8 +193,9 @@ engine_knock_set_new(const struct config *cfg)
 		log_warn("knock: a hash key");
 		return NULL;
 	}
-	if ((ks = knock_set_new_at(cfg, key, (int64_t)time(NULL), why,
-	    sizeof(why))) == NULL) {
+	ks = knock_set_new_at(cfg, key, (int64_t)time(NULL), why, sizeof(why));
+	explicit_bzero(key, sizeof(key));	/* the trackers keep their copies */
+	if (ks == NULL) {
 		log_warnx("%s", why);
 		return NULL;
 	}
