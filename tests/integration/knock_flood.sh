@@ -18,14 +18,15 @@ INI
 )
 tcp_server 127.0.0.1 2222
 start_engine "$cfg" || exit 1
-# Three frames from one process, back to back: udp, a connect() SYN, udp.
+# Three frames from one process, back to back: udp, a connect() SYN, udp
+# (both sockets made first, so nothing but the sends separates the frames).
 knock() {
 	python3 - <<'PY'
 import socket
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.sendto(b"k", ("127.0.0.1", 7000))
 t = socket.socket()
 t.setblocking(False)
+u.sendto(b"k", ("127.0.0.1", 7000))
 try:
     t.connect(("127.0.0.1", 8000))
 except BlockingIOError:
@@ -49,8 +50,18 @@ check flood_evicted_spoofed_sources [ "${evicted:-0}" -gt 10000 ]
 flood 8 &
 flooder=$!
 sleep 1
-knock
-expect_eq flood_knock_during_flood_opens open "$(tcp_probe 127.0.0.1 2222)"
+# The flood may push out a source that has sent only its first frame, when
+# the second comes after (max_sources - progress) / rate seconds: a whole
+# 2-CPU machine busy with the flood can stall the knocking process that
+# long, and then the knock is simply sent again (docs/knock.md).
+tries=0 state=closed
+while [ "$state" != open ] && [ $tries -lt 3 ]; do
+	knock
+	tries=$((tries + 1))
+	state=$(tcp_probe 127.0.0.1 2222)
+done
+echo "knock during the flood: $state after $tries knock(s)"
+expect_eq flood_knock_during_flood_opens open "$state"
 wait "$flooder"
 rss_second=$(engine_rss)
 echo "engine RSS after a 3 s flood: ${rss_first} kB; after 8 s more: ${rss_second} kB ($line)"
