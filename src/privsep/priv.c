@@ -68,7 +68,6 @@ struct priv {
 	char moved_from[CONFIG_SOCKET_PATH_MAX + 1]; /* a reload's old control socket */
 };
 
-
 /* What the spawner needs to run a hook as its user with its own capabilities. */
 #define PRIV_CAPS_SPAWN	(1ULL << CAP_SETUID | 1ULL << CAP_SETGID | 1ULL << CAP_SETPCAP | \
 	    1ULL << CAP_KILL)
@@ -865,21 +864,6 @@ priv_pid_gone(long pid)
 	return false;
 }
 
-/* Whether nobody answers on the unix socket at path any more. */
-static bool
-priv_socket_dead(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, rc;
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return false;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	return rc < 0 && errno == ECONNREFUSED;
-}
-
 /* Remove the unix socket at path ("": none) when nobody answers there any more. */
 static void
 priv_unlink_dead_socket(const char *path)
@@ -887,7 +871,7 @@ priv_unlink_dead_socket(const char *path)
 	struct stat st;
 
 	if (path[0] != '\0' && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    priv_socket_dead(path))
+	    unixsock_dead(path))
 		unlink(path);
 }
 

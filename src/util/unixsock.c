@@ -21,19 +21,32 @@ unixsock_addr(struct sockaddr_un *sun, const char *path)
 	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
 }
 
+/* 0 when something accepts a connection on path, else why not (an errno). */
+static int
+unixsock_try(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, err = 0;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return errno;
+	unixsock_addr(&sun, path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
 bool
 unixsock_answers(const char *path)
 {
-	struct sockaddr_un sun;
-	bool used;
-	int fd;
+	return unixsock_try(path) == 0;
+}
 
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return false;
-	unixsock_addr(&sun, path);
-	used = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	close(fd);
-	return used;
+bool
+unixsock_dead(const char *path)
+{
+	return unixsock_try(path) == ECONNREFUSED;
 }
 
 /* The socket's directory, made owner-only when it is missing. */

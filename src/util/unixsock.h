@@ -13,6 +13,8 @@ void unixsock_addr(struct sockaddr_un *sun, const char *path);
 
 /* Whether something accepts connections on path. */
 bool unixsock_answers(const char *path);
+/* Whether a socket file at path is left with nobody listening (refused). */
+bool unixsock_dead(const char *path);
 
 /*
  * Listen on path, mode 0600 from the start; its directory is made 0700 when
