@@ -128,6 +128,17 @@ file_take(const char *path, bool check, uid_t also_uid, char *buf, size_t size,
 	return len;
 }
 
+/* A key file is the first of libsodium a keyed config uses: started here. */
+static int
+sodium_ready(const char *path, char *why, size_t whylen)
+{
+	if (sodium_init() < 0) {
+		snprintf(why, whylen, "%s: libsodium does not initialise", path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 keyfile_read(const char *path, bool check, uid_t also_uid,
     uint8_t key[KEYFILE_KEY_LEN], char *why, size_t whylen)
@@ -136,11 +147,8 @@ keyfile_read(const char *path, bool check, uid_t also_uid,
 	ssize_t len;
 	int rc = -1;
 
-	/* A key file is the first of libsodium a keyed config uses. */
-	if (sodium_init() < 0) {
-		snprintf(why, whylen, "%s: libsodium does not initialise", path);
+	if (sodium_ready(path, why, whylen) < 0)
 		return -1;
-	}
 	sodium_memzero(key, KEYFILE_KEY_LEN);
 	if ((len = file_take(path, check, also_uid, buf, sizeof(buf), why,
 	    whylen)) >= 0)
@@ -234,11 +242,8 @@ keyfile_read_fwknop(const char *path, bool check, uid_t also_uid,
 	ssize_t len;
 	int rc = -1;
 
-	/* A key file is the first of libsodium a keyed config uses. */
-	if (sodium_init() < 0) {
-		snprintf(why, whylen, "%s: libsodium does not initialise", path);
+	if (sodium_ready(path, why, whylen) < 0)
 		return -1;
-	}
 	sodium_memzero(k, sizeof(*k));
 	if ((len = file_take(path, check, also_uid, buf, sizeof(buf), why,
 	    whylen)) >= 0) {

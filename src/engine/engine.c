@@ -231,7 +231,6 @@ engine_control_move(struct engine *e)
 	const struct config_engine *ce = &e->cfg->engine;
 	int fd = -1;
 
-	/* Where only root writes (/run/nfq-trigger): the privileged side makes it. */
 	if (ce->control[0] != '\0' && control_path_differs(e->control, ce) &&
 	    e->reload_hooks.listen != NULL)
 		fd = e->reload_hooks.listen(e->reload_hooks.arg, ce->control);
